@@ -46,7 +46,7 @@ TEST_CASE("approx tokenizer: a cut inside a word changes only the last token", "
 TEST_CASE("approx tokenizer: about four bytes per token on English text", "[tokenize]") {
   approx_tokenizer tok;
   const auto ids = tok.encode(english);
-  const double bytes_per_token = static_cast<double>(english.size()) / ids.size();
+  const double bytes_per_token = static_cast<double>(english.size()) / static_cast<double>(ids.size());
   CHECK(bytes_per_token > 3.0);
   CHECK(bytes_per_token < 5.5);
   CHECK(tok.count(english) == ids.size());
