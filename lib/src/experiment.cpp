@@ -1,0 +1,4 @@
+// SPDX-License-Identifier: MIT
+// Compiles the experiment pipeline: outputs, records, summary, reports, plots.
+#include <planetserve/experiment/impl/atomic_file.ipp>
+#include <planetserve/experiment/impl/output_layout.ipp>
