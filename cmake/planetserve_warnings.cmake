@@ -3,7 +3,9 @@
 function(planetserve_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow
     -Wold-style-cast -Wcast-align -Woverloaded-virtual -Wconversion -Wno-sign-conversion
-    -Wimplicit-fallthrough)
+    -Wimplicit-fallthrough
+    # Designated initializers of config aggregates leave the rest defaulted on purpose.
+    -Wno-missing-field-initializers)
   if(PLANETSERVE_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()

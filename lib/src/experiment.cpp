@@ -2,3 +2,4 @@
 // Compiles the experiment pipeline: outputs, records, summary, reports, plots.
 #include <planetserve/experiment/impl/atomic_file.ipp>
 #include <planetserve/experiment/impl/output_layout.ipp>
+#include <planetserve/experiment/impl/plot.ipp>
