@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MIT
+// dispatch::lb_policy: the seed's PlanetServe policy: prefix match first, busy factor cut at a percentile.
+#pragma once
+
+#include <planetserve/dispatch/policy.hpp>
+#include <planetserve/dispatch/detail/rng.hpp>
+
+#include <vector>
+
+namespace planetserve::dispatch {
+
+/// `lb`, the seed's PlanetServe policy, faithfully. Per node: match = matched / prompt
+/// blocks; busy factor BF = latency EMA (seconds) * ceil(queued tokens / batch size).
+/// Matching nodes (match > 0) whose BF is at or below the percentile (80th, numpy's linear
+/// interpolation) of the matching nodes' BFs are eligible; the best match wins, ties by
+/// lower BF, then fewer requests so far, then lower index. Without an eligible matching
+/// node: lowest BF, ties by fewer requests, then lower index. After each dispatch the chosen
+/// node's queue grows by the prompt's tokens and every queue drains service_tokens_per_step.
+class lb_policy final : public policy {
+ public:
+  explicit lb_policy(const policy_config& config);
+  std::string_view name() const noexcept override { return "lb"; }
+
+ protected:
+  decision do_choose(const request_view& req, const fleet_view& fleet) override;
+  void do_dispatched(node_index node, const request_view& req) override;
+  void do_finished(node_index node, const outcome& result) override;
+  void do_reset() override;
+
+ public:
+  /// Current latency estimate of `node`, seconds.
+  double latency(node_index node) const { return ema_.at(node); }
+  /// Tokens queued at `node` in the seed's queue model.
+  double queued_tokens(node_index node) const { return queued_.at(node); }
+  /// Busy factor of `node`.
+  double busy_factor(node_index node) const;
+
+ private:
+  detail::rng rng_;
+  std::vector<double> ema_;
+  std::vector<double> queued_;
+  std::vector<double> sorted_;
+  std::vector<node_index> matching_;
+};
+
+}  // namespace planetserve::dispatch

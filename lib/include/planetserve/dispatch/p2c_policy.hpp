@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: MIT
+// dispatch::p2c_policy: power of two choices.
+#pragma once
+
+#include <planetserve/dispatch/policy.hpp>
+#include <planetserve/dispatch/detail/rng.hpp>
+
+namespace planetserve::dispatch {
+
+/// `p2c`: draws two distinct available nodes, takes the one with fewer requests in flight
+/// (the first drawn on a tie).
+class p2c_policy final : public policy {
+ public:
+  explicit p2c_policy(const policy_config& config);
+  std::string_view name() const noexcept override { return "p2c"; }
+
+ protected:
+  decision do_choose(const request_view& req, const fleet_view& fleet) override;
+  void do_reset() override;
+
+ private:
+  detail::rng rng_;
+};
+
+}  // namespace planetserve::dispatch

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+// dispatch::policy_config: the settings of every built-in policy, with the seed's defaults.
+#pragma once
+
+#include <planetserve/hrtree/tree.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace planetserve::dispatch {
+
+/// `lb`, the seed's PlanetServe policy. Defaults are the seed's constants.
+struct lb_config {
+  double ema_weight = 0.125;                               ///< latency EMA: 0.875*old + 0.125*observed e2e
+  std::chrono::duration<double> initial_latency{0.071};    ///< starting latency estimate per node (seed: ~71 ms)
+  double initial_latency_jitter = 0.1;                     ///< start drawn uniformly in initial*(1 +- jitter), seeded (seed: random)
+  std::size_t batch_size_tokens = 2048;                    ///< queued batches = ceil(queued tokens / this)
+  std::size_t service_tokens_per_step = 2048;              ///< every node's queue drains this much per decision
+  double eligible_percentile = 80;                         ///< matching nodes with BF at or below this percentile are eligible
+};
+
+/// `cache-aware`, the SGLang router's rules. Defaults are sgl-router's original ones.
+struct cache_aware_config {
+  double cache_threshold = 0.5;           ///< route by cache if best match ratio exceeds this
+  double balance_abs_threshold = 32;      ///< imbalanced if max-min in-flight exceeds this ...
+  double balance_rel_threshold = 1.0001;  ///< ... and max exceeds this times min
+};
+
+/// `hrt`, our PlanetServe policy: longest prefix first, then live load.
+struct hrt_config {
+  double max_imbalance = 4;           ///< longest-prefix holder may carry this much more load than the least loaded node
+  double tokens_per_load = 2048;      ///< beyond that, one unit of load costs as much as this many saved prompt tokens
+  double kv_usage_weight = 1.0;       ///< load units added at 100% KV-cache usage (when /metrics shows it)
+};
+
+/// Settings shared by all policies, plus each policy's own.
+struct policy_config {
+  std::size_t nodes = 1;             ///< fleet size (any count, >= 1)
+  std::uint64_t seed = 0;            ///< seeds every random choice: same seed, same decisions
+  hrtree::tree_config tree{};        ///< the prefix index (block size, hash seed, memory model, capacity)
+  bool explain_matches = true;       ///< policies blind to prefixes still report each node's match (costs one match per decision)
+  lb_config lb{};                    ///< `lb`
+  cache_aware_config cache_aware{};  ///< `cache-aware`
+  hrt_config hrt{};                  ///< `hrt`
+};
+
+/// Empty if `config` is usable, else what is wrong (names the field).
+std::string check(const policy_config& config);
+
+}  // namespace planetserve::dispatch

@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: MIT
+// dispatch::random_policy: a uniformly random available node.
+#pragma once
+
+#include <planetserve/dispatch/policy.hpp>
+#include <planetserve/dispatch/detail/rng.hpp>
+
+namespace planetserve::dispatch {
+
+/// `random`: uniformly among available nodes, from the seeded generator.
+class random_policy final : public policy {
+ public:
+  explicit random_policy(const policy_config& config);
+  std::string_view name() const noexcept override { return "random"; }
+
+ protected:
+  decision do_choose(const request_view& req, const fleet_view& fleet) override;
+  void do_reset() override;
+
+ private:
+  detail::rng rng_;
+};
+
+}  // namespace planetserve::dispatch

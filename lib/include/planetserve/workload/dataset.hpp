@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: MIT
+// dataset: the strict JSONL reader for workload files (one JSON object per line, one prompt each).
+#pragma once
+
+#include <planetserve/error.hpp>
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace planetserve::workload {
+
+/// How a JSONL workload file is read.
+struct dataset_config {
+  /// The JSON field that holds the prompt: a string, or an OpenAI-style messages array.
+  std::string field = "workload";
+  /// Skip bad lines (and count them) instead of failing on the first one.
+  bool skip_bad_lines = false;
+  /// Longest accepted line in bytes, line ending excluded; a longer line is a line_too_long error.
+  std::size_t max_line_bytes = 16 * 1024 * 1024;
+  /// Stop after this many prompts; 0 reads them all.
+  std::size_t max_prompts = 0;
+};
+
+/// One message of an OpenAI-style chat prompt.
+struct chat_message {
+  std::string role;     ///< "system", "user", "assistant", ...
+  std::string content;  ///< the text (a content-parts array is joined)
+};
+
+/// One prompt of a workload.
+struct prompt {
+  /// The prompt text. For a messages array: the message contents joined by "\n", which is
+  /// what prefix routing and the completions API see.
+  std::string text;
+  /// Only when the field was a messages array: the messages themselves, for the chat API.
+  std::vector<chat_message> messages;
+  /// 1-based line of the file it came from.
+  std::size_t line = 0;
+};
+
+/// A workload read from JSONL.
+struct dataset {
+  std::string source;                     ///< the file name (or the name given to parse_dataset)
+  std::string field;                      ///< the field the prompts were read from
+  std::vector<prompt> prompts;            ///< in file order
+  std::size_t lines = 0;                  ///< non-blank lines looked at
+  std::size_t skipped = 0;                ///< bad lines skipped (only with skip_bad_lines)
+  std::vector<std::string> skip_reasons;  ///< "file:line: reason" for the first few skipped lines
+};
+
+/// How many skip reasons a dataset keeps.
+inline constexpr std::size_t max_skip_reasons = 10;
+
+/// Reads one JSONL line (without its line ending) into `out`. On failure returns the error
+/// and puts the reason (without file:line) in `diag`. Blank lines are the caller's business.
+boost::system::error_code parse_line(std::string_view line, const dataset_config& config, prompt& out,
+                                     diagnostics& diag);
+
+/// Parses a whole JSONL text held in memory; `source` names it in messages.
+/// Errors: empty_input (nothing but blank lines, or every line bad), binary_file (NUL bytes,
+/// UTF-16, gzip), and per line invalid_json, missing_field, wrong_field_type, invalid_utf8,
+/// line_too_long, each named "source:line: reason" in `diag`.
+result<dataset> parse_dataset(std::string_view text, std::string_view source, const dataset_config& config,
+                              diagnostics& diag);
+
+/// Reads a JSONL file; adds file_not_found, file_unreadable and empty_input (empty file)
+/// to parse_dataset's errors, each naming the file.
+result<dataset> read_dataset(const std::filesystem::path& file, const dataset_config& config, diagnostics& diag);
+
+/// Writes prompts as JSONL, one {"<field>": "<prompt>"} object per line, "\n" line endings.
+/// Fails with file_unwritable naming the file.
+boost::system::error_code write_dataset(const std::filesystem::path& file, const std::vector<std::string>& prompts,
+                                        std::string_view field, diagnostics& diag);
+
+/// The JSONL text write_dataset would write.
+std::string to_jsonl(const std::vector<std::string>& prompts, std::string_view field);
+
+}  // namespace planetserve::workload

@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: MIT
+// Compiled body of the JSONL workload reader and writer.
+#pragma once
+
+#include <planetserve/workload/dataset.hpp>
+#include <planetserve/workload/detail/utf8.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+#include <boost/json/value.hpp>
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <system_error>
+
+namespace planetserve::workload {
+namespace detail {
+
+inline const char* kind_name(boost::json::kind k) noexcept {
+  switch (k) {
+    case boost::json::kind::null: return "null";
+    case boost::json::kind::bool_: return "a boolean";
+    case boost::json::kind::int64:
+    case boost::json::kind::uint64:
+    case boost::json::kind::double_: return "a number";
+    case boost::json::kind::string: return "a string";
+    case boost::json::kind::array: return "an array";
+    case boost::json::kind::object: return "an object";
+  }
+  return "something else";
+}
+
+inline std::string dq(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  out += '"';
+  out += s;
+  out += '"';
+  return out;
+}
+
+/// A content that is a string, or an array of parts whose "text" strings are joined.
+inline boost::system::error_code read_content(const boost::json::value& v, const std::string& where,
+                                              std::string& out, diagnostics& diag) {
+  if (const auto* s = v.if_string()) {
+    out.assign(s->data(), s->size());
+    return {};
+  }
+  if (const auto* parts = v.if_array()) {
+    out.clear();
+    for (std::size_t i = 0; i < parts->size(); ++i) {
+      const auto* part = (*parts)[i].if_object();
+      const boost::json::value* text = part ? part->if_contains("text") : nullptr;
+      if (!text || !text->is_string()) {
+        diag.message = where + "[" + std::to_string(i) + "] has no \"text\" string";
+        return make_error_code(error::wrong_field_type);
+      }
+      out.append(text->get_string().data(), text->get_string().size());
+    }
+    return {};
+  }
+  diag.message = where + " is " + kind_name(v.kind()) + ", expected a string or an array of text parts";
+  return make_error_code(error::wrong_field_type);
+}
+
+inline boost::system::error_code read_messages(const boost::json::array& arr, const std::string& field,
+                                               prompt& out, diagnostics& diag) {
+  if (arr.empty()) {
+    diag.message = "field " + dq(field) + " is an empty messages array";
+    return make_error_code(error::empty_input);
+  }
+  out.messages.clear();
+  out.messages.reserve(arr.size());
+  for (std::size_t i = 0; i < arr.size(); ++i) {
+    const std::string where = field + "[" + std::to_string(i) + "]";
+    const auto* msg = arr[i].if_object();
+    if (!msg) {
+      diag.message = where + " is " + kind_name(arr[i].kind()) + ", expected a message object";
+      return make_error_code(error::wrong_field_type);
+    }
+    chat_message m;
+    const auto* role = msg->if_contains("role");
+    if (!role) {
+      diag.message = where + " has no \"role\"";
+      return make_error_code(error::missing_field);
+    }
+    if (!role->is_string()) {
+      diag.message = where + ".role is " + kind_name(role->kind()) + ", expected a string";
+      return make_error_code(error::wrong_field_type);
+    }
+    m.role.assign(role->get_string().data(), role->get_string().size());
+    const auto* content = msg->if_contains("content");
+    if (!content) {
+      diag.message = where + " has no \"content\"";
+      return make_error_code(error::missing_field);
+    }
+    if (auto ec = read_content(*content, where + ".content", m.content, diag)) return ec;
+    out.messages.push_back(std::move(m));
+  }
+  out.text.clear();
+  for (std::size_t i = 0; i < out.messages.size(); ++i) {
+    if (i) out.text += '\n';
+    out.text += out.messages[i].content;
+  }
+  if (out.text.empty()) {
+    diag.message = "field " + dq(field) + " holds only empty messages";
+    return make_error_code(error::empty_input);
+  }
+  return {};
+}
+
+/// Names a binary-looking text, or returns nullptr when it looks like text.
+inline const char* binary_reason(std::string_view text) noexcept {
+  if (text.size() >= 2) {
+    const auto b0 = static_cast<unsigned char>(text[0]);
+    const auto b1 = static_cast<unsigned char>(text[1]);
+    if ((b0 == 0xFF && b1 == 0xFE) || (b0 == 0xFE && b1 == 0xFF))
+      return "it is UTF-16 text (convert it to UTF-8 first)";
+    if (b0 == 0x1F && b1 == 0x8B) return "it is gzip-compressed (decompress it first)";
+  }
+  if (text.find('\0') != std::string_view::npos) return "it holds NUL bytes (expected UTF-8 JSON lines)";
+  return nullptr;
+}
+
+inline bool is_blank(std::string_view line) noexcept {
+  for (char c : line)
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\f' && c != '\v') return false;
+  return true;
+}
+
+}  // namespace detail
+
+boost::system::error_code parse_line(std::string_view line, const dataset_config& config, prompt& out,
+                                     diagnostics& diag) {
+  if (line.size() > config.max_line_bytes) {
+    diag.message = "line is " + std::to_string(line.size()) + " bytes, over the limit of " +
+                   std::to_string(config.max_line_bytes) + " bytes (raise max_line_bytes / --max-line-bytes)";
+    return make_error_code(error::line_too_long);
+  }
+  if (const auto bad = detail::find_invalid_utf8(line); bad != std::string_view::npos) {
+    diag.message = "invalid UTF-8 at byte " + std::to_string(bad + 1) + " of the line";
+    return make_error_code(error::invalid_utf8);
+  }
+  boost::system::error_code ec;
+  boost::json::parse_options opts;
+  opts.max_depth = 64;
+  const boost::json::value v = boost::json::parse(boost::json::string_view(line.data(), line.size()), ec, {}, opts);
+  if (ec) {
+    diag.message = "invalid JSON (" + ec.message() + ")";
+    return make_error_code(error::invalid_json);
+  }
+  const auto* obj = v.if_object();
+  if (!obj) {
+    diag.message = std::string("invalid JSON line: it is ") + detail::kind_name(v.kind()) +
+                   ", expected an object like {" + detail::dq(config.field) + ": \"...\"}";
+    return make_error_code(error::invalid_json);
+  }
+  const auto* field = obj->if_contains(boost::json::string_view(config.field.data(), config.field.size()));
+  if (!field) {
+    std::string keys;
+    std::size_t shown = 0;
+    for (const auto& kv : *obj) {
+      if (shown == 8) {
+        keys += ", ...";
+        break;
+      }
+      if (shown++) keys += ", ";
+      keys += detail::dq(std::string_view(kv.key().data(), kv.key().size()));
+    }
+    diag.message = "missing field " + detail::dq(config.field) +
+                   (keys.empty() ? std::string(" (the object is empty)") : " (the line has " + keys + ")") +
+                   "; choose the field with --field";
+    return make_error_code(error::missing_field);
+  }
+  out.messages.clear();
+  out.text.clear();
+  if (const auto* s = field->if_string()) {
+    if (s->empty()) {
+      diag.message = "field " + detail::dq(config.field) + " is an empty string";
+      return make_error_code(error::empty_input);
+    }
+    out.text.assign(s->data(), s->size());
+    return {};
+  }
+  if (const auto* arr = field->if_array()) return detail::read_messages(*arr, config.field, out, diag);
+  diag.message = "field " + detail::dq(config.field) + " is " + detail::kind_name(field->kind()) +
+                 ", expected a string (or an OpenAI-style messages array)";
+  return make_error_code(error::wrong_field_type);
+}
+
+result<dataset> parse_dataset(std::string_view text, std::string_view source, const dataset_config& config,
+                              diagnostics& diag) {
+  const std::string name(source);
+  if (const char* why = detail::binary_reason(text)) {
+    diag.message = name + ": not a JSONL text file: " + why;
+    return make_error_code(error::binary_file);
+  }
+  // A UTF-8 byte order mark is harmless: drop it.
+  if (text.size() >= 3 && std::memcmp(text.data(), "\xEF\xBB\xBF", 3) == 0) text.remove_prefix(3);
+
+  dataset out;
+  out.source = name;
+  out.field = config.field;
+  std::size_t line_no = 0;
+  std::size_t pos = 0;
+  diagnostics line_diag;
+  prompt p;
+  while (pos < text.size()) {
+    if (config.max_prompts && out.prompts.size() >= config.max_prompts) break;
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (detail::is_blank(line)) continue;
+    ++out.lines;
+    line_diag.clear();
+    if (auto ec = parse_line(line, config, p, line_diag)) {
+      std::string where = name + ":" + std::to_string(line_no) + ": " + line_diag.message;
+      if (!config.skip_bad_lines) {
+        diag.message = std::move(where);
+        return ec;
+      }
+      ++out.skipped;
+      if (out.skip_reasons.size() < max_skip_reasons) out.skip_reasons.push_back(std::move(where));
+      continue;
+    }
+    p.line = line_no;
+    out.prompts.push_back(std::move(p));
+    p = prompt{};
+  }
+  if (out.prompts.empty()) {
+    if (out.lines == 0) {
+      diag.message = name + ": holds no JSON lines (only blank lines)";
+    } else {
+      diag.message = name + ": all " + std::to_string(out.lines) + " lines are bad; the first: " +
+                     (out.skip_reasons.empty() ? std::string("?") : out.skip_reasons.front());
+    }
+    return make_error_code(error::empty_input);
+  }
+  return out;
+}
+
+result<dataset> read_dataset(const std::filesystem::path& file, const dataset_config& config, diagnostics& diag) {
+  const std::string name = file.string();
+  std::error_code fec;
+  const auto status = std::filesystem::status(file, fec);
+  if (!std::filesystem::exists(status)) {
+    diag.message = name + ": no such file";
+    return make_error_code(error::file_not_found);
+  }
+  if (std::filesystem::is_directory(status)) {
+    diag.message = name + ": is a directory, expected a JSONL file";
+    return make_error_code(error::file_unreadable);
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    diag.message = name + ": cannot be opened for reading (" + std::strerror(errno) + ")";
+    return make_error_code(error::file_unreadable);
+  }
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) {
+    diag.message = name + ": read failed";
+    return make_error_code(error::file_unreadable);
+  }
+  if (text.empty()) {
+    diag.message = name + ": is empty, expected one JSON object per line";
+    return make_error_code(error::empty_input);
+  }
+  return parse_dataset(text, name, config, diag);
+}
+
+std::string to_jsonl(const std::vector<std::string>& prompts, std::string_view field) {
+  const std::string key = boost::json::serialize(boost::json::string_view(field.data(), field.size()));
+  std::string out;
+  for (const auto& p : prompts) {
+    out += '{';
+    out += key;
+    out += ": ";
+    out += boost::json::serialize(boost::json::string_view(p.data(), p.size()));
+    out += "}\n";
+  }
+  return out;
+}
+
+boost::system::error_code write_dataset(const std::filesystem::path& file, const std::vector<std::string>& prompts,
+                                        std::string_view field, diagnostics& diag) {
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  if (!out) {
+    diag.message = file.string() + ": cannot be opened for writing (" + std::strerror(errno) + ")";
+    return make_error_code(error::file_unwritable);
+  }
+  const std::string text = to_jsonl(prompts, field);
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  out.close();
+  if (!out) {
+    diag.message = file.string() + ": write failed";
+    return make_error_code(error::file_unwritable);
+  }
+  return {};
+}
+
+}  // namespace planetserve::workload

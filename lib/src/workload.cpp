@@ -1,0 +1,6 @@
+// SPDX-License-Identifier: MIT
+// Compiles the workload module: JSONL reader/writer, arrival processes, generators, stats.
+#include <planetserve/workload/impl/arrivals.ipp>
+#include <planetserve/workload/impl/dataset.ipp>
+#include <planetserve/workload/impl/dataset_stats.ipp>
+#include <planetserve/workload/impl/generator.ipp>
