@@ -72,9 +72,6 @@ class tree {
   /// How many leading blocks of `keys` server `s` holds.
   std::uint32_t match(server s, std::span<const block_key> keys) const;
 
-  /// Whether server `s` holds the block with key `k`.
-  bool holds(server s, block_key k) const noexcept;
-
   /// Records that server `s` now holds (and has just used) every block of `keys`; evicts
   /// under lru_blocks, forgets its oldest prompt under recent_prompts. A prompt longer
   /// than the capacity keeps only its first `capacity` blocks. No-op for a removed server.

@@ -50,10 +50,6 @@ std::uint32_t tree::find_held(server s, block_key k) const noexcept {
   return i == table.npos ? nil : table.at(i).index;
 }
 
-bool tree::holds(server s, block_key k) const noexcept {
-  return s < servers_.size() && find_held(s, k) != nil;
-}
-
 std::uint32_t tree::match(server s, std::span<const block_key> keys) const {
   std::uint32_t d = 0;
   if (!wide_) {
