@@ -307,10 +307,14 @@ TEST_CASE("hrtree tree: memory stays flat under an endless stream of new prompts
       t.insert(static_cast<tree::server>(g.next() % 4), keys);
     }
   };
-  feed(2000);
+  // Once full, recycled segments and holdings carry the load: memory levels off.
+  feed(4000);
   const auto warm = t.memory_bytes();
   feed(8000);
-  CHECK(t.memory_bytes() <= warm + warm / 8);
+  const auto later = t.memory_bytes();
+  CHECK(later <= warm + warm / 4);
+  feed(8000);
+  CHECK(t.memory_bytes() <= later + later / 20);
   CHECK(t.cached_blocks() <= 4 * 2000);
   REQUIRE(t.check());
 }
