@@ -297,3 +297,58 @@ TEST_CASE("dispatch hrt: longest prefix, least loaded among holders, overload tr
   CHECK(dec.load_score[3] == Approx(3.0));
   CHECK(dec.node == 2);  // 80-64=16 beats node3 32-48 and node0 0
 }
+
+TEST_CASE("dispatch policy: on_dispatched records the dispatched prompt, not the last chosen", "[dispatch]") {
+  auto p = d::make_policy("hrt", config(2));
+  const auto a = prompt({1, 2, 3});
+  const auto b = prompt({4, 5, 6});
+  const d::request_view ra{a, 1}, rb{b, 2};
+  p->choose(ra);
+  p->choose(rb);
+  p->on_dispatched(0, ra);
+  CHECK(p->choose(ra).match_blocks[0] == 3);
+  CHECK(p->choose(rb).match_blocks[0] == 0);
+  p->forget_cache(0);
+  CHECK(p->choose(ra).match_blocks[0] == 0);
+}
+
+namespace {
+
+/// A user's own policy: always the highest-numbered available node.
+class last_node final : public d::policy {
+ public:
+  explicit last_node(const d::policy_config& c) : policy(c, true) {}
+  std::string_view name() const noexcept override { return "last"; }
+  int finished = 0;
+
+ protected:
+  d::decision do_choose(const d::request_view&, const d::fleet_view&) override {
+    for (auto i = static_cast<d::node_index>(nodes()); i-- > 0;)
+      if (stats(i).available) return make_decision(i, d::rule::custom);
+    return make_decision(d::no_node, d::rule::none_available);
+  }
+  void do_finished(d::node_index, const d::outcome&) override { ++finished; }
+};
+
+}  // namespace
+
+TEST_CASE("dispatch policy: a user policy gets statistics, matches and hooks", "[dispatch]") {
+  last_node p(config(3));
+  const auto t = prompt({1, 2});
+  CHECK(route(p, t) == 2);
+  const auto dec = p.choose(d::request_view{t});
+  CHECK(dec.fired == d::rule::custom);
+  CHECK(dec.match_blocks[2] == 2);
+  CHECK(p.stats(2).in_flight == 1);
+  p.on_finished(2, d::outcome{1s, 32, 5, false});
+  CHECK(p.finished == 1);
+  CHECK(p.stats(2).failed == 1);
+  CHECK(p.stats(2).in_flight == 0);
+  p.on_load(1, d::live_load{3, 4, 0.5});
+  CHECK(p.stats(1).has_live);
+  CHECK(p.stats(1).live.waiting == 4);
+  CHECK_THROWS_AS(p.on_finished(7, d::outcome{}), std::out_of_range);
+  p.reset();
+  CHECK(p.stats(2).dispatched == 0);
+  CHECK(p.choose(d::request_view{t}).match_blocks[2] == 0);
+}

@@ -139,6 +139,34 @@ TEST_CASE("hrtree tree: LRU eviction drops the least recent, deepest blocks firs
   REQUIRE(t.check());
 }
 
+TEST_CASE("hrtree tree: a prompt branching inside a run splits it; LRU stays per block", "[hrtree]") {
+  gen g{10};
+  tree_config cfg;
+  cfg.capacity_blocks = 6;
+  tree t(1, cfg);
+  const auto a = g.tokens(16 * 4);
+  const auto b = concat(std::vector<token_id>(a.begin(), a.begin() + 32), g.tokens(16 * 2));
+  t.insert(0, keys_of(t, a));
+  t.insert(0, keys_of(t, b));  // shares a's first 2 blocks, so a's last 2 are least recent
+  REQUIRE(t.check());
+  CHECK(t.held_blocks(0) == 6);
+  CHECK(t.distinct_blocks() == 6);
+  const auto c = g.tokens(16 * 2);
+  t.insert(0, keys_of(t, c));
+  REQUIRE(t.check());
+  CHECK(t.match(0, keys_of(t, a)) == 2);
+  CHECK(t.match(0, keys_of(t, b)) == 4);
+  CHECK(t.match(0, keys_of(t, c)) == 2);
+  // A prompt ending inside a run splits it too; re-using only the front keeps the back old.
+  const auto d = std::vector<token_id>(b.begin(), b.begin() + 16 * 3);
+  t.insert(0, keys_of(t, d));
+  t.insert(0, keys_of(t, c));
+  t.insert(0, keys_of(t, g.tokens(16)));
+  REQUIRE(t.check());
+  CHECK(t.match(0, keys_of(t, b)) == 3);
+  CHECK(t.match(0, keys_of(t, c)) == 2);
+}
+
 TEST_CASE("hrtree tree: random workload stays consistent and within capacity", "[hrtree]") {
   const std::size_t servers = GENERATE(3, 70);  // 70: beyond the 64-bit fast path
   gen g{4 + servers};

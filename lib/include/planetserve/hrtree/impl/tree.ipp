@@ -164,11 +164,11 @@ void tree::free_segment(std::uint32_t seg) noexcept {
 }
 
 void tree::split(std::uint32_t seg, std::uint32_t at) {
-  // Copy the tail out first: new_segment() may reallocate segs_.
-  std::vector<block_key> tail(segs_[seg].keys.begin() + at, segs_[seg].keys.end());
-  const block_key parent_key = segs_[seg].keys[at - 1];
+  // new_segment() must not move segs_ while it copies from this segment's keys.
+  if (free_seg_ == nil && segs_.size() == segs_.capacity()) segs_.reserve(segs_.size() * 2 + 1);
+  const std::span<const block_key> tail(segs_[seg].keys.data() + at, segs_[seg].keys.size() - at);
   distinct_ -= tail.size();  // new_segment() counts them again
-  const std::uint32_t cont = new_segment(tail, parent_key);
+  const std::uint32_t cont = new_segment(tail, segs_[seg].keys[at - 1]);
   segs_[seg].keys.resize(at);
   // Holders of the tail keep it at the same recency, just behind the head part.
   for (std::uint32_t h = segs_[seg].holders; h != nil; h = holds_[h].next_in_seg) {
