@@ -8,8 +8,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iosfwd>
 #include <limits>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace planetserve::prom {
@@ -82,5 +84,16 @@ class vllm_snapshot_builder final : public sample_sink {
 /// Parses a whole page into a snapshot (the monitor's fast path: no allocation per sample).
 /// On a malformed page returns the parser's error and sets `diag` to "line N: ...".
 result<vllm_snapshot> parse_vllm_snapshot(std::string_view page, diagnostics* diag = nullptr);
+
+/// Same, reading a saved page from a stream in chunks. A read error gives
+/// error::file_unreadable.
+result<vllm_snapshot> parse_vllm_snapshot(std::istream& in, diagnostics* diag = nullptr);
+
+/// One JSON object, one line: kv_cache_usage, prefix_cache_queries, prefix_cache_hits,
+/// prefix_cache_hit_ratio (cumulative), ttft_sum, ttft_count, tpot_sum, tpot_count, e2e_sum,
+/// e2e_count, prompt_tokens, generation_tokens, request_success, num_running, num_waiting,
+/// then num_preemptions, block_size, num_gpu_blocks, legacy_prefix_cache_hit_rate, engines,
+/// names ("current", "legacy", "both" or "none"). Undefined or absent values are null.
+std::string to_json(const vllm_snapshot& s);
 
 }  // namespace planetserve::prom

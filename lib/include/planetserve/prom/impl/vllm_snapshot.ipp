@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstring>
+#include <istream>
 #include <limits>
 
 namespace planetserve::prom {
@@ -134,6 +136,81 @@ result<vllm_snapshot> parse_vllm_snapshot(std::string_view page, diagnostics* di
     return ec;
   }
   return builder.snapshot();
+}
+
+result<vllm_snapshot> parse_vllm_snapshot(std::istream& in, diagnostics* diag) {
+  vllm_snapshot_builder builder;
+  parser p(builder);
+  char buf[64 * 1024];
+  while (in) {
+    in.read(buf, sizeof buf);
+    const auto n = static_cast<std::size_t>(in.gcount());
+    if (n == 0) break;
+    if (auto ec = p.feed(std::string_view(buf, n))) {
+      if (diag) *diag = p.diag();
+      return ec;
+    }
+  }
+  if (in.bad()) {
+    if (diag) diag->message = "read error";
+    return make_error_code(error::file_unreadable);
+  }
+  if (auto ec = p.finish()) {
+    if (diag) *diag = p.diag();
+    return ec;
+  }
+  return builder.snapshot();
+}
+
+namespace detail {
+
+// Shortest round-trip digits; JSON has no NaN or infinity, so those become null.
+inline void json_number(std::string& out, double v) {
+  if (!std::isfinite(v)) {
+    out += "null";
+    return;
+  }
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, static_cast<std::size_t>(r.ptr - buf));
+}
+
+}  // namespace detail
+
+std::string to_json(const vllm_snapshot& s) {
+  std::string out = "{";
+  auto field = [&](const char* key, double v) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    out += key;
+    out += "\":";
+    detail::json_number(out, v);
+  };
+  constexpr double null = std::numeric_limits<double>::quiet_NaN();
+  field("kv_cache_usage", s.kv_cache_usage);
+  field("prefix_cache_queries", s.prefix_cache_queries);
+  field("prefix_cache_hits", s.prefix_cache_hits);
+  field("prefix_cache_hit_ratio", s.prefix_cache_hit_ratio());
+  field("ttft_sum", s.ttft_sum);
+  field("ttft_count", s.ttft_count);
+  field("tpot_sum", s.tpot_sum);
+  field("tpot_count", s.tpot_count);
+  field("e2e_sum", s.e2e_sum);
+  field("e2e_count", s.e2e_count);
+  field("prompt_tokens", s.prompt_tokens);
+  field("generation_tokens", s.generation_tokens);
+  field("request_success", s.request_success);
+  field("num_running", s.num_running);
+  field("num_waiting", s.num_waiting);
+  field("num_preemptions", s.num_preemptions);
+  field("block_size", s.block_size ? static_cast<double>(*s.block_size) : null);
+  field("num_gpu_blocks", s.num_gpu_blocks ? static_cast<double>(*s.num_gpu_blocks) : null);
+  field("legacy_prefix_cache_hit_rate", s.legacy_prefix_cache_hit_rate.value_or(null));
+  field("engines", static_cast<double>(s.engines));
+  out += ",\"names\":\"";
+  out += s.current_names ? (s.legacy_names ? "both" : "current") : (s.legacy_names ? "legacy" : "none");
+  out += "\"}";
+  return out;
 }
 
 namespace detail {
