@@ -64,9 +64,7 @@ inline bool parse_number(std::string_view s, double& out) noexcept {
     if (b == e || *b == '-' || *b == '+') return false;
   }
   // from_chars also takes "nan(...)", which Go does not.
-  if (e - b > 3 && (b[0] == 'n' || b[0] == 'N' || ((b[0] == '-') && e - b > 4)) &&
-      std::memchr(b, '(', static_cast<std::size_t>(e - b)) != nullptr)
-    return false;
+  if (std::memchr(b, '(', static_cast<std::size_t>(e - b)) != nullptr) return false;
   const auto r = std::from_chars(b, e, out, std::chars_format::general);
   return r.ec == std::errc() && r.ptr == e;
 }
