@@ -40,7 +40,7 @@ std::uint16_t listen_local(http::server& srv) {
 }
 
 // Sends raw bytes on a fresh connection and returns everything the server sends until it closes.
-asio::awaitable<std::string> raw_exchange(std::uint16_t port, std::string bytes) {
+asio::awaitable<std::string> raw_exchange(std::uint16_t port, std::string_view bytes) {
   asio::ip::tcp::socket s(co_await asio::this_coro::executor);
   co_await s.async_connect({asio::ip::make_address("127.0.0.1"), port}, asio::use_awaitable);
   co_await asio::async_write(s, asio::buffer(bytes), asio::use_awaitable);
