@@ -176,6 +176,8 @@ boost::system::error_code engine::add_request(std::string id, std::vector<tokeni
   r->max_tokens = max_tokens;
   r->n = params.n;
   r->arrival = now;
+  // An idle engine starts its next step when work arrives, not when it last stopped.
+  if (waiting_.empty() && running_.empty()) busy_until_ = std::max(busy_until_, now);
   waiting_.push_back(r.get());
   requests_.emplace(std::move(id), std::move(r));
   stalled_ = false;
