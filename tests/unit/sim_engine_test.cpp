@@ -423,3 +423,23 @@ TEST_CASE("sim engine: the instant profile takes no time; counters add up", "[si
   CHECK(st.request_generation_tokens.sum == 50.0);
   CHECK(st.request_success[static_cast<std::size_t>(finish_reason::length)] == 5);
 }
+
+TEST_CASE("sim engine: profile calibration points (batch-1 decode, prefill)", "[sim][engine][profile]") {
+  // One request, 1024-token prompt, 64 tokens: ITL ~ fixed + KV read of ~1k tokens.
+  auto itl_of = [](const char* name) {
+    auto c = engine_config::from_profile(*find_profile(name));
+    engine e(c);
+    add(e, "x", tokens(1024, 1), exactly(64));
+    run_log log;
+    run(e, log);
+    const auto& h = e.stats().inter_token_latency;
+    REQUIRE(h.count == 63);
+    return h.sum / static_cast<double>(h.count);
+  };
+  const double a100 = itl_of("a100"), h100 = itl_of("h100"), a6000 = itl_of("a6000");
+  // A100-80GB: 16.06 GB / (2039 GB/s x 0.775) + KV read ~ 10.3 ms (impl/profile.ipp).
+  CHECK(a100 == Approx(0.0103).epsilon(0.05));
+  CHECK(h100 < a100);
+  CHECK(a100 < a6000);
+  CHECK(a6000 == Approx(0.0273).epsilon(0.05));
+}
