@@ -273,6 +273,8 @@ TEST_CASE("sim engine: preemption under KV pressure recomputes and still finishe
   run(lone, lone_log);
   CHECK(lone_log.done.at("r2").tokens == log.done.at("r2").tokens);
   CHECK(e.stats().request_success[static_cast<std::size_t>(finish_reason::length)] == 4);
+  // Re-admissions after preemption are not prefix-cache queries (vLLM counts them apart).
+  CHECK(e.stats().prefix_cache_queries == 4 * 64);
 }
 
 TEST_CASE("sim engine: requests too long for the model or the cache are rejected as vLLM does", "[sim][engine]") {

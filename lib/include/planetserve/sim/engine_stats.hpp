@@ -57,8 +57,8 @@ struct engine_stats {
   std::uint64_t prompt_tokens = 0;       ///< vllm:prompt_tokens (prompt length, counted at first token)
   std::uint64_t generation_tokens = 0;   ///< vllm:generation_tokens
   std::uint64_t preemptions = 0;         ///< vllm:num_preemptions
-  std::uint64_t prefix_cache_queries = 0;  ///< vllm:prefix_cache_queries (tokens)
-  std::uint64_t prefix_cache_hits = 0;     ///< vllm:prefix_cache_hits (tokens)
+  std::uint64_t prefix_cache_queries = 0;  ///< vllm:prefix_cache_queries: prompt tokens at first admission
+  std::uint64_t prefix_cache_hits = 0;     ///< vllm:prefix_cache_hits: of those, tokens found cached
   std::array<std::uint64_t, 3> request_success{};  ///< vllm:request_success by finish_reason
   std::uint64_t steps = 0;               ///< engine steps that ran the model (not exported)
 

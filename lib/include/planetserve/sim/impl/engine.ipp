@@ -296,7 +296,10 @@ step_result engine::step(time_point now) {
       cache_.touch(r->hashes, hit_blocks, r->blocks);
       r->num_computed = hit_tokens;
       r->num_cached_blocks = hit_blocks;
-      if (cache_.prefix_caching()) {
+      // Recorded once, at admission (vLLM PR #48860, fixing double counts on retries in
+      // #43736); a preempted request's re-admission goes to vLLM's separate preempted_*
+      // counters, which the hit-rate metrics exclude.
+      if (cache_.prefix_caching() && !r->scheduled_once) {
         stats_.prefix_cache_queries += r->tokens.size();
         stats_.prefix_cache_hits += hit_tokens;
       }
