@@ -115,7 +115,8 @@ TEST_CASE("workload dataset: bad messages arrays name the element", "[workload]"
 
 TEST_CASE("workload dataset: invalid JSON names file:line", "[workload]") {
   const auto msg = read_fail(data_dir + "bad_json.jsonl", error::invalid_json);
-  CHECK_THAT(msg, Catch::Contains("bad_json.jsonl:2:") && Catch::Contains("invalid JSON"));
+  CHECK_THAT(msg, Catch::Contains("bad_json.jsonl:2:") && Catch::Contains("invalid JSON at the end of the line"));
+  CHECK_THAT(parse_fail("{\"workload\": \"a\"} extra\n", error::invalid_json), Catch::Contains("at byte 19"));
   CHECK_THAT(parse_fail("[1, 2]\n", error::invalid_json), Catch::Contains("mem.jsonl:1:") && Catch::Contains("an array"));
 }
 
