@@ -44,7 +44,8 @@ class policy {
   /// Picks a node for `req`, or no_node (rule none_available) if no node is available.
   decision choose(const request_view& req, const fleet_view& fleet = {});
 
-  /// `req` was sent to `node`.
+  /// `req` was sent to `node`. Reuses the block keys of the last choose() when `req` is the
+  /// same view (same tokens pointer, size and id) with unchanged tokens; hashes otherwise.
   void on_dispatched(node_index node, const request_view& req);
   /// A request on `node` ended.
   void on_finished(node_index node, const outcome& result);
@@ -99,6 +100,7 @@ class policy {
   std::vector<hrtree::block_key> keys_;     // current prompt's block keys
   const tokenize::token_id* keys_of_ = nullptr;  // which prompt keys_ belongs to
   std::size_t keys_len_ = 0;
+  std::uint64_t keys_id_ = 0;
   bool keys_valid_ = false;
   std::vector<std::uint32_t> depth_;
   std::vector<double> load_;

@@ -39,17 +39,23 @@ struct tree_config {
   std::size_t recent_prompts = 10;                 ///< recent_prompts: prompts each server remembers
 };
 
-/// The index: block key -> servers holding that block, plus per-server recency.
+/// The index: which servers hold which prompt prefixes, with per-server recency.
 ///
-/// Every server's set of blocks is prefix-closed (holding a block implies holding its
-/// parent), so "how many leading blocks of this prompt does server s hold" is well defined
-/// and one walk down the prompt's keys answers it for every server at once. Up to 64
-/// servers that walk intersects one 64-bit mask per block; beyond 64 the mask is a filter
-/// by server number modulo 64 and each candidate is confirmed in its own table.
+/// Blocks are stored as a radix tree of segments: a segment is a run of consecutive blocks
+/// (their chained keys, contiguous) that every prompt so far either covers whole or not at
+/// all; a new prompt that stops or branches inside a segment splits it there. A hash table
+/// maps each segment's first key to the segment, so matching a prompt costs one lookup per
+/// segment plus a comparison per block, and a new prompt's unique tail is one segment.
 ///
-/// Memory is bounded by the capacities: a server over capacity evicts its least recently
-/// used block, which is always a deepest one because inserting a prompt refreshes its
-/// blocks root-last. Each eviction is O(1) amortised; nothing ever sweeps the tree.
+/// A server holds a prefix of each segment (a "holding": server, segment, blocks held), so
+/// every server's set of blocks is prefix-closed and "how many leading blocks of this
+/// prompt does server s hold" is well defined; one walk answers it for all servers. Any
+/// number of servers: each segment lists its holders, nothing is limited to 64.
+///
+/// Memory is bounded by the capacities: a server over capacity evicts blocks from its least
+/// recently used holding, deepest blocks first. Inserting a prompt refreshes its holdings
+/// root-last, so an ancestor is never less recent than its descendants and the LRU tail is
+/// always a deepest holding. Each eviction is O(1) amortised per block; nothing ever sweeps.
 ///
 /// Not thread-safe (one io_context, one thread); match() uses internal scratch space.
 class tree {
@@ -71,9 +77,6 @@ class tree {
 
   /// How many leading blocks of `keys` server `s` holds.
   std::uint32_t match(server s, std::span<const block_key> keys) const;
-
-  /// Whether server `s` holds the block with key `k`.
-  bool holds(server s, block_key k) const noexcept;
 
   /// Records that server `s` now holds (and has just used) every block of `keys`; evicts
   /// under lru_blocks, forgets its oldest prompt under recent_prompts. A prompt longer
@@ -101,7 +104,7 @@ class tree {
   /// Sum of held_blocks() over servers: the number of cached (server, block) pairs.
   std::size_t cached_blocks() const noexcept { return cached_; }
   /// Distinct blocks held by at least one server.
-  std::size_t distinct_blocks() const noexcept { return nodes_.size(); }
+  std::size_t distinct_blocks() const noexcept { return distinct_; }
   /// Heap bytes the index uses now.
   std::size_t memory_bytes() const noexcept;
 
@@ -111,33 +114,29 @@ class tree {
  private:
   static constexpr std::uint32_t nil = 0xFFFF'FFFFu;
 
-  struct node_slot {
-    block_key key;
-    std::uint64_t mask;  // bit s (narrow) or s % 64 (wide): who holds this block
+  struct segment {
+    std::vector<block_key> keys;  // the run's block keys; empty when on the free list
+    block_key parent_key = 0;     // key of the block before keys[0]; 0 at the root
+    std::uint32_t holders = nil;  // first holding of this segment (list through next_in_seg)
+    std::uint32_t next_free = nil;
   };
-  struct node_traits {
-    static bool empty(const node_slot& s) noexcept { return s.key == 0; }
-    static node_slot empty_slot() noexcept { return {0, 0}; }
-    static std::uint64_t key(const node_slot& s) noexcept { return s.key; }
+  struct head_slot {
+    block_key key;          // a segment's first key; 0 = empty slot
+    std::uint64_t seg;      // the segment (64-bit so the slot has no padding)
   };
-  // A server's entry for one held block: the holding's index and the key's high half, which
-  // both picks the home slot and filters before the holding itself is read.
-  struct held_slot {
-    std::uint32_t index;
-    std::uint32_t high;
+  struct head_traits {
+    static bool empty(const head_slot& s) noexcept { return s.key == 0; }
+    static head_slot empty_slot() noexcept { return {0, 0}; }
+    static std::uint64_t key(const head_slot& s) noexcept { return s.key; }
   };
-  struct held_traits {
-    static bool empty(const held_slot& s) noexcept { return s.index == nil; }
-    static held_slot empty_slot() noexcept { return {nil, 0}; }
-    static std::uint64_t key(const held_slot& s) noexcept {
-      return static_cast<std::uint64_t>(s.high) << 32;
-    }
-  };
-  // One (server, block) pair; prev/next link the server's LRU list (head = most recent).
+  // One (server, segment) pair: the server holds the segment's first `held` blocks.
   struct holding {
-    block_key key;
-    std::uint32_t prev;
+    std::uint32_t seg;
+    std::uint32_t server;
+    std::uint32_t held;
+    std::uint32_t prev;         // server's LRU list, head = most recent
     std::uint32_t next;
+    std::uint32_t next_in_seg;  // segment's holder list; free list when unused
   };
   struct server_state {
     std::uint32_t head = nil;
@@ -145,44 +144,51 @@ class tree {
     std::size_t count = 0;
     std::size_t capacity = 0;
     bool active = true;
-    detail::probe_table<held_slot, held_traits> held;
     std::vector<std::vector<block_key>> recent;  // ring of remembered prompts (recent_prompts)
     std::size_t recent_next = 0;
     std::size_t recent_size = 0;
   };
 
-  static constexpr std::size_t chunk_shift = 12;
-  static constexpr std::size_t chunk_size = std::size_t{1} << chunk_shift;
-
-  holding& at(std::uint32_t h) noexcept { return chunks_[h >> chunk_shift][h & (chunk_size - 1)]; }
-  const holding& at(std::uint32_t h) const noexcept {
-    return chunks_[h >> chunk_shift][h & (chunk_size - 1)];
-  }
-  std::uint32_t find_held(server s, block_key k) const noexcept;
-  std::uint32_t allocate(block_key k);
-  void release(std::uint32_t h) noexcept;
+  // Walks `keys` down the segments: fills path_ with the segments passed and returns how
+  // many leading keys exist in the tree; last_ = blocks covered of the last segment.
+  std::size_t walk(std::span<const block_key> keys) const;
+  std::uint32_t find_holding(std::uint32_t seg, server s) const noexcept;
+  std::uint32_t new_segment(std::span<const block_key> keys, block_key parent_key);
+  void free_segment(std::uint32_t seg) noexcept;
+  void split(std::uint32_t seg, std::uint32_t at);
+  void trim(std::uint32_t seg) noexcept;
+  std::uint32_t new_holding(server s, std::uint32_t seg, std::uint32_t held);
+  void drop_holding(std::uint32_t h) noexcept;
   void unlink(server_state& st, std::uint32_t h) noexcept;
   void link_after(server_state& st, std::uint32_t anchor, std::uint32_t h) noexcept;
-  void node_add(server s, block_key k);
-  void node_drop(server s, block_key k) noexcept;
-  void drop_holding(server s, std::uint32_t h) noexcept;
-  void forget_prompt(server s, const std::vector<block_key>& keys) noexcept;
-  std::size_t node_limit() const noexcept;
-  std::uint64_t bit(server s) const noexcept { return std::uint64_t{1} << (s & 63u); }
+  void evict(server s, std::size_t blocks) noexcept;
+  void forget_beyond_ring(server s);
+  void touch_mutation() noexcept { ++version_; }
 
   tree_config config_;
   block_hasher hasher_;
-  bool wide_;
   std::vector<server_state> servers_;
-  detail::probe_table<node_slot, node_traits> nodes_;
-  std::vector<std::unique_ptr<holding[]>> chunks_;
-  std::uint32_t pool_used_ = 0;   // holdings ever handed out (high-water mark)
-  std::uint32_t free_ = nil;      // free list through holding::next
-  std::vector<std::uint32_t> refs_;  // recent_prompts: how many remembered prompts use a holding
+  std::vector<segment> segs_;
+  std::uint32_t free_seg_ = nil;
+  std::vector<holding> holds_;
+  std::uint32_t free_hold_ = nil;
+  detail::probe_table<head_slot, head_traits> heads_;
   std::size_t cached_ = 0;
+  std::size_t distinct_ = 0;
   std::size_t total_capacity_ = 0;
-  mutable std::vector<std::uint32_t> scratch_;
-  mutable std::vector<server> alive_;
+  std::uint64_t version_ = 0;
+  // Scratch, reused so that deciding allocates nothing.
+  mutable std::vector<std::uint32_t> path_;
+  mutable std::size_t last_ = 0;
+  mutable block_key walked_last_ = 0;  // last key of the prompt the cached walk was for
+  mutable std::size_t walked_len_ = 0;
+  mutable std::size_t walked_covered_ = 0;
+  mutable std::uint64_t walked_version_ = ~std::uint64_t{0};
+  mutable std::vector<std::uint32_t> mark_;
+  mutable std::uint32_t epoch_ = 0;
+  std::vector<std::uint32_t> hk_;
+  std::vector<std::uint32_t> want_;
+  std::vector<std::uint32_t> want_mark_;
 };
 
 }  // namespace planetserve::hrtree

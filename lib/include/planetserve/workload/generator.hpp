@@ -27,6 +27,11 @@ std::optional<dataset_kind> parse_dataset_kind(std::string_view name) noexcept;
 /// The name parse_dataset_kind accepts.
 std::string_view to_string(dataset_kind k) noexcept;
 
+/// Upper bounds generate() accepts; they catch wrapped negative numbers from a command line.
+inline constexpr std::size_t max_generated_prompts = 10'000'000;
+inline constexpr std::size_t max_generated_groups = 100'000;
+inline constexpr std::size_t max_generated_tokens = 1'000'000;
+
 /// Settings of the generator. A zero size knob means "the kind's default" (listed per field).
 /// Lengths are in approximate tokens (tokenize::approx_tokenizer).
 struct generator_config {
@@ -52,7 +57,9 @@ struct generator_config {
 };
 
 /// The prompts. Fails with invalid_argument (why in `diag`) for count 0, a min above its
-/// max, a negative or non-finite zipf_s. Knobs other than count, seed and zipf_s do not
+/// max, a negative or non-finite zipf_s, or a value over the max_generated_* bounds.
+/// Lengths are targets: a kind's fixed structure (aaps's input/output sections, about 150
+/// tokens) is a floor, and a tool-set prompt may overshoot its target by one tool's docs. Knobs other than count, seed and zipf_s do not
 /// apply to mixed (each part uses its kind's defaults); setting them there is an error.
 result<std::vector<std::string>> generate(const generator_config& config, diagnostics& diag);
 

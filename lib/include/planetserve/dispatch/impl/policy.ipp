@@ -77,6 +77,7 @@ void policy::prepare(const request_view& req) {
   }
   keys_of_ = req.tokens.data();
   keys_len_ = req.tokens.size();
+  keys_id_ = req.id;
   keys_valid_ = true;
   prompt_blocks_ = static_cast<std::uint32_t>(req.tokens.size() / config_.tree.chunk_tokens);
 }
@@ -108,7 +109,8 @@ void policy::on_dispatched(node_index node, const request_view& req) {
   ++s.in_flight;
   ++s.dispatched_since_load;
   if (tree_) {
-    if (!keys_valid_ || keys_of_ != req.tokens.data() || keys_len_ != req.tokens.size())
+    if (!keys_valid_ || keys_of_ != req.tokens.data() || keys_len_ != req.tokens.size() ||
+        keys_id_ != req.id)
       tree_->hasher().keys(req.tokens, keys_);
     tree_->insert(node, keys_);
   }

@@ -4,9 +4,9 @@
 
 #include <planetserve/hrtree/tree.hpp>
 
-#include <bit>
+#include <algorithm>
 #include <stdexcept>
-#include <unordered_set>
+#include <unordered_map>
 
 namespace planetserve::hrtree {
 
@@ -25,10 +25,7 @@ std::optional<memory_model> parse_memory_model(std::string_view name) noexcept {
 }
 
 tree::tree(std::size_t servers, tree_config config)
-    : config_(config),
-      hasher_(config.chunk_tokens, config.seed),
-      wide_(servers > 64),
-      servers_(servers) {
+    : config_(config), hasher_(config.chunk_tokens, config.seed), servers_(servers), mark_(servers, 0) {
   if (servers >= nil) throw std::invalid_argument("hrtree::tree: too many servers");
   for (auto& st : servers_) {
     st.capacity = config_.capacity_blocks;
@@ -41,170 +38,219 @@ tree::tree(tree&&) noexcept = default;
 tree& tree::operator=(tree&&) noexcept = default;
 tree::~tree() = default;
 
-std::uint32_t tree::find_held(server s, block_key k) const noexcept {
-  const auto& table = servers_[s].held;
-  const auto high = static_cast<std::uint32_t>(k >> 32);
-  const std::size_t i = table.find(k & 0xFFFF'FFFF'0000'0000ULL, [&](const held_slot& e) {
-    return e.high == high && at(e.index).key == k;
-  });
-  return i == table.npos ? nil : table.at(i).index;
-}
+// Walking ---------------------------------------------------------------------------------
 
-bool tree::holds(server s, block_key k) const noexcept {
-  return s < servers_.size() && find_held(s, k) != nil;
-}
-
-std::uint32_t tree::match(server s, std::span<const block_key> keys) const {
-  std::uint32_t d = 0;
-  if (!wide_) {
-    const std::uint64_t b = bit(s);
-    for (const block_key k : keys) {
-      const std::size_t i = nodes_.find(k, [k](const node_slot& n) { return n.key == k; });
-      if (i == nodes_.npos || !(nodes_.at(i).mask & b)) break;
-      ++d;
+std::size_t tree::walk(std::span<const block_key> keys) const {
+  // Keys are chained, so equal length and equal last key mean the same prompt: a decision's
+  // match() and the insert() that follows walk once.
+  if (!keys.empty() && walked_len_ == keys.size() && walked_last_ == keys.back() &&
+      walked_version_ == version_)
+    return walked_covered_;
+  path_.clear();
+  const std::size_t n = keys.size();
+  std::size_t i = 0;
+  std::uint32_t cur = nil;
+  std::size_t pos = 0, len = 0;
+  const block_key* run = nullptr;
+  while (i < n) {
+    // Inside a segment the next block is the next key of the run: no lookup.
+    if (pos < len) {
+      if (run[pos] != keys[i]) break;  // diverged inside: children hang only at segment ends
+      ++pos;
+      ++i;
+      continue;
     }
-    return d;
+    const block_key k = keys[i];
+    const std::size_t slot = heads_.find(k, [k](const head_slot& e) { return e.key == k; });
+    if (slot == heads_.npos) break;
+    cur = static_cast<std::uint32_t>(heads_.at(slot).seg);
+    path_.push_back(cur);
+    run = segs_[cur].keys.data();
+    len = segs_[cur].keys.size();
+    pos = 1;
+    ++i;
   }
-  for (const block_key k : keys) {
-    if (find_held(s, k) == nil) break;
-    ++d;
-  }
-  return d;
+  last_ = pos;
+  walked_last_ = keys.empty() ? 0 : keys.back();
+  walked_len_ = keys.size();
+  walked_covered_ = i;
+  walked_version_ = version_;
+  return i;
+}
+
+std::uint32_t tree::find_holding(std::uint32_t seg, server s) const noexcept {
+  for (std::uint32_t h = segs_[seg].holders; h != nil; h = holds_[h].next_in_seg)
+    if (holds_[h].server == s) return h;
+  return nil;
 }
 
 std::uint32_t tree::match(std::span<const block_key> keys, std::span<std::uint32_t> depth) const {
   const std::size_t n_servers = servers_.size();
   if (depth.size() < n_servers) throw std::invalid_argument("hrtree::tree::match: depth too short");
   for (std::size_t s = 0; s < n_servers; ++s) depth[s] = 0;
-  if (n_servers == 0) return 0;
-  const auto n = static_cast<std::uint32_t>(keys.size());
-
-  if (!wide_) {
-    // Servers drop out as the walk goes deeper; a server's depth is the step it dropped at.
-    std::uint64_t alive = n_servers == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << n_servers) - 1;
-    for (std::uint32_t i = 0; i < n; ++i) {
-      const block_key k = keys[i];
-      const std::size_t slot = nodes_.find(k, [k](const node_slot& e) { return e.key == k; });
-      const std::uint64_t m = slot == nodes_.npos ? 0 : nodes_.at(slot).mask;
-      for (std::uint64_t gone = alive & ~m; gone != 0; gone &= gone - 1)
-        depth[static_cast<std::size_t>(std::countr_zero(gone))] = i;
-      alive &= m;
-      if (alive == 0) return i;
+  walk(keys);
+  // A server reaches into segment k only if it held all of segment k-1: marks carry that
+  // from one segment to the next without touching servers that dropped out.
+  std::uint32_t longest = 0;
+  std::uint32_t start = 0;
+  for (std::size_t k = 0; k < path_.size(); ++k) {
+    const std::uint32_t seg = path_[k];
+    const bool last = k + 1 == path_.size();
+    const auto covered = static_cast<std::uint32_t>(last ? last_ : segs_[seg].keys.size());
+    const std::uint32_t prev_mark = epoch_;
+    if (++epoch_ == 0) {  // wrapped: no stale mark may look current
+      std::fill(mark_.begin(), mark_.end(), 0);
+      epoch_ = 1;
     }
-    for (; alive != 0; alive &= alive - 1) depth[static_cast<std::size_t>(std::countr_zero(alive))] = n;
-    return n;
+    for (std::uint32_t h = segs_[seg].holders; h != nil; h = holds_[h].next_in_seg) {
+      const holding& x = holds_[h];
+      if (k != 0 && mark_[x.server] != prev_mark) continue;
+      const std::uint32_t reach = std::min(x.held, covered);
+      depth[x.server] = start + reach;
+      if (start + reach > longest) longest = start + reach;
+      if (x.held >= covered) mark_[x.server] = epoch_;
+    }
+    start += covered;
   }
-
-  // Beyond 64 servers: the mask filters by server number modulo 64, the server's own table
-  // confirms. Only servers still alive are checked at each step.
-  auto& alive = alive_;
-  alive.clear();
-  for (std::uint32_t i = 0; i < n; ++i) {
-    const block_key k = keys[i];
-    const std::size_t slot = nodes_.find(k, [k](const node_slot& e) { return e.key == k; });
-    if (slot == nodes_.npos) {
-      for (const server s : alive) depth[s] = i;
-      return i;
-    }
-    const std::uint64_t m = nodes_.at(slot).mask;
-    if (i == 0) {
-      for (std::size_t s = 0; s < n_servers; ++s)
-        if ((m & bit(static_cast<server>(s))) && find_held(static_cast<server>(s), k) != nil)
-          alive.push_back(static_cast<server>(s));
-    } else {
-      std::size_t kept = 0;
-      for (const server s : alive) {
-        if ((m & bit(s)) && find_held(s, k) != nil)
-          alive[kept++] = s;
-        else
-          depth[s] = i;
-      }
-      alive.resize(kept);
-    }
-    if (alive.empty()) return i;
-  }
-  for (const server s : alive) depth[s] = n;
-  return n;
+  return longest;
 }
 
-std::uint32_t tree::allocate(block_key k) {
-  std::uint32_t h;
-  if (free_ != nil) {
-    h = free_;
-    free_ = at(h).next;
-  } else {
-    if (pool_used_ == nil - 1) throw std::length_error("hrtree::tree: too many cached blocks");
-    h = pool_used_++;
-    if ((h >> chunk_shift) >= chunks_.size()) chunks_.push_back(std::make_unique<holding[]>(chunk_size));
-    if (config_.memory == memory_model::recent_prompts && refs_.size() <= h) refs_.resize(h + 1);
+std::uint32_t tree::match(server s, std::span<const block_key> keys) const {
+  if (s >= servers_.size()) return 0;
+  walk(keys);
+  std::uint32_t d = 0;
+  for (std::size_t k = 0; k < path_.size(); ++k) {
+    const std::uint32_t seg = path_[k];
+    const auto covered = static_cast<std::uint32_t>(k + 1 == path_.size() ? last_ : segs_[seg].keys.size());
+    const std::uint32_t h = find_holding(seg, s);
+    if (h == nil) break;
+    d += std::min(holds_[h].held, covered);
+    if (holds_[h].held < covered) break;
   }
-  at(h) = holding{k, nil, nil};
+  return d;
+}
+
+// Segments and holdings -------------------------------------------------------------------
+
+std::uint32_t tree::new_segment(std::span<const block_key> keys, block_key parent_key) {
+  std::uint32_t id;
+  if (free_seg_ != nil) {
+    id = free_seg_;
+    free_seg_ = segs_[id].next_free;
+  } else {
+    id = static_cast<std::uint32_t>(segs_.size());
+    segs_.emplace_back();
+  }
+  segment& g = segs_[id];
+  g.keys.assign(keys.begin(), keys.end());  // reuses a recycled segment's buffer
+  g.parent_key = parent_key;
+  g.holders = nil;
+  g.next_free = nil;
+  heads_.insert_new(head_slot{keys[0], id}, 0);
+  distinct_ += keys.size();
+  return id;
+}
+
+void tree::free_segment(std::uint32_t seg) noexcept {
+  segment& g = segs_[seg];
+  const block_key k = g.keys.front();
+  const std::size_t slot = heads_.find(k, [k](const head_slot& e) { return e.key == k; });
+  if (slot != heads_.npos) heads_.erase_at(slot);
+  distinct_ -= g.keys.size();
+  g.keys.clear();
+  g.holders = nil;
+  g.next_free = free_seg_;
+  free_seg_ = seg;
+}
+
+void tree::split(std::uint32_t seg, std::uint32_t at) {
+  // new_segment() must not move segs_ while it copies from this segment's keys.
+  if (free_seg_ == nil && segs_.size() == segs_.capacity()) segs_.reserve(segs_.size() * 2 + 1);
+  const std::span<const block_key> tail(segs_[seg].keys.data() + at, segs_[seg].keys.size() - at);
+  distinct_ -= tail.size();  // new_segment() counts them again
+  const std::uint32_t cont = new_segment(tail, segs_[seg].keys[at - 1]);
+  segs_[seg].keys.resize(at);
+  // Holders of the tail keep it at the same recency, just behind the head part.
+  for (std::uint32_t h = segs_[seg].holders; h != nil; h = holds_[h].next_in_seg) {
+    if (holds_[h].held <= at) continue;
+    const std::uint32_t held = holds_[h].held - at;
+    holds_[h].held = at;
+    const server s = holds_[h].server;
+    const std::uint32_t y = new_holding(s, cont, held);
+    link_after(servers_[s], h, y);
+  }
+}
+
+void tree::trim(std::uint32_t seg) noexcept {
+  // Blocks nobody holds any more go: the walk must not pass through them to stale children
+  // (there are none: a child's holders hold its parent) and they should not cost memory.
+  std::uint32_t most = 0;
+  for (std::uint32_t h = segs_[seg].holders; h != nil; h = holds_[h].next_in_seg)
+    most = std::max(most, holds_[h].held);
+  auto& keys = segs_[seg].keys;
+  if (most < keys.size()) {
+    distinct_ -= keys.size() - most;
+    keys.resize(most);
+  }
+}
+
+std::uint32_t tree::new_holding(server s, std::uint32_t seg, std::uint32_t held) {
+  std::uint32_t h;
+  if (free_hold_ != nil) {
+    h = free_hold_;
+    free_hold_ = holds_[h].next_in_seg;
+  } else {
+    h = static_cast<std::uint32_t>(holds_.size());
+    if (h == nil) throw std::length_error("hrtree::tree: too many holdings");
+    holds_.emplace_back();
+  }
+  holds_[h] = holding{seg, s, held, nil, nil, segs_[seg].holders};
+  segs_[seg].holders = h;
   return h;
 }
 
-void tree::release(std::uint32_t h) noexcept {
-  at(h).next = free_;
-  free_ = h;
+void tree::drop_holding(std::uint32_t h) noexcept {
+  holding& x = holds_[h];
+  unlink(servers_[x.server], h);
+  const std::uint32_t seg = x.seg;
+  std::uint32_t* link = &segs_[seg].holders;
+  while (*link != h) link = &holds_[*link].next_in_seg;
+  *link = x.next_in_seg;
+  x.next_in_seg = free_hold_;
+  free_hold_ = h;
+  if (segs_[seg].holders == nil) free_segment(seg); else trim(seg);
 }
 
 void tree::unlink(server_state& st, std::uint32_t h) noexcept {
-  holding& x = at(h);
-  if (x.prev != nil) at(x.prev).next = x.next; else st.head = x.next;
-  if (x.next != nil) at(x.next).prev = x.prev; else st.tail = x.prev;
+  holding& x = holds_[h];
+  if (x.prev != nil) holds_[x.prev].next = x.next; else st.head = x.next;
+  if (x.next != nil) holds_[x.next].prev = x.prev; else st.tail = x.prev;
   x.prev = x.next = nil;
 }
 
 void tree::link_after(server_state& st, std::uint32_t anchor, std::uint32_t h) noexcept {
-  holding& x = at(h);
+  holding& x = holds_[h];
   x.prev = anchor;
-  x.next = anchor == nil ? st.head : at(anchor).next;
-  if (x.next != nil) at(x.next).prev = h; else st.tail = h;
-  if (anchor == nil) st.head = h; else at(anchor).next = h;
+  x.next = anchor == nil ? st.head : holds_[anchor].next;
+  if (x.next != nil) holds_[x.next].prev = h; else st.tail = h;
+  if (anchor == nil) st.head = h; else holds_[anchor].next = h;
 }
 
-std::size_t tree::node_limit() const noexcept {
-  // Under lru_blocks no more distinct blocks can exist than the capacities add up to, so
-  // growth stops exactly there; recent_prompts has no such bound (0 = keep doubling).
-  return config_.memory == memory_model::lru_blocks ? total_capacity_ : 0;
-}
-
-void tree::node_add(server s, block_key k) {
-  const std::size_t i = nodes_.find(k, [k](const node_slot& e) { return e.key == k; });
-  if (i != nodes_.npos)
-    nodes_.at(i).mask |= bit(s);
-  else
-    nodes_.insert_new(node_slot{k, bit(s)}, node_limit());
-}
-
-void tree::node_drop(server s, block_key k) noexcept {
-  const std::size_t i = nodes_.find(k, [k](const node_slot& e) { return e.key == k; });
-  if (i == nodes_.npos) return;
-  node_slot& e = nodes_.at(i);
-  bool others = false;
-  if (wide_) {
-    // Keep the bit while another server with the same residue still holds the block.
-    for (std::size_t o = s & 63u; o < servers_.size(); o += 64)
-      if (o != s && find_held(static_cast<server>(o), k) != nil) {
-        others = true;
-        break;
-      }
-  }
-  if (!others) e.mask &= ~bit(s);
-  if (e.mask == 0) nodes_.erase_at(i);
-}
-
-void tree::drop_holding(server s, std::uint32_t h) noexcept {
+void tree::evict(server s, std::size_t blocks) noexcept {
   server_state& st = servers_[s];
-  const block_key k = at(h).key;
-  unlink(st, h);
-  const std::size_t i = st.held.find(k & 0xFFFF'FFFF'0000'0000ULL,
-                                     [h](const held_slot& e) { return e.index == h; });
-  if (i != st.held.npos) st.held.erase_at(i);
-  --st.count;
-  --cached_;
-  node_drop(s, k);
-  release(h);
+  while (blocks > 0 && st.tail != nil) {
+    const std::uint32_t h = st.tail;
+    holding& x = holds_[h];
+    const auto take = static_cast<std::uint32_t>(std::min<std::size_t>(blocks, x.held));
+    x.held -= take;
+    blocks -= take;
+    st.count -= take;
+    cached_ -= take;
+    if (x.held == 0) drop_holding(h); else trim(x.seg);
+  }
 }
+
+// Inserting -------------------------------------------------------------------------------
 
 void tree::insert(server s, std::span<const block_key> keys) {
   if (s >= servers_.size()) throw std::out_of_range("hrtree::tree::insert: no such server");
@@ -212,73 +258,121 @@ void tree::insert(server s, std::span<const block_key> keys) {
   if (!st.active) return;
   const bool lru = config_.memory == memory_model::lru_blocks;
   if (lru && st.capacity == 0) return;
-  const std::size_t n = lru && keys.size() > st.capacity ? st.capacity : keys.size();
+  if (lru && keys.size() > st.capacity) keys = keys.first(st.capacity);
+  const std::size_t n = keys.size();
 
-  // The blocks s already holds form a prefix of the prompt (prefix closure).
-  auto& held = scratch_;
-  held.clear();
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::uint32_t h = find_held(s, keys[i]);
-    if (h == nil) break;
-    held.push_back(h);
+  std::size_t covered = walk(keys);
+  if (!path_.empty() && last_ < segs_[path_.back()].keys.size()) {
+    // The prompt stops or branches inside this segment: cut it there so that every
+    // segment on the path is covered whole.
+    touch_mutation();
+    split(path_.back(), static_cast<std::uint32_t>(last_));
   }
-  const std::size_t d = held.size();
+  touch_mutation();
 
-  // Refresh deepest first so the root ends most recent: an ancestor is then never less
-  // recent than its descendants, and the LRU tail is always safe to evict.
-  for (std::size_t i = d; i-- > 0;) {
-    unlink(st, held[i]);
-    link_after(st, nil, held[i]);
-    if (!lru) ++refs_[held[i]];
+  // The prompt's existing holdings first move to the front (deepest first, so the root ends
+  // most recent); eviction from the tail then never reaches them, since n <= capacity.
+  auto& hk = hk_;
+  hk.resize(path_.size());
+  std::size_t fresh = n - covered;
+  for (std::size_t k = 0; k < path_.size(); ++k) {
+    hk[k] = find_holding(path_[k], s);
+    fresh += segs_[path_[k]].keys.size() - (hk[k] == nil ? 0 : holds_[hk[k]].held);
   }
+  for (std::size_t k = path_.size(); k-- > 0;)
+    if (hk[k] != nil) {
+      unlink(st, hk[k]);
+      link_after(st, nil, hk[k]);
+    }
+  if (lru && st.count + fresh > st.capacity) evict(s, st.count + fresh - st.capacity);
 
-  // Make room first. The prompt's held blocks are now the d most recent and n <= capacity,
-  // so the blocks evicted here are never the prompt's own.
-  if (lru)
-    while (st.count + (n - d) > st.capacity && st.tail != nil) drop_holding(s, st.tail);
-
-  // New blocks go right behind the deepest held one, deepest inserted first, so they keep
-  // root-to-leaf recency order after it.
-  const std::uint32_t anchor = d == 0 ? nil : held[d - 1];
-  const std::size_t limit = lru ? st.capacity : 0;
-  for (std::size_t i = n; i-- > d;) {
-    const block_key k = keys[i];
-    const std::uint32_t h = allocate(k);
-    link_after(st, anchor, h);
-    st.held.insert_new(held_slot{h, static_cast<std::uint32_t>(k >> 32)}, limit);
-    if (!lru) refs_[h] = 1;
-    node_add(s, k);
-    ++st.count;
-    ++cached_;
+  if (covered < n) {
+    const std::uint32_t seg = new_segment(keys.subspan(covered), covered == 0 ? 0 : keys[covered - 1]);
+    path_.push_back(seg);
+    hk.push_back(nil);
   }
+  for (std::size_t k = path_.size(); k-- > 0;) {
+    const auto len = static_cast<std::uint32_t>(segs_[path_[k]].keys.size());
+    if (hk[k] == nil) {
+      link_after(st, nil, new_holding(s, path_[k], len));
+    } else {
+      holds_[hk[k]].held = len;
+      unlink(st, hk[k]);
+      link_after(st, nil, hk[k]);
+    }
+  }
+  st.count += fresh;
+  cached_ += fresh;
 
-  if (!lru && !st.recent.empty()) {
+  if (!lru) {
+    if (st.recent.empty()) {
+      forget_beyond_ring(s);
+      return;
+    }
     auto& slot = st.recent[st.recent_next];
-    if (st.recent_size == st.recent.size()) forget_prompt(s, slot);
-    else ++st.recent_size;
+    const bool full = st.recent_size == st.recent.size();
+    if (!full) ++st.recent_size;
     slot.assign(keys.begin(), keys.end());
     st.recent_next = (st.recent_next + 1) % st.recent.size();
-  } else if (!lru) {
-    // Remembering zero prompts: forget this one at once.
-    forget_prompt(s, std::vector<block_key>(keys.begin(), keys.end()));
+    if (full) forget_beyond_ring(s);
   }
 }
 
-void tree::forget_prompt(server s, const std::vector<block_key>& keys) noexcept {
-  // Deepest first: a descendant's count never exceeds its ancestor's, so this keeps closure.
-  for (std::size_t i = keys.size(); i-- > 0;) {
-    const std::uint32_t h = find_held(s, keys[i]);
-    if (h != nil && --refs_[h] == 0) drop_holding(s, h);
+void tree::forget_beyond_ring(server s) {
+  // The seed's memory: s holds exactly the union of its remembered prompts. Recompute what
+  // each of s's segments must keep from the ring, then cut the rest.
+  touch_mutation();
+  if (want_.size() < segs_.size()) {
+    want_.resize(segs_.size(), 0);
+    want_mark_.resize(segs_.size(), 0);
+  }
+  if (++epoch_ == 0) {
+    std::fill(mark_.begin(), mark_.end(), 0);
+    std::fill(want_mark_.begin(), want_mark_.end(), 0);
+    epoch_ = 1;
+  }
+  const std::uint32_t stamp = epoch_;
+  server_state& st = servers_[s];
+  for (std::size_t r = 0; r < st.recent_size; ++r) {
+    const auto& keys = st.recent[r];
+    walk(keys);
+    for (std::size_t k = 0; k < path_.size(); ++k) {
+      const std::uint32_t seg = path_[k];
+      const auto covered = static_cast<std::uint32_t>(k + 1 == path_.size() ? last_ : segs_[seg].keys.size());
+      if (want_mark_[seg] != stamp) {
+        want_mark_[seg] = stamp;
+        want_[seg] = 0;
+      }
+      want_[seg] = std::max(want_[seg], covered);
+    }
+  }
+  walked_version_ = ~std::uint64_t{0};
+  for (std::uint32_t h = st.head; h != nil;) {
+    const std::uint32_t next = holds_[h].next;
+    const std::uint32_t seg = holds_[h].seg;
+    const std::uint32_t keep = want_mark_[seg] == stamp ? want_[seg] : 0;
+    if (keep < holds_[h].held) {
+      const std::uint32_t cut = holds_[h].held - keep;
+      holds_[h].held = keep;
+      st.count -= cut;
+      cached_ -= cut;
+      if (keep == 0) drop_holding(h); else trim(seg);
+    }
+    h = next;
   }
 }
+
+// Capacity, clearing, accounting ----------------------------------------------------------
 
 void tree::set_capacity(server s, std::size_t blocks) {
   if (s >= servers_.size()) throw std::out_of_range("hrtree::tree::set_capacity: no such server");
   server_state& st = servers_[s];
   total_capacity_ = total_capacity_ - st.capacity + blocks;
   st.capacity = blocks;
-  if (config_.memory == memory_model::lru_blocks)
-    while (st.count > st.capacity && st.tail != nil) drop_holding(s, st.tail);
+  if (config_.memory == memory_model::lru_blocks && st.count > st.capacity) {
+    touch_mutation();
+    evict(s, st.count - st.capacity);
+  }
 }
 
 std::size_t tree::capacity(server s) const noexcept {
@@ -287,17 +381,11 @@ std::size_t tree::capacity(server s) const noexcept {
 
 void tree::clear(server s) {
   if (s >= servers_.size()) throw std::out_of_range("hrtree::tree::clear: no such server");
+  touch_mutation();
   server_state& st = servers_[s];
-  for (std::uint32_t h = st.head; h != nil;) {
-    const std::uint32_t next = at(h).next;
-    node_drop(s, at(h).key);
-    release(h);
-    h = next;
-  }
+  while (st.head != nil) drop_holding(st.head);
   cached_ -= st.count;
-  st.head = st.tail = nil;
   st.count = 0;
-  st.held.clear();
   for (auto& p : st.recent) p.clear();
   st.recent_next = st.recent_size = 0;
 }
@@ -305,7 +393,7 @@ void tree::clear(server s) {
 void tree::remove(server s) {
   clear(s);
   servers_[s].active = false;
-  servers_[s].held.release();
+  for (auto& p : servers_[s].recent) std::vector<block_key>().swap(p);
 }
 
 void tree::restore(server s) {
@@ -324,47 +412,64 @@ std::size_t tree::held_blocks(server s) const noexcept {
 }
 
 std::size_t tree::memory_bytes() const noexcept {
-  std::size_t b = nodes_.memory_bytes() + chunks_.size() * chunk_size * sizeof(holding) +
-                  chunks_.capacity() * sizeof(void*) + refs_.capacity() * sizeof(std::uint32_t) +
-                  servers_.capacity() * sizeof(server_state);
-  for (const auto& st : servers_) {
-    b += st.held.memory_bytes();
+  std::size_t b = heads_.memory_bytes() + segs_.capacity() * sizeof(segment) +
+                  holds_.capacity() * sizeof(holding) + servers_.capacity() * sizeof(server_state) +
+                  mark_.capacity() * sizeof(std::uint32_t);
+  for (const auto& g : segs_) b += g.keys.capacity() * sizeof(block_key);
+  for (const auto& st : servers_)
     for (const auto& p : st.recent) b += p.capacity() * sizeof(block_key);
-  }
   return b;
 }
 
 bool tree::check() const {
+  // Where every stored key lives, to find each segment's parent block.
+  std::unordered_map<block_key, std::pair<std::uint32_t, std::uint32_t>> where;
+  std::size_t distinct = 0, live = 0;
+  for (std::uint32_t g = 0; g < segs_.size(); ++g) {
+    const auto& keys = segs_[g].keys;
+    if (keys.empty()) continue;
+    ++live;
+    distinct += keys.size();
+    for (std::uint32_t i = 0; i < keys.size(); ++i)
+      if (!where.emplace(keys[i], std::pair{g, i}).second) return false;
+    const block_key k = keys[0];
+    const std::size_t slot = heads_.find(k, [k](const head_slot& e) { return e.key == k; });
+    if (slot == heads_.npos || heads_.at(slot).seg != g) return false;
+    std::uint32_t most = 0;
+    for (std::uint32_t h = segs_[g].holders; h != nil; h = holds_[h].next_in_seg) {
+      if (holds_[h].seg != g || holds_[h].held == 0 || holds_[h].held > keys.size()) return false;
+      most = std::max(most, holds_[h].held);
+    }
+    if (most != keys.size()) return false;  // no unheld blocks linger
+  }
+  if (distinct != distinct_ || heads_.size() != live) return false;
+
   std::size_t total = 0;
-  for (std::size_t s = 0; s < servers_.size(); ++s) {
+  for (std::uint32_t s = 0; s < servers_.size(); ++s) {
     const server_state& st = servers_[s];
     std::size_t count = 0;
     std::uint32_t prev = nil;
-    for (std::uint32_t h = st.head; h != nil; h = at(h).next) {
-      if (at(h).prev != prev) return false;
-      if (find_held(static_cast<server>(s), at(h).key) != h) return false;
-      const block_key k = at(h).key;
-      const std::size_t i = nodes_.find(k, [k](const node_slot& e) { return e.key == k; });
-      if (i == nodes_.npos || !(nodes_.at(i).mask & bit(static_cast<server>(s)))) return false;
+    for (std::uint32_t h = st.head; h != nil; h = holds_[h].next) {
+      const holding& x = holds_[h];
+      if (x.prev != prev || x.server != s || find_holding(x.seg, s) != h) return false;
+      // Prefix closure: s holds the parent block of every segment it holds.
+      const block_key pk = segs_[x.seg].parent_key;
+      if (pk != 0) {
+        const auto it = where.find(pk);
+        if (it == where.end()) return false;
+        const auto [pg, pi] = it->second;
+        if (pi + 1 != segs_[pg].keys.size()) return false;  // children hang at segment ends
+        const std::uint32_t ph = find_holding(pg, s);
+        if (ph == nil || holds_[ph].held != segs_[pg].keys.size()) return false;
+      }
+      count += x.held;
       prev = h;
-      if (++count > st.count) return false;
     }
-    if (prev != st.tail || count != st.count || st.held.size() != st.count) return false;
+    if (prev != st.tail || count != st.count) return false;
     if (config_.memory == memory_model::lru_blocks && st.count > st.capacity) return false;
     total += count;
   }
-  if (total != cached_) return false;
-  // Every node is held by someone whose bit it carries.
-  bool ok = true;
-  nodes_.for_each([&](const node_slot& e) {
-    if (e.mask == 0) ok = false;
-    for (std::size_t s = 0; s < servers_.size() && ok; ++s) {
-      const bool has = find_held(static_cast<server>(s), e.key) != nil;
-      if (has && !(e.mask & bit(static_cast<server>(s)))) ok = false;
-      if (!wide_ && !has && (e.mask & bit(static_cast<server>(s)))) ok = false;
-    }
-  });
-  return ok;
+  return total == cached_;
 }
 
 }  // namespace planetserve::hrtree

@@ -5,7 +5,7 @@
 #include <planetserve/workload/dataset.hpp>
 #include <planetserve/workload/detail/utf8.hpp>
 
-#include <boost/json/parse.hpp>
+#include <boost/json/parser.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 #include <boost/json/value.hpp>
@@ -146,11 +146,16 @@ boost::system::error_code parse_line(std::string_view line, const dataset_config
   boost::system::error_code ec;
   boost::json::parse_options opts;
   opts.max_depth = 64;
-  const boost::json::value v = boost::json::parse(boost::json::string_view(line.data(), line.size()), ec, {}, opts);
+  boost::json::parser parser({}, opts);
+  // write() reports how far it got, which places the error within the line.
+  const std::size_t used = parser.write(line.data(), line.size(), ec);
   if (ec) {
-    diag.message = "invalid JSON (" + ec.message() + ")";
+    diag.message = "invalid JSON " +
+                   (used >= line.size() ? std::string("at the end of the line") : "at byte " + std::to_string(used + 1)) +
+                   " (" + ec.message() + ")";
     return make_error_code(error::invalid_json);
   }
+  const boost::json::value v = parser.release();
   const auto* obj = v.if_object();
   if (!obj) {
     diag.message = std::string("invalid JSON line: it is ") + detail::kind_name(v.kind()) +

@@ -196,7 +196,7 @@ inline std::string tool_doc(text_maker& m, std::string_view domain) {
   return doc;
 }
 
-inline std::string toolbench_system_prompt(text_maker& m, std::size_t index, std::size_t target) {
+inline std::string toolbench_system_prompt(text_maker& m, std::size_t index, std::size_t target, std::size_t floor) {
   const std::string_view domain = tool_domains[index % std::size(tool_domains)];
   std::string s(toolbench_preamble);
   s += "\n## Tool set " + std::to_string(index + 1) + ": " + std::string(domain) + " tools\n";
@@ -204,7 +204,10 @@ inline std::string toolbench_system_prompt(text_maker& m, std::size_t index, std
   std::size_t n = m.tokens(s);
   while (n < target) {
     std::string doc = tool_doc(m, domain);
-    n += m.tokens(doc);
+    const std::size_t d = m.tokens(doc);
+    // Keep whichever of "with" and "without" this tool lands nearer the target.
+    if (n >= floor && n + d > target && n + d - target > target - n) break;
+    n += d;
     s += doc;
   }
   return s;
@@ -217,7 +220,7 @@ inline std::vector<std::string> make_toolbench(const generator_config& c, rng& r
   const std::size_t smin = or_default(c.suffix_min_tokens, 20), smax = or_default(c.suffix_max_tokens, 60);
   std::vector<std::string> systems;
   systems.reserve(groups);
-  for (std::size_t g = 0; g < groups; ++g) systems.push_back(toolbench_system_prompt(m, g, r.between(pmin, pmax)));
+  for (std::size_t g = 0; g < groups; ++g) systems.push_back(toolbench_system_prompt(m, g, r.between(pmin, pmax), pmin));
   // Popularity rank -> tool set through a permutation, so set 1 is not always the favourite.
   std::vector<std::size_t> order(groups);
   for (std::size_t g = 0; g < groups; ++g) order[g] = g;
@@ -367,6 +370,13 @@ result<std::vector<std::string>> generate(const generator_config& c, diagnostics
     return make_error_code(error::invalid_argument);
   };
   if (c.count == 0) return fail("count must be at least 1");
+  if (c.count > max_generated_prompts)
+    return fail("count must be at most " + std::to_string(max_generated_prompts) + ", got " + std::to_string(c.count));
+  if (c.groups > max_generated_groups)
+    return fail("groups must be at most " + std::to_string(max_generated_groups) + ", got " + std::to_string(c.groups));
+  if (c.prefix_max_tokens > max_generated_tokens || c.suffix_max_tokens > max_generated_tokens ||
+      c.prefix_min_tokens > max_generated_tokens || c.suffix_min_tokens > max_generated_tokens)
+    return fail("prefix and suffix lengths must be at most " + std::to_string(max_generated_tokens) + " tokens");
   if (!(c.zipf_s >= 0.0) || !std::isfinite(c.zipf_s)) return fail("the Zipf exponent must be a finite number >= 0");
   if (c.prefix_min_tokens && c.prefix_max_tokens && c.prefix_min_tokens > c.prefix_max_tokens)
     return fail("the shortest prefix is longer than the longest");

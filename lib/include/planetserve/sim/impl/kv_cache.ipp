@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: MIT
+// Compiled body of sim::kv_cache.
+#pragma once
+
+#include <planetserve/sim/kv_cache.hpp>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include <cassert>
+#include <stdexcept>
+
+namespace planetserve::sim {
+
+block_hash hash_block(block_hash parent, std::span<const tokenize::token_id> tokens) noexcept {
+  return XXH3_64bits_withSeed(tokens.data(), tokens.size_bytes(), parent);
+}
+
+void extend_block_hashes(std::span<const tokenize::token_id> tokens, std::size_t block_size,
+                         std::vector<block_hash>& out) {
+  const std::size_t full = tokens.size() / block_size;
+  block_hash parent = out.empty() ? root_block_hash : out.back();
+  for (std::size_t i = out.size(); i < full; ++i) {
+    parent = hash_block(parent, tokens.subspan(i * block_size, block_size));
+    out.push_back(parent);
+  }
+}
+
+kv_cache::kv_cache(std::size_t num_blocks, std::size_t block_size, bool enable_prefix_caching)
+    : num_blocks_(num_blocks), block_size_(block_size), caching_(enable_prefix_caching), blocks_(num_blocks) {
+  if (num_blocks < 2) throw std::invalid_argument("kv_cache: need at least 2 blocks (one is the null block)");
+  if (block_size == 0) throw std::invalid_argument("kv_cache: block_size must be > 0");
+  // Block 0 is the null block: always "used", never in the free queue.
+  blocks_[0].ref = 1;
+  for (block_id b = 1; b < num_blocks; ++b) push_back(b);
+}
+
+double kv_cache::usage() const noexcept {
+  return 1.0 - static_cast<double>(free_count_) / static_cast<double>(num_blocks_);
+}
+
+void kv_cache::unlink(block_id b) noexcept {
+  auto& blk = blocks_[b];
+  assert(blk.in_free);
+  if (blk.prev != none) blocks_[blk.prev].next = blk.next; else head_ = blk.next;
+  if (blk.next != none) blocks_[blk.next].prev = blk.prev; else tail_ = blk.prev;
+  blk.prev = blk.next = none;
+  blk.in_free = false;
+  --free_count_;
+}
+
+void kv_cache::push_back(block_id b) noexcept {
+  auto& blk = blocks_[b];
+  blk.prev = tail_;
+  blk.next = none;
+  if (tail_ != none) blocks_[tail_].next = b; else head_ = b;
+  tail_ = b;
+  blk.in_free = true;
+  ++free_count_;
+}
+
+std::size_t kv_cache::longest_cache_hit(std::span<const block_hash> hashes, std::size_t max_blocks) const {
+  if (!caching_) return 0;
+  std::size_t n = 0;
+  while (n < hashes.size() && n < max_blocks && by_hash_.count(hashes[n]) != 0) ++n;
+  return n;
+}
+
+std::size_t kv_cache::num_free_among(std::span<const block_hash> hashes, std::size_t n) const {
+  std::size_t free = 0;
+  for (std::size_t i = 0; i < n; ++i)
+    if (blocks_[by_hash_.at(hashes[i])].in_free) ++free;
+  return free;
+}
+
+void kv_cache::touch(std::span<const block_hash> hashes, std::size_t n, std::vector<block_id>& out) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const block_id b = by_hash_.at(hashes[i]);
+    if (blocks_[b].in_free) unlink(b);
+    ++blocks_[b].ref;
+    out.push_back(b);
+  }
+}
+
+void kv_cache::allocate(std::size_t n, std::vector<block_id>& out) {
+  if (n > free_count_) throw std::logic_error("kv_cache::allocate: not enough free blocks");
+  for (std::size_t i = 0; i < n; ++i) {
+    const block_id b = head_;
+    unlink(b);
+    auto& blk = blocks_[b];
+    if (blk.hashed) {  // evict: later requests can no longer hit this block
+      by_hash_.erase(blk.hash);
+      blk.hashed = false;
+    }
+    blk.ref = 1;
+    out.push_back(b);
+  }
+}
+
+void kv_cache::cache_block(block_id b, block_hash hash) {
+  if (!caching_) return;
+  auto& blk = blocks_[b];
+  if (blk.hashed) return;
+  // Another block already holds this content: keep that one as the cached copy.
+  if (!by_hash_.emplace(hash, b).second) return;
+  blk.hashed = true;
+  blk.hash = hash;
+}
+
+void kv_cache::free(std::span<const block_id> blocks) {
+  for (auto it = blocks.rbegin(); it != blocks.rend(); ++it) {
+    auto& blk = blocks_[*it];
+    assert(blk.ref > 0);
+    if (--blk.ref == 0) push_back(*it);
+  }
+}
+
+bool kv_cache::reset_prefix_cache() {
+  if (free_count_ != num_blocks_ - 1) return false;
+  by_hash_.clear();
+  for (auto& blk : blocks_) blk.hashed = false;
+  return true;
+}
+
+std::vector<block_id> kv_cache::free_queue() const {
+  std::vector<block_id> out;
+  out.reserve(free_count_);
+  for (block_id b = head_; b != none; b = blocks_[b].next) out.push_back(b);
+  return out;
+}
+
+}  // namespace planetserve::sim

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: MIT
+// Tests for the emulator's parts: KV block pool, profiles, text generator, fault injector.
+#include <planetserve/sim/fault_injection.hpp>
+#include <planetserve/sim/kv_cache.hpp>
+#include <planetserve/sim/profile.hpp>
+#include <planetserve/sim/text_generator.hpp>
+#include <planetserve/tokenize/approx_tokenizer.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <set>
+#include <string>
+#include <vector>
+
+using namespace planetserve::sim;
+using planetserve::tokenize::token_id;
+
+TEST_CASE("sim kv_cache: free queue order, eviction and revival", "[sim][kv]") {
+  kv_cache c(8, 16, true);
+  CHECK(c.free_queue() == std::vector<block_id>{1, 2, 3, 4, 5, 6, 7});
+  CHECK(c.usage() == Approx(1.0 / 8));  // the null block
+
+  std::vector<block_id> a;
+  c.allocate(3, a);
+  CHECK(a == std::vector<block_id>{1, 2, 3});
+  for (block_id i = 0; i < 3; ++i) c.cache_block(a[i], 100 + i);
+  c.free(a);
+  // Tail block first, so a prefix's end is evicted before its start.
+  CHECK(c.free_queue() == std::vector<block_id>{4, 5, 6, 7, 3, 2, 1});
+  CHECK(c.num_cached_blocks() == 3);
+
+  // Revive a's first block from the middle of the queue.
+  const std::vector<block_hash> h{100, 101, 102};
+  CHECK(c.longest_cache_hit(h, 3) == 3);
+  CHECK(c.longest_cache_hit(h, 2) == 2);
+  CHECK(c.num_free_among(h, 2) == 2);
+  std::vector<block_id> b;
+  c.touch(h, 1, b);
+  CHECK(b == std::vector<block_id>{1});
+  CHECK(c.free_queue() == std::vector<block_id>{4, 5, 6, 7, 3, 2});
+  CHECK_FALSE(c.reset_prefix_cache());  // block 1 is in use
+
+  // Allocating 5 takes the 4 never-used blocks, then evicts 3 (a's tail).
+  std::vector<block_id> d;
+  c.allocate(5, d);
+  CHECK(d == std::vector<block_id>{4, 5, 6, 7, 3});
+  CHECK_FALSE(c.is_cached(102));
+  CHECK(c.is_cached(101));
+  CHECK(c.longest_cache_hit(h, 3) == 2);
+  CHECK(c.num_free_blocks() == 1);
+  CHECK(c.usage() == Approx(7.0 / 8));
+
+  c.free(b);
+  c.free(d);
+  CHECK(c.reset_prefix_cache());
+  CHECK(c.num_cached_blocks() == 0);
+  CHECK(c.longest_cache_hit(h, 3) == 0);
+}
+
+TEST_CASE("sim kv_cache: chained hashes identify prefixes", "[sim][kv]") {
+  std::vector<token_id> x(48), y(48);
+  for (token_id i = 0; i < 48; ++i) x[i] = y[i] = i;
+  y[20] = 999;  // differs in the second block
+  std::vector<block_hash> hx, hy;
+  extend_block_hashes(x, 16, hx);
+  extend_block_hashes(y, 16, hy);
+  REQUIRE(hx.size() == 3);
+  CHECK(hx[0] == hy[0]);
+  CHECK(hx[1] != hy[1]);
+  CHECK(hx[2] != hy[2]);  // same tokens, different parent
+  // Only full blocks are hashed; extending is incremental.
+  std::vector<block_hash> part;
+  extend_block_hashes(std::span<const token_id>(x).first(40), 16, part);
+  CHECK(part.size() == 2);
+  extend_block_hashes(x, 16, part);
+  CHECK(part == hx);
+  kv_cache off(4, 16, false);
+  std::vector<block_id> blk;
+  off.allocate(1, blk);
+  off.cache_block(blk[0], hx[0]);
+  CHECK(off.longest_cache_hit(hx, 3) == 0);
+}
+
+TEST_CASE("sim profiles: vLLM defaults and KV arithmetic", "[sim][profile]") {
+  const auto& a100 = default_profile();
+  CHECK(a100.name == "llama-3.1-8b-a100-80gb");
+  CHECK(a100.kv_bytes_per_token == 131072);
+  CHECK(a100.block_size == 16);
+  CHECK(a100.max_model_len == 131072);
+  CHECK(a100.max_num_seqs == 256);
+  CHECK(a100.max_num_batched_tokens == 2048);
+  CHECK(a100.num_gpu_blocks == 28029);
+  const auto* h100 = find_profile("h100");
+  REQUIRE(h100);
+  CHECK(h100->max_num_batched_tokens == 8192);
+  CHECK(h100->max_num_seqs == 1024);
+  const auto* a6000 = find_profile("llama-3.1-8b-a6000-48gb");
+  REQUIRE(a6000);
+  CHECK(a6000->num_gpu_blocks * a6000->block_size >= a6000->max_model_len);
+  CHECK(a6000->num_gpu_blocks < a100.num_gpu_blocks);
+  // Faster GPU, cheaper steps.
+  CHECK(h100->cost.fixed_s < a100.cost.fixed_s);
+  CHECK(a100.cost.fixed_s < a6000->cost.fixed_s);
+  CHECK(h100->cost.per_prefill_token_s < a100.cost.per_prefill_token_s);
+  const auto* instant = find_profile("instant");
+  REQUIRE(instant);
+  CHECK(instant->cost.fixed_s == 0.0);
+  CHECK(instant->cost.per_prefill_token_s == 0.0);
+  CHECK(find_profile("tpu") == nullptr);
+  CHECK(builtin_profiles().size() == 4);
+  // 10 GiB of KV at 128 KiB per token in blocks of 16: 10 * 2^30 / 2^21 = 5120.
+  CHECK(kv_blocks_from_memory(20, 1.0, 8, 2, 131072, 16) == 5120);
+  CHECK(kv_blocks_from_memory(10, 0.9, 16, 0, 131072, 16) == 0);
+}
+
+TEST_CASE("sim text generator: readable, deterministic, round-trips through the tokenizer", "[sim][text]") {
+  const text_generator gen;
+  CHECK(gen.vocabulary_size() > 150);
+  std::vector<token_id> ids;
+  for (std::size_t i = 0; i < 200; ++i) ids.push_back(gen.token(42, i));
+  std::string text;
+  gen.decode(ids, text);
+  CHECK(text.size() > 400);
+  CHECK(text.find('.') != std::string::npos);
+  CHECK(text[0] != ' ');
+  // Re-tokenizing the text gives back exactly the ids, so usage counts agree with /tokenize.
+  const planetserve::tokenize::approx_tokenizer tok;
+  CHECK(tok.encode(text) == ids);
+  // Token k depends only on (seed, k).
+  CHECK(gen.token(42, 17) == ids[17]);
+  std::vector<token_id> other;
+  for (std::size_t i = 0; i < 200; ++i) other.push_back(gen.token(43, i));
+  CHECK(other != ids);
+  CHECK(gen.piece(0xfffffffe).empty());
+  std::set<token_id> distinct(ids.begin(), ids.end());
+  CHECK(distinct.size() > 40);
+}
+
+TEST_CASE("sim faults: seeded decisions at the configured rates", "[sim][faults]") {
+  fault_config cfg;
+  cfg.error_rate = 0.2;
+  cfg.error_statuses = {500, 503};
+  cfg.close_rate = 0.1;
+  cfg.close_after_chunks = 3;
+  cfg.unhealthy_for = std::chrono::seconds(2);
+  cfg.added_delay = std::chrono::milliseconds(5);
+  cfg.delay_jitter = std::chrono::milliseconds(10);
+  cfg.seed = 1;
+  const fault_injector f(cfg);
+  CHECK(f.enabled());
+  CHECK_FALSE(fault_injector().enabled());
+  CHECK_FALSE(fault_injector().decide(0).error_status.has_value());
+  std::size_t errors = 0, closes = 0, s500 = 0;
+  for (std::uint64_t i = 0; i < 10000; ++i) {
+    const auto d = f.decide(i);
+    const auto again = f.decide(i);
+    REQUIRE(d.error_status == again.error_status);
+    REQUIRE(d.delay == again.delay);
+    if (d.error_status) {
+      ++errors;
+      CHECK((*d.error_status == 500 || *d.error_status == 503));
+      if (*d.error_status == 500) ++s500;
+    }
+    if (d.close_after_chunks) {
+      ++closes;
+      CHECK(*d.close_after_chunks == 3);
+    }
+    CHECK(d.delay >= std::chrono::milliseconds(5));
+    CHECK(d.delay <= std::chrono::milliseconds(15));
+  }
+  CHECK(errors > 1800);
+  CHECK(errors < 2200);
+  CHECK(s500 > errors / 3);
+  CHECK(s500 < 2 * errors / 3);
+  CHECK(closes > 850);
+  CHECK(closes < 1150);
+  CHECK_FALSE(f.healthy(std::chrono::seconds(1)));
+  CHECK(f.healthy(std::chrono::seconds(2)));
+  fault_config bad;
+  bad.error_rate = 1.5;
+  CHECK_THROWS_AS(fault_injector(bad), std::invalid_argument);
+}
