@@ -3,3 +3,6 @@
 #include <planetserve/experiment/impl/atomic_file.ipp>
 #include <planetserve/experiment/impl/output_layout.ipp>
 #include <planetserve/experiment/impl/plot.ipp>
+#include <planetserve/experiment/impl/summary.ipp>
+#include <planetserve/experiment/impl/report.ipp>
+#include <planetserve/experiment/impl/run_charts.ipp>

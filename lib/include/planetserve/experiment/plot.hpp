@@ -30,6 +30,7 @@ struct chart {
   std::vector<plot_series> series;   ///< what to draw
   bool y_from_zero = true;           ///< start the y axis at 0
   std::vector<std::string> x_tics;   ///< category names for boxes charts (x = index)
+  double box_width = 0;              ///< bar width in x units; 0: 80% of the bar spacing
 };
 
 /// The gnuplot script for `c`, drawing into `png`.

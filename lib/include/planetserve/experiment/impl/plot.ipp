@@ -55,7 +55,16 @@ std::string gnuplot_script(const chart& c, const std::filesystem::path& png) {
   if (c.y_from_zero) s += "set yrange [0:*]\n";
   bool any_boxes = false;
   for (const auto& ser : c.series) any_boxes |= ser.style == plot_style::boxes;
-  if (any_boxes) s += "set style fill solid 0.6 border -1\nset boxwidth 0.8 relative\n";
+  if (any_boxes) {
+    s += "set style fill solid 0.6 border -1\n";
+    if (c.box_width > 0) {
+      s += "set boxwidth ";
+      detail::append_python_float(s, c.box_width);
+      s += " absolute\n";
+    } else {
+      s += "set boxwidth 0.8 relative\n";
+    }
+  }
   if (!c.x_tics.empty()) {
     s += "set xtics (";
     for (std::size_t i = 0; i < c.x_tics.size(); ++i) {

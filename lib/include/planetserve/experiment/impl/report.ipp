@@ -1,0 +1,500 @@
+// SPDX-License-Identifier: MIT
+// Compiled body of the report writers and readers.
+#pragma once
+
+#include <planetserve/experiment/report.hpp>
+#include <planetserve/experiment/stats.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <cmath>
+#include <cstdio>
+
+namespace planetserve::experiment {
+
+namespace json = boost::json;
+
+namespace {
+
+/// A number, or null where it is missing (JSON has no NaN).
+json::value num(double v) { return std::isfinite(v) ? json::value(v) : json::value(nullptr); }
+
+double get_num(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  if (!v || v->is_null()) return missing;
+  if (auto* d = v->if_double()) return *d;
+  if (auto* i = v->if_int64()) return static_cast<double>(*i);
+  if (auto* u = v->if_uint64()) return static_cast<double>(*u);
+  return missing;
+}
+
+std::string get_str(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  if (v && v->is_string()) return std::string(v->get_string());
+  return {};
+}
+
+json::array num_array(const std::vector<double>& v) {
+  json::array a;
+  a.reserve(v.size());
+  for (double x : v) a.push_back(num(x));
+  return a;
+}
+
+/// The snapshot fields timeline.json keeps, by name.
+struct snap_field {
+  const char* name;
+  double prom::vllm_snapshot::*member;
+};
+constexpr snap_field snap_fields[] = {
+    {"kv_cache_usage", &prom::vllm_snapshot::kv_cache_usage},
+    {"prefix_cache_queries", &prom::vllm_snapshot::prefix_cache_queries},
+    {"prefix_cache_hits", &prom::vllm_snapshot::prefix_cache_hits},
+    {"ttft_sum", &prom::vllm_snapshot::ttft_sum},
+    {"ttft_count", &prom::vllm_snapshot::ttft_count},
+    {"tpot_sum", &prom::vllm_snapshot::tpot_sum},
+    {"tpot_count", &prom::vllm_snapshot::tpot_count},
+    {"e2e_sum", &prom::vllm_snapshot::e2e_sum},
+    {"e2e_count", &prom::vllm_snapshot::e2e_count},
+    {"prompt_tokens", &prom::vllm_snapshot::prompt_tokens},
+    {"generation_tokens", &prom::vllm_snapshot::generation_tokens},
+    {"request_success", &prom::vllm_snapshot::request_success},
+    {"num_preemptions", &prom::vllm_snapshot::num_preemptions},
+    {"num_running", &prom::vllm_snapshot::num_running},
+    {"num_waiting", &prom::vllm_snapshot::num_waiting},
+};
+
+double cumulative_avg(double sum, double count) { return count > 0 ? sum / count : missing; }
+
+std::string fmt(double v, const char* spec) {
+  if (!std::isfinite(v)) return "n/a";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, spec, v);
+  return buf;
+}
+
+}  // namespace
+
+json::object result_object(const request_record& r, std::span<const node_timeline> timelines) {
+  json::object o;
+  o["query_id"] = r.query_id;
+  o["query_number"] = r.query_id + 1;
+  o["epoch"] = r.epoch;
+  const node_timeline* tl = r.node < timelines.size() ? &timelines[r.node] : nullptr;
+  o["node_name"] = tl ? json::value(tl->name) : json::value(nullptr);
+  o["node_url"] = tl ? json::value(tl->url) : json::value(nullptr);
+  o["generation_time"] = num(r.e2e_s());
+  o["absolute_start"] = num(r.absolute_start);
+
+  // The seed's server-side view: the node's scrapes while the request ran, and the last one.
+  json::array usage, prefix, ttft, tpot;
+  const node_sample* last = nullptr;
+  if (tl && std::isfinite(r.sent_s)) {
+    const double end = std::isfinite(r.finished_s) ? r.finished_s : r.sent_s;
+    auto [b, e] = tl->between(r.sent_s, end);
+    for (auto* p = b; p != e; ++p) {
+      usage.push_back(num(p->snap.kv_cache_usage));
+      prefix.push_back(num(p->snap.prefix_cache_hit_ratio()));
+      ttft.push_back(num(cumulative_avg(p->snap.ttft_sum, p->snap.ttft_count)));
+      tpot.push_back(num(cumulative_avg(p->snap.tpot_sum, p->snap.tpot_count)));
+    }
+    last = tl->at(end);
+  }
+  o["final_kv_cache_usage"] = last ? num(last->snap.kv_cache_usage) : json::value(nullptr);
+  o["final_prefix_cache_hit_rate"] = last ? num(last->snap.prefix_cache_hit_ratio()) : json::value(nullptr);
+  o["final_time_to_first_token"] =
+      last ? num(cumulative_avg(last->snap.ttft_sum, last->snap.ttft_count)) : json::value(nullptr);
+  o["final_time_per_output_token"] =
+      last ? num(cumulative_avg(last->snap.tpot_sum, last->snap.tpot_count)) : json::value(nullptr);
+  o["usage_records"] = std::move(usage);
+  o["prefix_usage_records"] = std::move(prefix);
+  o["time_to_first_token_records"] = std::move(ttft);
+  o["time_per_output_token_records"] = std::move(tpot);
+
+  o["scheduled_s"] = num(r.scheduled_s);
+  o["sent_s"] = num(r.sent_s);
+  o["first_token_s"] = num(r.first_token_s);
+  o["finished_s"] = num(r.finished_s);
+  o["send_lag_s"] = num(r.send_lag_s());
+  o["ttft_s"] = num(r.ttft_s());
+  o["tpot_s"] = num(r.tpot_s());
+  o["e2e_s"] = num(r.e2e_s());
+  o["itl_s"] = num_array(r.itl_s());
+  o["prompt_tokens"] = r.prompt_tokens;
+  o["completion_tokens"] = r.completion_tokens;
+  o["cached_tokens"] = r.usage_reported ? json::value(r.cached_tokens) : json::value(nullptr);
+  o["finish_reason"] = r.finish_reason.empty() ? json::value(nullptr) : json::value(r.finish_reason);
+  o["status"] = r.ok ? "ok" : "error";
+  o["http_status"] = r.http_status;
+  o["error"] = r.error.empty() ? json::value(nullptr) : json::value(r.error);
+  json::object d;
+  d["node"] = r.node == dispatch::no_node ? json::value(nullptr) : json::value(r.node);
+  d["rule"] = r.rule;
+  d["prompt_blocks"] = r.prompt_blocks;
+  json::array m;
+  for (auto x : r.match_blocks) m.push_back(x);
+  d["match_blocks"] = std::move(m);
+  d["load_scores"] = num_array(r.load_scores);
+  o["decision"] = std::move(d);
+  return o;
+}
+
+std::string experiment_results_json(std::span<const request_record> records,
+                                    std::span<const node_timeline> timelines) {
+  json::array a;
+  a.reserve(records.size());
+  for (const auto& r : records) a.push_back(result_object(r, timelines));
+  return json::serialize(a);
+}
+
+std::string throughput_records_json(std::span<const node_timeline> timelines, double tick_s) {
+  double end = 0;
+  for (const auto& tl : timelines)
+    if (!tl.samples.empty()) end = std::max(end, tl.samples.back().t_s);
+  // The first scrape of each node is the baseline: counters count since the run started.
+  std::vector<const prom::vllm_snapshot*> base(timelines.size(), nullptr);
+  for (std::size_t k = 0; k < timelines.size(); ++k)
+    if (!timelines[k].samples.empty()) base[k] = &timelines[k].samples.front().snap;
+  json::array out;
+  if (tick_s <= 0) tick_s = 1;
+  for (double t = 0; t <= end + 1e-9; t += tick_s) {
+    json::object row;
+    double pt = 0, gt = 0, rs = 0;
+    json::array nodes;
+    for (std::size_t k = 0; k < timelines.size(); ++k) {
+      const auto* s = timelines[k].at(t);
+      json::object n;
+      n["node_name"] = timelines[k].name;
+      if (!s || !base[k]) {
+        n["prompt_tokens"] = nullptr;
+        nodes.push_back(std::move(n));
+        continue;
+      }
+      const double p = s->snap.prompt_tokens - base[k]->prompt_tokens;
+      const double g = s->snap.generation_tokens - base[k]->generation_tokens;
+      const double r = s->snap.request_success - base[k]->request_success;
+      pt += p;
+      gt += g;
+      rs += r;
+      n["prompt_tokens"] = p;
+      n["gen_tokens"] = g;
+      n["request_success"] = r;
+      n["kv_cache_usage"] = s->snap.kv_cache_usage;
+      n["num_running"] = s->snap.num_running;
+      n["num_waiting"] = s->snap.num_waiting;
+      n["scraped_s"] = s->t_s;
+      nodes.push_back(std::move(n));
+    }
+    row["elapsed"] = t;
+    row["prompt_tokens"] = pt;
+    row["gen_tokens"] = gt;
+    row["request_success"] = rs;
+    row["nodes"] = std::move(nodes);
+    out.push_back(std::move(row));
+  }
+  return json::serialize(out);
+}
+
+std::string summary_json(const run_summary& s) {
+  json::object o;
+  o["policy"] = s.policy;
+  o["dataset"] = s.dataset;
+  o["average_interval_s"] = s.average_interval_s;
+  o["epochs"] = s.epochs;
+  o["requests"] = s.requests;
+  o["ok"] = s.ok;
+  o["failed"] = s.failed;
+  o["interrupted"] = s.interrupted;
+  o["duration_s"] = num(s.duration_s);
+  o["request_throughput"] = num(s.request_throughput);
+  o["token_throughput"] = num(s.token_throughput);
+  o["total_token_throughput"] = num(s.total_token_throughput);
+  o["ttft_mean_s"] = num(s.ttft_mean_s);
+  o["ttft_p50_s"] = num(s.ttft_p50_s);
+  o["ttft_p99_s"] = num(s.ttft_p99_s);
+  o["tpot_mean_s"] = num(s.tpot_mean_s);
+  o["tpot_p99_s"] = num(s.tpot_p99_s);
+  o["itl_mean_s"] = num(s.itl_mean_s);
+  o["itl_p99_s"] = num(s.itl_p99_s);
+  o["e2e_mean_s"] = num(s.e2e_mean_s);
+  o["e2e_p50_s"] = num(s.e2e_p50_s);
+  o["e2e_p99_s"] = num(s.e2e_p99_s);
+  o["send_lag_mean_s"] = num(s.send_lag_mean_s);
+  o["send_lag_p99_s"] = num(s.send_lag_p99_s);
+  o["send_lag_max_s"] = num(s.send_lag_max_s);
+  o["inter_arrival_mean_s"] = num(s.inter_arrival_mean_s);
+  o["prompt_tokens_mean"] = num(s.prompt_tokens_mean);
+  o["completion_tokens_mean"] = num(s.completion_tokens_mean);
+  o["client_cached_ratio"] = num(s.client_cached_ratio);
+  o["prefix_hit_ratio"] = num(s.prefix_hit_ratio);
+  o["kv_cache_usage_mean"] = num(s.kv_cache_usage_mean);
+  o["server_ttft_mean_s"] = num(s.server_ttft_mean_s);
+  o["server_tpot_mean_s"] = num(s.server_tpot_mean_s);
+  json::object f;
+  for (const auto& [kind, n] : s.failures) f[kind] = n;
+  o["failures"] = std::move(f);
+  json::array nodes;
+  for (const auto& n : s.nodes) {
+    json::object j;
+    j["name"] = n.name;
+    j["url"] = n.url;
+    j["requests"] = n.requests;
+    j["failed"] = n.failed;
+    j["share"] = num(n.share);
+    j["prefix_hit_ratio"] = num(n.prefix_hit_ratio);
+    j["kv_cache_usage_mean"] = num(n.kv_cache_usage_mean);
+    j["failed_scrapes"] = n.failed_scrapes;
+    nodes.push_back(std::move(j));
+  }
+  o["nodes"] = std::move(nodes);
+  return json::serialize(o);
+}
+
+std::string summary_text(const run_summary& s) {
+  std::string t;
+  auto line = [&](const std::string& label, const std::string& value, const char* side) {
+    t += label;
+    if (label.size() < 34) t.append(34 - label.size(), ' ');
+    t += value;
+    if (side) {
+      if (value.size() < 16) t.append(16 - value.size(), ' ');
+      t += "  [";
+      t += side;
+      t += "]";
+    }
+    t += '\n';
+  };
+  const char* client = "client-side";
+  const char* server = "server-side /metrics";
+  t += "===== pswm summary: " + s.dataset + ", policy " + s.policy + " =====\n";
+  line("Requests (ok / failed)", std::to_string(s.ok) + " / " + std::to_string(s.failed), nullptr);
+  if (s.interrupted) t += "Run was INTERRUPTED: numbers cover what finished.\n";
+  t += "-- seed metrics --\n";
+  line("Average latency (s)", fmt(s.e2e_mean_s, "%.4f"), client);
+  line("P99 latency (s)", fmt(s.e2e_p99_s, "%.4f"), client);
+  line("Average TPOT (s)", fmt(s.tpot_mean_s, "%.4f"), client);
+  line("Average TTFT (s)", fmt(s.ttft_mean_s, "%.4f"), client);
+  line("Token throughput (tok/s)", fmt(s.token_throughput, "%.2f"), client);
+  line("Request throughput (req/s)", fmt(s.request_throughput, "%.3f"), client);
+  line("Prefix cache hit rate", fmt(s.prefix_hit_ratio, "%.4f"), server);
+  line("Average inter-arrival (s)", fmt(s.inter_arrival_mean_s, "%.4f"), client);
+  t += "-- more --\n";
+  line("TTFT p50 / p99 (s)", fmt(s.ttft_p50_s, "%.4f") + " / " + fmt(s.ttft_p99_s, "%.4f"), client);
+  line("TPOT p99 (s)", fmt(s.tpot_p99_s, "%.4f"), client);
+  line("ITL mean / p99 (s)", fmt(s.itl_mean_s, "%.4f") + " / " + fmt(s.itl_p99_s, "%.4f"), client);
+  line("E2E p50 (s)", fmt(s.e2e_p50_s, "%.4f"), client);
+  line("Send lag mean / p99 / max (ms)",
+       fmt(s.send_lag_mean_s * 1e3, "%.3f") + " / " + fmt(s.send_lag_p99_s * 1e3, "%.3f") + " / " +
+           fmt(s.send_lag_max_s * 1e3, "%.3f"),
+       client);
+  line("Total token throughput (tok/s)", fmt(s.total_token_throughput, "%.2f"), client);
+  line("Prompt / completion tokens (mean)",
+       fmt(s.prompt_tokens_mean, "%.1f") + " / " + fmt(s.completion_tokens_mean, "%.1f"), client);
+  line("Cached prompt tokens (usage)", fmt(s.client_cached_ratio, "%.4f"), client);
+  line("Mean TTFT (s)", fmt(s.server_ttft_mean_s, "%.4f"), server);
+  line("Mean per-token latency (s)", fmt(s.server_tpot_mean_s, "%.4f"), server);
+  line("Mean KV-cache usage", fmt(s.kv_cache_usage_mean, "%.4f"), server);
+  line("Duration (s)", fmt(s.duration_s, "%.2f"), client);
+  for (const auto& [kind, n] : s.failures) line("Failures: " + kind, std::to_string(n), nullptr);
+  t += "-- per node --\n";
+  for (const auto& n : s.nodes) {
+    line(n.name + " (" + n.url + ")",
+         std::to_string(n.requests) + " req, share " + fmt(n.share, "%.3f") + ", hit " +
+             fmt(n.prefix_hit_ratio, "%.3f") + (n.failed ? ", failed " + std::to_string(n.failed) : "") +
+             (n.failed_scrapes ? ", scrape gaps " + std::to_string(n.failed_scrapes) : ""),
+         nullptr);
+  }
+  return t;
+}
+
+std::string comparison_text(std::span<const run_summary> runs) {
+  struct row {
+    const char* label;
+    double run_summary::*member;
+    const char* spec;
+    const char* side;
+  };
+  static constexpr row rows[] = {
+      {"prefix hit ratio", &run_summary::prefix_hit_ratio, "%.4f", "server"},
+      {"TTFT mean (s)", &run_summary::ttft_mean_s, "%.4f", "client"},
+      {"TTFT p50 (s)", &run_summary::ttft_p50_s, "%.4f", "client"},
+      {"TTFT p99 (s)", &run_summary::ttft_p99_s, "%.4f", "client"},
+      {"TPOT mean (s)", &run_summary::tpot_mean_s, "%.4f", "client"},
+      {"E2E mean (s)", &run_summary::e2e_mean_s, "%.4f", "client"},
+      {"E2E p99 (s)", &run_summary::e2e_p99_s, "%.4f", "client"},
+      {"token throughput (tok/s)", &run_summary::token_throughput, "%.1f", "client"},
+      {"request throughput (req/s)", &run_summary::request_throughput, "%.3f", "client"},
+      {"KV-cache usage mean", &run_summary::kv_cache_usage_mean, "%.4f", "server"},
+      {"send lag p99 (ms)", &run_summary::send_lag_p99_s, "%.3f", "client"},
+  };
+  auto pad = [](std::string s, std::size_t w) {
+    if (s.size() < w) s.append(w - s.size(), ' ');
+    return s;
+  };
+  std::string t = pad("metric", 30);
+  for (const auto& r : runs) t += pad(r.policy, 14);
+  t += "side\n";
+  t += pad("requests ok/failed", 30);
+  for (const auto& r : runs) t += pad(std::to_string(r.ok) + "/" + std::to_string(r.failed), 14);
+  t += "client\n";
+  for (const auto& row : rows) {
+    t += pad(row.label, 30);
+    for (const auto& r : runs) {
+      double v = r.*(row.member);
+      if (row.member == &run_summary::send_lag_p99_s) v *= 1e3;
+      t += pad(fmt(v, row.spec), 14);
+    }
+    t += row.side;
+    t += '\n';
+  }
+  return t;
+}
+
+std::string comparison_json(std::span<const run_summary> runs) {
+  json::array a;
+  for (const auto& r : runs) a.push_back(json::parse(summary_json(r)));
+  json::object o;
+  o["policies"] = std::move(a);
+  return json::serialize(o);
+}
+
+std::string record_line(const request_record& r) {
+  json::object o;
+  o["query_id"] = r.query_id;
+  o["epoch"] = r.epoch;
+  o["node"] = r.node == dispatch::no_node ? json::value(nullptr) : json::value(r.node);
+  o["scheduled_s"] = num(r.scheduled_s);
+  o["sent_s"] = num(r.sent_s);
+  o["first_token_s"] = num(r.first_token_s);
+  o["finished_s"] = num(r.finished_s);
+  o["absolute_start"] = num(r.absolute_start);
+  o["chunk_s"] = num_array(r.chunk_s);
+  o["prompt_tokens"] = r.prompt_tokens;
+  o["completion_tokens"] = r.completion_tokens;
+  o["cached_tokens"] = r.cached_tokens;
+  o["usage_reported"] = r.usage_reported;
+  o["finish_reason"] = r.finish_reason;
+  o["ok"] = r.ok;
+  o["http_status"] = r.http_status;
+  o["error"] = r.error;
+  o["error_kind"] = r.error_kind;
+  o["rule"] = r.rule;
+  o["prompt_blocks"] = r.prompt_blocks;
+  json::array m;
+  for (auto x : r.match_blocks) m.push_back(x);
+  o["match_blocks"] = std::move(m);
+  o["load_scores"] = num_array(r.load_scores);
+  return json::serialize(o);
+}
+
+result<request_record> parse_record_line(std::string_view line, diagnostics& diag) {
+  boost::system::error_code ec;
+  auto v = json::parse(line, ec);
+  if (ec || !v.is_object()) {
+    diag.message = "not a request record: " + (ec ? ec.message() : std::string("not an object"));
+    return make_error_code(error::invalid_json);
+  }
+  const auto& o = v.get_object();
+  request_record r;
+  const double q = get_num(o, "query_id");
+  if (!std::isfinite(q)) {
+    diag.message = "request record without query_id";
+    return make_error_code(error::missing_field);
+  }
+  r.query_id = static_cast<std::size_t>(q);
+  r.epoch = static_cast<std::size_t>(std::max(0.0, std::isfinite(get_num(o, "epoch")) ? get_num(o, "epoch") : 0.0));
+  const double node = get_num(o, "node");
+  r.node = std::isfinite(node) ? static_cast<dispatch::node_index>(node) : dispatch::no_node;
+  r.scheduled_s = get_num(o, "scheduled_s");
+  r.sent_s = get_num(o, "sent_s");
+  r.first_token_s = get_num(o, "first_token_s");
+  r.finished_s = get_num(o, "finished_s");
+  r.absolute_start = get_num(o, "absolute_start");
+  if (auto* a = o.if_contains("chunk_s"); a && a->is_array())
+    for (const auto& x : a->get_array()) r.chunk_s.push_back(x.is_number() ? x.to_number<double>() : missing);
+  auto count = [&](std::string_view k) {
+    const double d = get_num(o, k);
+    return std::isfinite(d) && d > 0 ? static_cast<std::uint32_t>(d) : 0u;
+  };
+  r.prompt_tokens = count("prompt_tokens");
+  r.completion_tokens = count("completion_tokens");
+  r.cached_tokens = count("cached_tokens");
+  if (auto* b = o.if_contains("usage_reported"); b && b->is_bool()) r.usage_reported = b->get_bool();
+  if (auto* b = o.if_contains("ok"); b && b->is_bool()) r.ok = b->get_bool();
+  r.http_status = static_cast<int>(count("http_status"));
+  r.finish_reason = get_str(o, "finish_reason");
+  r.error = get_str(o, "error");
+  r.error_kind = get_str(o, "error_kind");
+  r.rule = get_str(o, "rule");
+  r.prompt_blocks = count("prompt_blocks");
+  if (auto* a = o.if_contains("match_blocks"); a && a->is_array())
+    for (const auto& x : a->get_array())
+      r.match_blocks.push_back(x.is_number() ? x.to_number<std::uint32_t>() : 0u);
+  if (auto* a = o.if_contains("load_scores"); a && a->is_array())
+    for (const auto& x : a->get_array()) r.load_scores.push_back(x.is_number() ? x.to_number<double>() : missing);
+  return r;
+}
+
+std::string timelines_json(std::span<const node_timeline> timelines) {
+  json::array nodes;
+  for (const auto& tl : timelines) {
+    json::object n;
+    n["name"] = tl.name;
+    n["url"] = tl.url;
+    n["failed_scrapes"] = tl.failed_scrapes;
+    n["first_failure"] = tl.first_failure;
+    json::array samples;
+    samples.reserve(tl.samples.size());
+    for (const auto& s : tl.samples) {
+      json::object j;
+      j["t_s"] = s.t_s;
+      for (const auto& f : snap_fields) j[f.name] = num(s.snap.*(f.member));
+      samples.push_back(std::move(j));
+    }
+    n["samples"] = std::move(samples);
+    nodes.push_back(std::move(n));
+  }
+  json::object o;
+  o["nodes"] = std::move(nodes);
+  return json::serialize(o);
+}
+
+result<std::vector<node_timeline>> parse_timelines_json(std::string_view text, diagnostics& diag) {
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  const json::array* nodes = nullptr;
+  if (!ec && v.is_object())
+    if (auto* n = v.get_object().if_contains("nodes"); n && n->is_array()) nodes = &n->get_array();
+  if (!nodes) {
+    diag.message = "timeline.json: expected {\"nodes\": [...]}" + (ec ? ": " + ec.message() : std::string());
+    return make_error_code(error::invalid_json);
+  }
+  std::vector<node_timeline> out;
+  for (const auto& nv : *nodes) {
+    if (!nv.is_object()) continue;
+    const auto& n = nv.get_object();
+    node_timeline tl;
+    tl.name = get_str(n, "name");
+    tl.url = get_str(n, "url");
+    const double fs = get_num(n, "failed_scrapes");
+    tl.failed_scrapes = std::isfinite(fs) ? static_cast<std::size_t>(fs) : 0;
+    tl.first_failure = get_str(n, "first_failure");
+    if (auto* a = n.if_contains("samples"); a && a->is_array()) {
+      for (const auto& sv : a->get_array()) {
+        if (!sv.is_object()) continue;
+        node_sample s;
+        s.t_s = get_num(sv.get_object(), "t_s");
+        for (const auto& f : snap_fields) {
+          const double x = get_num(sv.get_object(), f.name);
+          s.snap.*(f.member) = std::isfinite(x) ? x : 0;
+        }
+        tl.samples.push_back(s);
+      }
+    }
+    out.push_back(std::move(tl));
+  }
+  return out;
+}
+
+}  // namespace planetserve::experiment

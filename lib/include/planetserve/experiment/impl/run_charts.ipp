@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: MIT
+// Compiled body of the run's figures.
+#pragma once
+
+#include <planetserve/experiment/run_charts.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+namespace planetserve::experiment {
+
+namespace {
+
+double end_time(std::span<const node_timeline> timelines, std::span<const request_record> records) {
+  double end = 0;
+  for (const auto& tl : timelines)
+    if (!tl.samples.empty()) end = std::max(end, tl.samples.back().t_s);
+  for (const auto& r : records)
+    if (std::isfinite(r.finished_s)) end = std::max(end, r.finished_s);
+  return end;
+}
+
+/// Per node: (Δnum/Δden) over sliding windows, sampled every window; NaN where den is 0.
+template <class Num, class Den>
+plot_series window_ratio(const node_timeline& tl, double window, double end, Num num, Den den,
+                         std::string title) {
+  plot_series s{std::move(title), {}, plot_style::lines};
+  for (double t = window; t <= end + 1e-9; t += window) {
+    const auto* a = tl.at(t - window);
+    const auto* b = tl.at(t);
+    if (!a || !b || a == b) {
+      s.points.emplace_back(t, missing);
+      continue;
+    }
+    const double d = den(b->snap, b->t_s) - den(a->snap, a->t_s);
+    s.points.emplace_back(t, d > 0 ? (num(b->snap) - num(a->snap)) / d : missing);
+  }
+  return s;
+}
+
+chart per_request(std::span<const request_record> records, const char* name, const char* title,
+                  const char* y, double (request_record::*metric)() const) {
+  chart c{name, title, "request sent at (s since start)", y, {}};
+  plot_series pts{"per request", {}, plot_style::points};
+  std::vector<double> values;
+  for (const auto& r : records) {
+    if (!r.ok) continue;
+    const double v = (r.*metric)();
+    if (!std::isfinite(v)) continue;
+    pts.points.emplace_back(r.sent_s, v);
+    values.push_back(v);
+  }
+  std::sort(pts.points.begin(), pts.points.end());
+  // Running mean in arrival order: what the seed's cumulative averages show.
+  plot_series run{"running mean", {}, plot_style::lines};
+  double sum = 0;
+  for (std::size_t i = 0; i < pts.points.size(); ++i) {
+    sum += pts.points[i].second;
+    run.points.emplace_back(pts.points[i].first, sum / static_cast<double>(i + 1));
+  }
+  c.series.push_back(std::move(pts));
+  c.series.push_back(std::move(run));
+  return c;
+}
+
+}  // namespace
+
+std::vector<chart> run_charts(std::span<const request_record> records,
+                              std::span<const node_timeline> timelines, double window_s) {
+  std::vector<chart> out;
+  const double end = end_time(timelines, records);
+  if (window_s <= 0) window_s = 1.0;
+
+  out.push_back(per_request(records, "latency_stats", "End-to-end latency (client-side)",
+                            "latency (s)", &request_record::e2e_s));
+  out.push_back(per_request(records, "ttft_stats", "Time to first token (client-side)",
+                            "TTFT (s)", &request_record::ttft_s));
+  out.push_back(per_request(records, "tpot_stats", "Time per output token (client-side)",
+                            "TPOT (s)", &request_record::tpot_s));
+
+  {
+    chart c{"prefix_hit_rate", "Prefix cache hit rate per node (server /metrics, per window)",
+            "time (s)", "hit rate (Δhits/Δqueries)", {}};
+    for (const auto& tl : timelines)
+      c.series.push_back(window_ratio(
+          tl, window_s, end, [](const auto& s) { return s.prefix_cache_hits; },
+          [](const auto& s, double) { return s.prefix_cache_queries; }, tl.name));
+    out.push_back(std::move(c));
+  }
+  {
+    chart c{"arrival_distribution", "Inter-arrival times (client-side sends)", "gap (s)",
+            "requests", {}};
+    std::vector<double> sends;
+    for (const auto& r : records)
+      if (std::isfinite(r.sent_s) && r.epoch == 0) sends.push_back(r.sent_s);
+    std::sort(sends.begin(), sends.end());
+    std::vector<double> gaps;
+    for (std::size_t i = 1; i < sends.size(); ++i) gaps.push_back(sends[i] - sends[i - 1]);
+    plot_series hist{"measured", {}, plot_style::boxes};
+    if (!gaps.empty()) {
+      const double hi = *std::max_element(gaps.begin(), gaps.end());
+      const int bins = std::clamp(static_cast<int>(std::sqrt(static_cast<double>(gaps.size()))), 5, 50);
+      const double w = hi > 0 ? hi / bins : 1;
+      std::vector<double> counts(static_cast<std::size_t>(bins), 0);
+      for (double g : gaps)
+        counts[std::min<std::size_t>(static_cast<std::size_t>(g / w), counts.size() - 1)] += 1;
+      c.box_width = w * 0.9;
+      for (std::size_t b = 0; b < counts.size(); ++b)
+        hist.points.emplace_back((static_cast<double>(b) + 0.5) * w, counts[b]);
+    }
+    c.series.push_back(std::move(hist));
+    out.push_back(std::move(c));
+  }
+  auto fleet_rate = [&](const char* name, const char* title, const char* y,
+                        double prom::vllm_snapshot::*counter) {
+    chart c{name, title, "time (s)", y, {}};
+    plot_series total{"all nodes", {}, plot_style::lines};
+    for (double t = window_s; t <= end + 1e-9; t += window_s) {
+      double sum = 0;
+      bool any = false;
+      for (const auto& tl : timelines) {
+        const auto* a = tl.at(t - window_s);
+        const auto* b = tl.at(t);
+        if (!a || !b || a == b) continue;
+        sum += (b->snap.*counter - a->snap.*counter) / (b->t_s - a->t_s);
+        any = true;
+      }
+      total.points.emplace_back(t, any ? sum : missing);
+    }
+    c.series.push_back(std::move(total));
+    out.push_back(std::move(c));
+  };
+  fleet_rate("token_throughput", "Generated token throughput (server /metrics)", "tokens/s",
+             &prom::vllm_snapshot::generation_tokens);
+  fleet_rate("request_throughput", "Request throughput (server /metrics)", "requests/s",
+             &prom::vllm_snapshot::request_success);
+
+  auto per_node_gauge = [&](const char* name, const char* title, const char* y, auto get) {
+    chart c{name, title, "time (s)", y, {}};
+    for (const auto& tl : timelines) {
+      plot_series s{tl.name, {}, plot_style::lines};
+      for (const auto& smp : tl.samples) s.points.emplace_back(smp.t_s, get(smp.snap));
+      c.series.push_back(std::move(s));
+    }
+    out.push_back(std::move(c));
+  };
+  per_node_gauge("kv_cache_usage", "KV-cache usage per node (server /metrics)", "fraction of blocks",
+                 [](const prom::vllm_snapshot& s) { return s.kv_cache_usage; });
+  per_node_gauge("node_load", "Requests running + waiting per node (server /metrics)", "requests",
+                 [](const prom::vllm_snapshot& s) { return s.num_running + s.num_waiting; });
+  return out;
+}
+
+std::vector<chart> comparison_charts(std::span<const run_summary> runs) {
+  std::vector<chart> out;
+  std::vector<std::string> names;
+  for (const auto& r : runs) names.push_back(r.policy);
+  auto bars = [&](const char* name, const char* title, const char* y,
+                  std::initializer_list<std::pair<const char*, double run_summary::*>> metrics) {
+    chart c{name, title, "policy", y, {}};
+    c.x_tics = names;
+    c.box_width = 0.8 / static_cast<double>(metrics.size());
+    const double n = static_cast<double>(metrics.size());
+    int m = 0;
+    for (const auto& [label, member] : metrics) {
+      // Side-by-side bars: shift each metric's bar within its policy's slot.
+      plot_series s{label, {}, plot_style::boxes};
+      for (std::size_t i = 0; i < runs.size(); ++i)
+        s.points.emplace_back(static_cast<double>(i) - 0.4 + (m + 0.5) * 0.8 / n, runs[i].*member);
+      c.series.push_back(std::move(s));
+      ++m;
+    }
+    out.push_back(std::move(c));
+  };
+  bars("compare_latency", "TTFT and end-to-end latency by policy (client-side)", "seconds",
+       {{"TTFT mean", &run_summary::ttft_mean_s},
+        {"TTFT p99", &run_summary::ttft_p99_s},
+        {"E2E mean", &run_summary::e2e_mean_s},
+        {"E2E p99", &run_summary::e2e_p99_s}});
+  bars("compare_hit_ratio", "Prefix cache hit ratio by policy (server /metrics)", "Δhits/Δqueries",
+       {{"prefix hit ratio", &run_summary::prefix_hit_ratio}});
+  return out;
+}
+
+}  // namespace planetserve::experiment

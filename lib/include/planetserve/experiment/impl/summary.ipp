@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: MIT
+// Compiled body of summarize() and the node timeline look-ups.
+#pragma once
+
+#include <planetserve/experiment/stats.hpp>
+#include <planetserve/experiment/summary.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+namespace planetserve::experiment {
+
+const node_sample* node_timeline::at(double t_s) const noexcept {
+  auto it = std::upper_bound(samples.begin(), samples.end(), t_s,
+                             [](double t, const node_sample& s) { return t < s.t_s; });
+  return it == samples.begin() ? nullptr : &*(it - 1);
+}
+
+std::pair<const node_sample*, const node_sample*> node_timeline::between(double from_s,
+                                                                         double to_s) const noexcept {
+  auto lo = std::lower_bound(samples.begin(), samples.end(), from_s,
+                             [](const node_sample& s, double t) { return s.t_s < t; });
+  auto hi = std::upper_bound(lo, samples.end(), to_s,
+                             [](double t, const node_sample& s) { return t < s.t_s; });
+  const node_sample* base = samples.data();
+  return {base + (lo - samples.begin()), base + (hi - samples.begin())};
+}
+
+namespace {
+
+struct sorted_stats {
+  std::vector<double> v;
+  void add(double x) {
+    if (std::isfinite(x)) v.push_back(x);
+  }
+  void finish() { std::sort(v.begin(), v.end()); }
+  double avg() const { return mean(v); }
+  double p(double q) const { return percentile_sorted(v, q); }
+  double max() const { return v.empty() ? missing : v.back(); }
+};
+
+double ratio(double num, double den) { return den > 0 ? num / den : missing; }
+
+/// Counter growth over a timeline, tolerating resets (a restarted server starts from 0):
+/// a drop counts the new value as growth since the reset.
+template <class Get>
+double growth(const node_timeline& tl, Get get) {
+  double total = 0;
+  for (std::size_t i = 1; i < tl.samples.size(); ++i) {
+    const double prev = get(tl.samples[i - 1].snap);
+    const double cur = get(tl.samples[i].snap);
+    total += cur >= prev ? cur - prev : cur;
+  }
+  return total;
+}
+
+}  // namespace
+
+run_summary summarize(std::span<const request_record> records,
+                      std::span<const node_timeline> timelines) {
+  run_summary s;
+  s.requests = records.size();
+  s.nodes.resize(timelines.size());
+  for (std::size_t k = 0; k < timelines.size(); ++k) {
+    s.nodes[k].name = timelines[k].name;
+    s.nodes[k].url = timelines[k].url;
+    s.nodes[k].failed_scrapes = timelines[k].failed_scrapes;
+  }
+
+  sorted_stats ttft, tpot, itl, e2e, lag, prompt, completion;
+  double gen_tokens = 0, all_tokens = 0, cached = 0, usage_prompt = 0;
+  std::map<std::size_t, std::vector<double>> sends_by_epoch;
+  // Duration per epoch: first send to last finish, summed over epochs.
+  std::map<std::size_t, std::pair<double, double>> span_by_epoch;
+  for (const auto& r : records) {
+    if (std::isfinite(r.sent_s)) {
+      sends_by_epoch[r.epoch].push_back(r.sent_s);
+      auto [it, fresh] = span_by_epoch.try_emplace(r.epoch, r.sent_s, r.sent_s);
+      it->second.first = std::min(it->second.first, r.sent_s);
+      if (std::isfinite(r.finished_s)) it->second.second = std::max(it->second.second, r.finished_s);
+      (void)fresh;
+    }
+    lag.add(r.send_lag_s());
+    if (r.node < s.nodes.size()) {
+      ++s.nodes[r.node].requests;
+      if (!r.ok) ++s.nodes[r.node].failed;
+    }
+    if (!r.ok) {
+      ++s.failed;
+      ++s.failures[r.error_kind.empty() ? std::string("error") : r.error_kind];
+      continue;
+    }
+    ++s.ok;
+    ttft.add(r.ttft_s());
+    tpot.add(r.tpot_s());
+    e2e.add(r.e2e_s());
+    for (double g : r.itl_s()) itl.add(g);
+    prompt.add(r.prompt_tokens);
+    completion.add(r.completion_tokens);
+    gen_tokens += r.completion_tokens;
+    all_tokens += r.completion_tokens + r.prompt_tokens;
+    if (r.usage_reported) {
+      cached += r.cached_tokens;
+      usage_prompt += r.prompt_tokens;
+    }
+  }
+  s.epochs = std::max<std::size_t>(1, span_by_epoch.size());
+  for (const auto& [epoch, span] : span_by_epoch) s.duration_s += span.second - span.first;
+  for (auto* st : {&ttft, &tpot, &itl, &e2e, &lag, &prompt, &completion}) st->finish();
+
+  s.request_throughput = ratio(static_cast<double>(s.ok), s.duration_s);
+  s.token_throughput = ratio(gen_tokens, s.duration_s);
+  s.total_token_throughput = ratio(all_tokens, s.duration_s);
+  s.ttft_mean_s = ttft.avg();
+  s.ttft_p50_s = ttft.p(50);
+  s.ttft_p99_s = ttft.p(99);
+  s.tpot_mean_s = tpot.avg();
+  s.tpot_p99_s = tpot.p(99);
+  s.itl_mean_s = itl.avg();
+  s.itl_p99_s = itl.p(99);
+  s.e2e_mean_s = e2e.avg();
+  s.e2e_p50_s = e2e.p(50);
+  s.e2e_p99_s = e2e.p(99);
+  s.send_lag_mean_s = lag.avg();
+  s.send_lag_p99_s = lag.p(99);
+  s.send_lag_max_s = lag.max();
+  s.prompt_tokens_mean = prompt.avg();
+  s.completion_tokens_mean = completion.avg();
+  s.client_cached_ratio = ratio(cached, usage_prompt);
+  std::vector<double> gaps;
+  for (auto& [epoch, sends] : sends_by_epoch) {
+    std::sort(sends.begin(), sends.end());
+    for (std::size_t i = 1; i < sends.size(); ++i) gaps.push_back(sends[i] - sends[i - 1]);
+  }
+  s.inter_arrival_mean_s = mean(gaps);
+
+  const double routed = static_cast<double>(s.requests);
+  double hits = 0, queries = 0, kv_sum = 0, kv_n = 0, ttft_sum = 0, ttft_n = 0, tpot_sum = 0,
+         tpot_n = 0;
+  for (std::size_t k = 0; k < timelines.size(); ++k) {
+    const auto& tl = timelines[k];
+    auto& n = s.nodes[k];
+    n.share = routed > 0 ? static_cast<double>(n.requests) / routed : 0;
+    const double h = growth(tl, [](const auto& x) { return x.prefix_cache_hits; });
+    const double q = growth(tl, [](const auto& x) { return x.prefix_cache_queries; });
+    n.prefix_hit_ratio = ratio(h, q);
+    hits += h;
+    queries += q;
+    double node_kv = 0;
+    for (const auto& smp : tl.samples) node_kv += smp.snap.kv_cache_usage;
+    n.kv_cache_usage_mean = ratio(node_kv, static_cast<double>(tl.samples.size()));
+    kv_sum += node_kv;
+    kv_n += static_cast<double>(tl.samples.size());
+    ttft_sum += growth(tl, [](const auto& x) { return x.ttft_sum; });
+    ttft_n += growth(tl, [](const auto& x) { return x.ttft_count; });
+    tpot_sum += growth(tl, [](const auto& x) { return x.tpot_sum; });
+    tpot_n += growth(tl, [](const auto& x) { return x.tpot_count; });
+  }
+  s.prefix_hit_ratio = ratio(hits, queries);
+  s.kv_cache_usage_mean = ratio(kv_sum, kv_n);
+  s.server_ttft_mean_s = ratio(ttft_sum, ttft_n);
+  s.server_tpot_mean_s = ratio(tpot_sum, tpot_n);
+  return s;
+}
+
+}  // namespace planetserve::experiment

@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: MIT
+// run_config: everything one `pswm run` needs, as plain settings (the CLI maps flags onto it).
+#pragma once
+
+#include <planetserve/dispatch/policy_config.hpp>
+#include <planetserve/workload/arrivals.hpp>
+#include <planetserve/workload/dataset.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace planetserve::experiment {
+
+/// Which OpenAI endpoint requests go to.
+enum class api_kind { chat, completions };
+
+/// Settings of an experiment run.
+struct run_config {
+  std::vector<std::string> endpoints;    ///< base URLs of the nodes, node k = endpoints[k]
+  std::string model;                     ///< model name; empty: ask node 0's /v1/models
+  std::string api_key;                   ///< Bearer key; never written anywhere
+  api_kind api = api_kind::completions;  ///< /v1/completions (the seed's) or /v1/chat/completions
+  std::filesystem::path dataset_file;    ///< JSONL workload
+  workload::dataset_config dataset{};    ///< field, skip_bad_lines, limits
+  std::size_t maxq = 0;                  ///< requests per epoch; 0: every prompt
+  workload::arrival_process arrival = workload::arrival_process::poisson;  ///< inter-arrival law
+  double average_interval_s = 1.0;       ///< mean gap between requests, seconds
+  double burstiness = 1.0;               ///< gamma shape (1 = Poisson)
+  std::uint64_t seed = 0;                ///< arrivals, policies and sampling
+  std::uint32_t max_new_tokens = 50;     ///< max_tokens of each request (the seed's default)
+  bool ignore_eos = true;                ///< ask for exactly max_new_tokens (comparable runs)
+  std::vector<std::string> policies{"lb"};  ///< one run per policy, same schedule and prompts
+  dispatch::policy_config policy{};      ///< policy settings (nodes is filled from endpoints)
+  std::chrono::duration<double> metrics_interval{0.1};  ///< /metrics poll period per node
+  std::chrono::duration<double> request_timeout{600};   ///< longest a request may take
+  std::chrono::duration<double> drain_timeout{10};      ///< after Ctrl-C, wait this for in-flight
+  std::chrono::duration<double> health_interval{1.0};   ///< re-probe a failed node this often
+  std::filesystem::path output_dir = ".";  ///< where log_*/fig_*/compare_* go
+  std::size_t epochs = 1;                ///< repeat the workload; prefix caches reset between
+  std::string ca_file;                   ///< trust these CAs for https endpoints
+  bool insecure = false;                 ///< skip TLS certificate checks
+  bool progress = true;                  ///< print progress while running
+  bool render_figures = true;            ///< run gnuplot for the figures
+};
+
+}  // namespace planetserve::experiment

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: MIT
+// run_summary: the headline numbers of one policy's run, from the records and the timelines.
+#pragma once
+
+#include <planetserve/experiment/node_timeline.hpp>
+#include <planetserve/experiment/request_record.hpp>
+
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace planetserve::experiment {
+
+/// Per-node share of the run.
+struct node_summary {
+  std::string name;                ///< "node_0"
+  std::string url;                 ///< base URL
+  std::size_t requests = 0;        ///< requests routed to it
+  std::size_t failed = 0;          ///< of those, failed
+  double share = 0;                ///< fraction of all routed requests
+  double prefix_hit_ratio = missing;  ///< server-side Δhits/Δqueries over the run
+  double kv_cache_usage_mean = missing;  ///< server-side mean KV usage over the run's scrapes
+  std::size_t failed_scrapes = 0;  ///< /metrics scrapes that failed
+};
+
+/// The summary of one policy's run (all epochs together).
+struct run_summary {
+  std::string policy;        ///< "lb", "rr", ...
+  std::string dataset;       ///< dataset label
+  double average_interval_s = 0;  ///< the requested mean inter-arrival time
+  std::size_t epochs = 1;    ///< epochs aggregated
+  std::size_t requests = 0;  ///< requests attempted
+  std::size_t ok = 0;        ///< requests that completed
+  std::size_t failed = 0;    ///< requests that failed
+  bool interrupted = false;  ///< the run was stopped early (Ctrl-C)
+  double duration_s = 0;     ///< first send to last finish (summed over epochs)
+  // Client-side, from the streams.
+  double request_throughput = missing;  ///< completed requests per second
+  double token_throughput = missing;    ///< generated tokens per second
+  double total_token_throughput = missing;  ///< prompt + generated tokens per second
+  double ttft_mean_s = missing, ttft_p50_s = missing, ttft_p99_s = missing;
+  double tpot_mean_s = missing, tpot_p99_s = missing;
+  double itl_mean_s = missing, itl_p99_s = missing;
+  double e2e_mean_s = missing, e2e_p50_s = missing, e2e_p99_s = missing;
+  double send_lag_mean_s = missing, send_lag_p99_s = missing, send_lag_max_s = missing;
+  double inter_arrival_mean_s = missing;  ///< measured mean gap between sends
+  double prompt_tokens_mean = missing;    ///< per request
+  double completion_tokens_mean = missing;  ///< per request
+  double client_cached_ratio = missing;   ///< Σ usage cached tokens / Σ prompt tokens, when reported
+  // Server-side, from /metrics.
+  double prefix_hit_ratio = missing;      ///< Δhits/Δqueries over the run, all nodes
+  double kv_cache_usage_mean = missing;   ///< mean over scrapes and nodes
+  double server_ttft_mean_s = missing;    ///< Δttft_sum/Δttft_count over the run, all nodes
+  double server_tpot_mean_s = missing;    ///< Δ per-token latency sum / Δcount, all nodes
+  std::map<std::string, std::size_t> failures;  ///< failure kind -> count
+  std::vector<node_summary> nodes;        ///< per node
+};
+
+/// Computes the summary. `timelines[k]` belongs to node k; records may come from several
+/// epochs (each epoch's timelines are appended with times offset so they do not overlap).
+run_summary summarize(std::span<const request_record> records,
+                      std::span<const node_timeline> timelines);
+
+}  // namespace planetserve::experiment
