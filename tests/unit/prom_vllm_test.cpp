@@ -218,3 +218,24 @@ TEST_CASE("prom vllm: the interval hit ratio is Δhits/Δqueries, not the cumula
   CHECK(r.prefix_cache_queries == 40);
   CHECK(r.prefix_cache_hit_ratio == 0.25);
 }
+
+TEST_CASE("prom vllm: to_json writes the agreed keys, null for undefined values", "[prom]") {
+  auto s = parse_vllm_snapshot(read_prom("vllm_v0.prom"));
+  REQUIRE(s.has_value());
+  const std::string text = to_json(*s);
+  CHECK(text.find('\n') == std::string::npos);
+  const auto obj = boost::json::parse(text).as_object();
+  for (const char* key : {"kv_cache_usage", "prefix_cache_queries", "prefix_cache_hits",
+                          "prefix_cache_hit_ratio", "ttft_sum", "ttft_count", "tpot_sum",
+                          "tpot_count", "e2e_sum", "e2e_count", "prompt_tokens",
+                          "generation_tokens", "request_success", "num_running", "num_waiting"}) {
+    INFO(key);
+    CHECK(obj.contains(key));
+  }
+  CHECK(obj.at("prefix_cache_hit_ratio").is_null());  // V0 counts no prefix-cache queries
+  CHECK(obj.at("prompt_tokens").to_number<double>() == s->prompt_tokens);
+  CHECK(obj.at("ttft_sum").to_number<double>() == s->ttft_sum);  // shortest round-trip digits
+  CHECK(obj.at("legacy_prefix_cache_hit_rate").to_number<double>() == 0.42);
+  CHECK(obj.at("block_size").to_number<double>() == 16);
+  CHECK(obj.at("names").as_string() == "legacy");
+}
