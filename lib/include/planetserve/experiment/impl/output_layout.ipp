@@ -21,8 +21,14 @@ std::string interval_label(double average_interval_s) {
 
 output_layout make_output_layout(const std::filesystem::path& root, std::string_view dataset,
                                  double average_interval_s, std::string_view policy) {
-  std::string suffix = std::string(dataset) + "_" + interval_label(average_interval_s);
-  if (!policy.empty()) suffix += "_" + std::string(policy);
+  // Appended piecewise: GCC 12 warns falsely (-Wrestrict) on chained operator+ here.
+  std::string suffix(dataset);
+  suffix += '_';
+  suffix += interval_label(average_interval_s);
+  if (!policy.empty()) {
+    suffix += '_';
+    suffix += policy;
+  }
   return {root / ("log_" + suffix), root / ("fig_" + suffix)};
 }
 
