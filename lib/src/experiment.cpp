@@ -6,3 +6,4 @@
 #include <planetserve/experiment/impl/summary.ipp>
 #include <planetserve/experiment/impl/report.ipp>
 #include <planetserve/experiment/impl/run_charts.ipp>
+#include <planetserve/experiment/impl/runner.ipp>

@@ -1,0 +1,768 @@
+// SPDX-License-Identifier: MIT
+// Compiled body of experiment::runner.
+#pragma once
+
+#include <planetserve/dispatch/make_policy.hpp>
+#include <planetserve/experiment/atomic_file.hpp>
+#include <planetserve/experiment/plot.hpp>
+#include <planetserve/experiment/report.hpp>
+#include <planetserve/experiment/run_charts.hpp>
+#include <planetserve/experiment/runner.hpp>
+#include <planetserve/experiment/stats.hpp>
+#include <planetserve/experiment/wait_group.hpp>
+#include <planetserve/openai/request_builder.hpp>
+#include <planetserve/openai/stream_completion.hpp>
+#include <planetserve/prom/vllm_snapshot.hpp>
+#include <planetserve/tokenize/approx_tokenizer.hpp>
+#include <planetserve/version.hpp>
+#include <planetserve/workload/arrivals.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include <unistd.h>
+
+namespace planetserve::experiment {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_between(clock::time_point from, clock::time_point to) {
+  return std::chrono::duration<double>(to - from).count();
+}
+
+std::chrono::milliseconds to_ms(std::chrono::duration<double> d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d);
+}
+
+/// A short failure class for counting in the summary.
+std::string failure_kind(const openai::outcome& o) {
+  if (o.error == error::cancelled) return "interrupted";
+  if (o.status >= 400) return "http_" + std::to_string(o.status);
+  if (o.error == error::timeout) return "timeout";
+  if (o.error == error::connection_failed) return "connection_failed";
+  if (o.error == error::connection_closed) return "connection_closed";
+  if (o.error == error::stream_error) return "stream_error";
+  if (o.error == error::stream_incomplete) return "stream_incomplete";
+  if (o.error.category() == error_category()) return o.error.message();
+  return "transport_error";
+}
+
+/// Whether a failure says the node itself is unreachable (stop routing to it until
+/// /health answers), as opposed to a request the node refused.
+bool node_unreachable(const openai::outcome& o) {
+  return o.status == 0 && (o.error == error::connection_failed || o.error == error::connection_closed ||
+                           o.error == error::timeout || o.error == error::tls_failed);
+}
+
+}  // namespace
+
+struct runner::state {
+  struct node {
+    std::string name;
+    std::string url;
+    std::optional<http::client> requests;  // completions: big pool, long timeouts
+    std::optional<http::client> probe;     // /health, /metrics, /v1/models: short timeouts
+    bool probing = false;                  // a /health prober is running
+    bool scrape_warned = false;
+    bool reset_warned = false;
+    std::optional<std::size_t> cache_blocks;
+    node_timeline timeline;
+  };
+
+  asio::any_io_executor ex;
+  run_config cfg;
+  std::ostream& log;
+  bool tty = false;
+
+  workload::dataset data;
+  std::size_t n = 0;
+  std::vector<std::vector<tokenize::token_id>> tokens;
+  std::vector<std::string> bodies;
+  std::vector<std::chrono::nanoseconds> schedule;
+  std::string model;
+  std::vector<node> nodes;
+  std::vector<http::header_field> auth;
+  std::string auth_value;
+  std::vector<policy_result> results;
+
+  bool stop = false;
+  asio::steady_timer* sched_timer = nullptr;
+
+  // The policy and epoch being run.
+  dispatch::policy* policy = nullptr;
+  clock::time_point t0{};
+  double offset_s = 0;
+  std::size_t epoch = 0;
+  std::vector<request_record> epoch_records;
+  line_log requests_log;
+  bool log_failed = false;
+  std::size_t sent = 0, completed = 0, failed = 0;
+  std::vector<double> ttfts;
+  bool epoch_over = false;
+
+  state(asio::any_io_executor e, run_config c, std::ostream& l)
+      : ex(std::move(e)), cfg(std::move(c)), log(l), tty(::isatty(2) == 1) {}
+
+  double now_s() const { return seconds_between(t0, clock::now()); }
+
+  // ---- preparation -------------------------------------------------------------------
+
+  boost::system::error_code prepare(diagnostics& diag) {
+    if (cfg.endpoints.empty()) {
+      diag.message = "no nodes: give --num-nodes and --base-port, or --endpoints";
+      return error::invalid_argument;
+    }
+    auto ds = workload::read_dataset(cfg.dataset_file, cfg.dataset, diag);
+    if (!ds) return ds.error();
+    data = std::move(*ds);
+    if (data.skipped > 0)
+      log << "pswm: skipped " << data.skipped << " bad line(s) of " << data.source << "\n";
+    n = cfg.maxq > 0 ? std::min(cfg.maxq, data.prompts.size()) : data.prompts.size();
+    if (cfg.maxq > data.prompts.size())
+      log << "pswm: --maxq " << cfg.maxq << " but " << data.source << " has only "
+          << data.prompts.size() << " prompts: sending " << n << "\n";
+    tokenize::approx_tokenizer tok(tokenize::approx_tokenizer_config{.seed = cfg.policy.tree.seed});
+    tokens.resize(n);
+    for (std::size_t i = 0; i < n; ++i) tok.encode(data.prompts[i].text, tokens[i]);
+    workload::arrival_config ac;
+    ac.mean_interval = std::chrono::duration<double>(cfg.average_interval_s);
+    ac.burstiness = cfg.burstiness;
+    ac.seed = cfg.seed;
+    ac.process = cfg.arrival;
+    auto arr = workload::make_arrivals(n, ac, diag);
+    if (!arr) return arr.error();
+    schedule = std::move(*arr);
+    cfg.policy.nodes = cfg.endpoints.size();
+    if (auto why = dispatch::check(cfg.policy); !why.empty()) {
+      diag.message = why;
+      return error::invalid_argument;
+    }
+    if (!cfg.api_key.empty()) {
+      auth_value = "Bearer " + cfg.api_key;
+      auth.push_back({"Authorization", auth_value});
+    }
+    for (std::size_t k = 0; k < cfg.endpoints.size(); ++k) {
+      node nd;
+      nd.name = "node_" + std::to_string(k);
+      nd.url = cfg.endpoints[k];
+      while (!nd.url.empty() && nd.url.back() == '/') nd.url.pop_back();
+      nodes.push_back(std::move(nd));
+    }
+    return {};
+  }
+
+  void build_bodies() {
+    openai::request_options opt;
+    opt.model = model;
+    opt.max_tokens = cfg.max_new_tokens;
+    opt.stream = true;
+    opt.include_usage = true;
+    if (cfg.ignore_eos) opt.ignore_eos = true;
+    opt.temperature = 0.0;
+    bodies.assign(n, {});
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& p = data.prompts[i];
+      if (cfg.api == api_kind::chat) {
+        std::vector<openai::chat_message> msgs;
+        if (p.messages.empty()) {
+          msgs.push_back({"user", p.text});
+        } else {
+          for (const auto& m : p.messages) msgs.push_back({m.role, m.content});
+        }
+        openai::build_chat_body(opt, msgs, bodies[i]);
+      } else {
+        openai::build_completions_body(opt, p.text, bodies[i]);
+      }
+    }
+  }
+
+  boost::system::error_code make_clients(diagnostics& diag) {
+    for (auto& nd : nodes) {
+      if (nd.requests) continue;
+      http::client_config rc;
+      rc.max_connections = 65536;
+      rc.read_timeout = to_ms(cfg.request_timeout);
+      rc.total_timeout = to_ms(cfg.request_timeout);
+      rc.ca_file = cfg.ca_file;
+      rc.insecure = cfg.insecure;
+      auto r = http::client::create(ex, nd.url, rc, diag);
+      if (!r) {
+        diag.message = nd.name + " " + nd.url + ": " + diag.message;
+        return r.error();
+      }
+      nd.requests.emplace(std::move(*r));
+      http::client_config pc = rc;
+      pc.max_connections = 4;
+      pc.connect_timeout = std::chrono::seconds(3);
+      pc.read_timeout = std::chrono::seconds(3);
+      pc.total_timeout = std::chrono::seconds(5);
+      auto p = http::client::create(ex, nd.url, pc, diag);
+      if (!p) return p.error();
+      nd.probe.emplace(std::move(*p));
+    }
+    return {};
+  }
+
+  // ---- preflight -----------------------------------------------------------------------
+
+  asio::awaitable<void> check_node(std::size_t k, std::vector<std::string>& problems,
+                                   std::vector<std::vector<std::string>>& models) {
+    auto& nd = nodes[k];
+    const std::string who = nd.name + " (" + nd.url + ")";
+    diagnostics d;
+    auto health = co_await nd.probe->async_fetch(http::client_request::get("/health", auth), d);
+    if (!health) {
+      problems.push_back(who + ": /health: " + (d.empty() ? health.error().message() : d.message) +
+                         " (is the server running and reachable?)");
+      co_return;
+    }
+    if (health->status != 200) {
+      problems.push_back(who + ": /health answered HTTP " + std::to_string(health->status) +
+                         " (the server is not ready)");
+      co_return;
+    }
+    d.clear();
+    auto ms = co_await nd.probe->async_fetch(http::client_request::get("/v1/models", auth), d);
+    if (!ms) {
+      problems.push_back(who + ": /v1/models: " + d.message);
+      co_return;
+    }
+    if (ms->status == 401) {
+      problems.push_back(who + ": /v1/models answered 401 Unauthorized: give the server's key with "
+                               "--api-key (or OPENAI_API_KEY / VLLM_API_KEY)");
+      co_return;
+    }
+    if (ms->status != 200) {
+      problems.push_back(who + ": /v1/models answered HTTP " + std::to_string(ms->status));
+      co_return;
+    }
+    boost::system::error_code ec;
+    auto v = json::parse(ms->body, ec);
+    const json::array* list = nullptr;
+    if (!ec && v.is_object())
+      if (auto* d2 = v.get_object().if_contains("data"); d2 && d2->is_array()) list = &d2->get_array();
+    if (!list) {
+      problems.push_back(who + ": /v1/models did not return {\"data\": [...]}");
+      co_return;
+    }
+    for (const auto& m : *list)
+      if (m.is_object())
+        if (auto* id = m.get_object().if_contains("id"); id && id->is_string())
+          models[k].emplace_back(id->get_string());
+    // Cache size for the prefix index, when the page shows vllm:cache_config_info.
+    d.clear();
+    auto page = co_await nd.probe->async_fetch(http::client_request::get("/metrics", auth), d);
+    if (page && page->status == 200) {
+      if (auto snap = prom::parse_vllm_snapshot(page->body); snap && snap->num_gpu_blocks)
+        nd.cache_blocks = static_cast<std::size_t>(*snap->num_gpu_blocks);
+    } else {
+      log << "pswm: warning: " << who << ": /metrics not readable now ("
+          << (page ? "HTTP " + std::to_string(page->status) : d.message)
+          << "); server-side numbers will have gaps\n";
+    }
+  }
+
+  asio::awaitable<boost::system::error_code> preflight(diagnostics& diag) {
+    if (auto ec = make_clients(diag)) co_return ec;
+    std::vector<std::string> problems;
+    std::vector<std::vector<std::string>> models(nodes.size());
+    wait_group wg(ex);
+    for (std::size_t k = 0; k < nodes.size(); ++k) {
+      wg.add();
+      asio::co_spawn(
+          ex,
+          [this, k, &problems, &models, &wg]() -> asio::awaitable<void> {
+            co_await check_node(k, problems, models);
+            wg.done();
+          },
+          asio::detached);
+    }
+    co_await wg.wait();
+    if (problems.empty()) {
+      if (cfg.model.empty()) {
+        if (models[0].empty()) {
+          problems.push_back(nodes[0].name + " (" + nodes[0].url + "): /v1/models lists no model; give --model");
+        } else {
+          model = models[0][0];
+        }
+      } else {
+        model = cfg.model;
+      }
+      for (std::size_t k = 0; k < nodes.size() && !model.empty(); ++k) {
+        if (std::find(models[k].begin(), models[k].end(), model) == models[k].end()) {
+          std::string have;
+          for (const auto& m : models[k]) have += (have.empty() ? "" : ", ") + m;
+          problems.push_back(nodes[k].name + " (" + nodes[k].url + ") does not serve model '" + model +
+                             "' (it serves: " + (have.empty() ? "nothing" : have) + ")");
+        }
+      }
+    }
+    diagnostics wd;
+    if (auto ec = ensure_writable_dir(cfg.output_dir, wd)) problems.push_back(wd.message);
+    if (!problems.empty()) {
+      diag.message = "preflight found " + std::to_string(problems.size()) + " problem(s):";
+      for (const auto& p : problems) diag.message += "\n  - " + p;
+      co_return error::connection_failed;
+    }
+    co_return boost::system::error_code{};
+  }
+
+  // ---- monitoring ----------------------------------------------------------------------
+
+  asio::awaitable<void> monitor(std::size_t k, wait_group& wg) {
+    auto& nd = nodes[k];
+    asio::steady_timer timer(ex);
+    const auto period = std::chrono::duration_cast<clock::duration>(cfg.metrics_interval);
+    auto next = clock::now();
+    // One last scrape after the epoch ends, so the final counters are in.
+    bool last = false;
+    while (true) {
+      diagnostics d;
+      auto page = co_await nd.probe->async_fetch(http::client_request::get("/metrics", auth), d);
+      std::string why;
+      if (!page) {
+        why = d.empty() ? page.error().message() : d.message;
+      } else if (page->status != 200) {
+        why = "HTTP " + std::to_string(page->status);
+      } else {
+        diagnostics pd;
+        auto snap = prom::parse_vllm_snapshot(page->body, &pd);
+        if (!snap) {
+          why = "malformed page: " + pd.message;
+        } else {
+          nd.timeline.samples.push_back({offset_s + seconds_between(t0, page->last_byte), *snap});
+          policy->on_load(static_cast<dispatch::node_index>(k),
+                          dispatch::live_load{snap->num_running, snap->num_waiting, snap->kv_cache_usage});
+        }
+      }
+      if (!why.empty()) {
+        ++nd.timeline.failed_scrapes;
+        if (nd.timeline.first_failure.empty()) nd.timeline.first_failure = why;
+        if (!nd.scrape_warned) {
+          nd.scrape_warned = true;
+          log << "\npswm: warning: " << nd.name << " (" << nd.url << "/metrics): " << why
+              << "; the timeline will have gaps (warned once per node)\n";
+        }
+      }
+      if (last || stop_monitors) break;
+      next += period;
+      const auto now = clock::now();
+      if (next < now) next = now;  // a slow scrape: skip ahead rather than burst
+      timer.expires_at(next);
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (epoch_over) last = true;
+    }
+    wg.done();
+  }
+  bool stop_monitors = false;
+
+  /// Probes `k`'s /health until it answers 200, then makes it available again.
+  asio::awaitable<void> health_prober(std::size_t k) {
+    auto& nd = nodes[k];
+    asio::steady_timer timer(ex);
+    while (!epoch_over && !stop) {
+      timer.expires_after(std::chrono::duration_cast<clock::duration>(cfg.health_interval));
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      diagnostics d;
+      auto r = co_await nd.probe->async_fetch(http::client_request::get("/health", auth), d);
+      if (r && r->status == 200) {
+        policy->set_available(static_cast<dispatch::node_index>(k), true);
+        log << "\npswm: " << nd.name << " (" << nd.url << ") answers /health again: routing to it\n";
+        break;
+      }
+    }
+    nd.probing = false;
+  }
+
+  void mark_down(std::size_t k, const std::string& why) {
+    auto& nd = nodes[k];
+    if (nd.probing) return;
+    nd.probing = true;
+    policy->set_available(static_cast<dispatch::node_index>(k), false);
+    log << "\npswm: " << nd.name << " (" << nd.url << ") failed: " << why
+        << "; not routing to it until /health answers\n";
+    asio::co_spawn(ex, health_prober(k), asio::detached);
+  }
+
+  // ---- requests ------------------------------------------------------------------------
+
+  void finish_record(request_record& r) {
+    if (r.ok) {
+      ++completed;
+      if (std::isfinite(r.ttft_s())) ttfts.push_back(r.ttft_s());
+    } else {
+      ++failed;
+    }
+    if (!requests_log.is_open() || log_failed) return;
+    diagnostics d;
+    if (requests_log.append(record_line(r), d)) {
+      log_failed = true;
+      log << "\npswm: error: " << d.message << "\n";
+    }
+  }
+
+  asio::awaitable<void> send(std::size_t i, dispatch::node_index k, wait_group& wg) {
+    auto& rec = epoch_records[i];
+    openai::outcome out;
+    openai::call c;
+    c.kind = cfg.api == api_kind::chat ? openai::api::chat : openai::api::completions;
+    c.body = bodies[i];
+    c.api_key = cfg.api_key;
+    co_await openai::async_stream_completion(*nodes[k].requests, c, out, {});
+    const auto at = [&](clock::time_point tp) { return tp == clock::time_point{} ? missing : seconds_between(t0, tp); };
+    rec.sent_s = at(out.sent != clock::time_point{} ? out.sent : out.start);
+    rec.absolute_start = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count() -
+                         seconds_between(out.sent != clock::time_point{} ? out.sent : out.start, clock::now());
+    rec.first_token_s = out.first_token ? at(*out.first_token) : missing;
+    rec.finished_s = out.last_byte != clock::time_point{} ? at(out.last_byte) : now_s();
+    rec.chunk_s.reserve(out.chunk_times.size());
+    for (auto tp : out.chunk_times) rec.chunk_s.push_back(at(tp));
+    rec.http_status = static_cast<int>(out.status);
+    rec.finish_reason = out.finish_reason;
+    if (out.usage) {
+      rec.usage_reported = true;
+      rec.prompt_tokens = static_cast<std::uint32_t>(out.usage->prompt_tokens);
+      rec.completion_tokens = static_cast<std::uint32_t>(out.usage->completion_tokens);
+      rec.cached_tokens = static_cast<std::uint32_t>(out.usage->cached_tokens.value_or(0));
+    } else {
+      rec.prompt_tokens = static_cast<std::uint32_t>(tokens[i].size());
+      rec.completion_tokens = static_cast<std::uint32_t>(out.content_chunks);
+    }
+    rec.ok = out.ok();
+    if (!rec.ok) {
+      rec.error = out.error_text.empty() ? out.error.message() : out.error_text;
+      rec.error_kind = failure_kind(out);
+    }
+    dispatch::outcome fb;
+    fb.e2e = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::duration<double>(std::isfinite(rec.e2e_s()) ? rec.e2e_s() : 0.0));
+    fb.prompt_tokens = rec.prompt_tokens;
+    fb.completion_tokens = rec.completion_tokens;
+    fb.ok = rec.ok;
+    policy->on_finished(k, fb);
+    if (!rec.ok && node_unreachable(out) && !stop) mark_down(k, rec.error);
+    finish_record(rec);
+    wg.done();
+  }
+
+  // ---- progress ------------------------------------------------------------------------
+
+  asio::awaitable<void> progress(std::size_t total) {
+    asio::steady_timer timer(ex);
+    std::size_t last_sent = 0;
+    auto last_t = clock::now();
+    int ticks = 0;
+    while (!epoch_over) {
+      timer.expires_after(std::chrono::seconds(1));
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (epoch_over || !cfg.progress) break;
+      const auto now = clock::now();
+      const double rate = static_cast<double>(sent - last_sent) / seconds_between(last_t, now);
+      last_sent = sent;
+      last_t = now;
+      if (!tty && ++ticks % 5 != 0) continue;
+      double p50 = missing;
+      if (!ttfts.empty()) {
+        std::vector<double> sorted = ttfts;
+        std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
+        p50 = sorted[sorted.size() / 2];
+      }
+      char line[256];
+      std::snprintf(line, sizeof line,
+                    "[%s epoch %zu] sent %zu/%zu  done %zu  failed %zu  rate %.1f/s  in flight %zu  p50 TTFT %s",
+                    policy->name().data(), epoch + 1, sent, total, completed, failed, rate,
+                    sent - completed - failed,
+                    std::isfinite(p50) ? (std::to_string(static_cast<long>(p50 * 1000)) + " ms").c_str() : "-");
+      log << (tty ? "\r" : "") << line << (tty ? "\033[K" : "\n") << std::flush;
+    }
+  }
+
+  // ---- one epoch -----------------------------------------------------------------------
+
+  asio::awaitable<void> run_epoch(std::vector<request_record>& all) {
+    epoch_records.assign(n, {});
+    sent = completed = failed = 0;
+    ttfts.clear();
+    epoch_over = false;
+    stop_monitors = false;
+    t0 = clock::now();
+
+    wait_group monitors(ex);
+    for (std::size_t k = 0; k < nodes.size(); ++k) {
+      monitors.add();
+      asio::co_spawn(ex, monitor(k, monitors), asio::detached);
+    }
+    asio::co_spawn(ex, progress(n), asio::detached);
+
+    wait_group inflight(ex);
+    asio::steady_timer timer(ex);
+    sched_timer = &timer;
+    for (std::size_t i = 0; i < n && !stop; ++i) {
+      const auto when = t0 + std::chrono::duration_cast<clock::duration>(schedule[i]);
+      if (clock::now() < when) {
+        timer.expires_at(when);
+        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (stop) break;
+      }
+      auto& rec = epoch_records[i];
+      rec.query_id = i;
+      rec.epoch = epoch;
+      rec.scheduled_s = seconds_between(t0, when);
+      const dispatch::request_view req{tokens[i], static_cast<std::uint64_t>(i)};
+      const auto d = policy->choose(req, dispatch::fleet_view{clock::now() - t0});
+      rec.node = d.node;
+      rec.rule = std::string(dispatch::to_string(d.fired));
+      rec.prompt_blocks = d.prompt_blocks;
+      rec.match_blocks.assign(d.match_blocks.begin(), d.match_blocks.end());
+      rec.load_scores.assign(d.load_score.begin(), d.load_score.end());
+      ++sent;
+      if (!d.has_node()) {
+        rec.sent_s = rec.finished_s = now_s();
+        rec.error = "no node available: every node failed and none answers /health yet";
+        rec.error_kind = "no_node_available";
+        finish_record(rec);
+        continue;
+      }
+      policy->on_dispatched(d.node, req);
+      inflight.add();
+      asio::co_spawn(ex, send(i, d.node, inflight), asio::detached);
+    }
+    sched_timer = nullptr;
+    if (stop) {
+      log << "\npswm: stopping: no more requests sent; waiting up to " << cfg.drain_timeout.count()
+          << " s for " << inflight.count() << " in flight (Ctrl-C again to quit at once)\n";
+      const auto deadline = clock::now() + std::chrono::duration_cast<clock::duration>(cfg.drain_timeout);
+      if (!co_await inflight.wait_until(deadline)) {
+        log << "pswm: drain timeout: abandoning " << inflight.count() << " request(s)\n";
+        for (auto& nd : nodes) nd.requests->shutdown();
+      }
+    }
+    co_await inflight.wait();
+    epoch_over = true;
+    co_await monitors.wait();
+    if (cfg.progress && tty) log << "\n";
+
+    // Requests never sent (stopped early) stay out of the records.
+    const std::size_t used = std::min(n, sent);
+    for (std::size_t i = 0; i < used; ++i) all.push_back(std::move(epoch_records[i]));
+    offset_s += now_s() + 1.0;
+  }
+
+  // ---- between epochs and policies -----------------------------------------------------
+
+  asio::awaitable<void> reset_prefix_caches() {
+    for (auto& nd : nodes) {
+      diagnostics d;
+      auto r = co_await nd.probe->async_fetch(
+          http::client_request::post("/reset_prefix_cache", "application/json", "", auth), d);
+      if (r && r->status == 200) continue;
+      if (!nd.reset_warned) {
+        nd.reset_warned = true;
+        log << "pswm: warning: " << nd.name << " (" << nd.url << ") did not reset its prefix cache ("
+            << (r ? "HTTP " + std::to_string(r->status) : d.message)
+            << "). vLLM serves POST /reset_prefix_cache only with VLLM_SERVER_DEV_MODE=1; otherwise restart "
+               "the servers between runs to start from a cold cache.\n";
+      }
+    }
+  }
+
+  // ---- outputs -------------------------------------------------------------------------
+
+  std::string run_json(const std::string& policy_name) const {
+    json::object o;
+    o["pswm_version"] = planetserve::version_string;
+    o["policy"] = policy_name;
+    o["model"] = model;
+    o["api"] = cfg.api == api_kind::chat ? "chat" : "completions";
+    json::array eps;
+    for (const auto& e : cfg.endpoints) eps.push_back(json::value(e));
+    o["endpoints"] = std::move(eps);
+    o["api_key"] = cfg.api_key.empty() ? json::value(nullptr) : json::value("<redacted>");
+    o["dataset_file"] = cfg.dataset_file.string();
+    o["dataset_field"] = cfg.dataset.field;
+    o["requests_per_epoch"] = n;
+    o["maxq"] = cfg.maxq;
+    o["arrival"] = std::string(workload::to_string(cfg.arrival));
+    o["average_interval_s"] = cfg.average_interval_s;
+    o["burstiness"] = cfg.burstiness;
+    o["seed"] = cfg.seed;
+    o["max_new_tokens"] = cfg.max_new_tokens;
+    o["ignore_eos"] = cfg.ignore_eos;
+    o["epochs"] = cfg.epochs;
+    o["metrics_interval_s"] = cfg.metrics_interval.count();
+    o["request_timeout_s"] = cfg.request_timeout.count();
+    o["chunk_tokens"] = cfg.policy.tree.chunk_tokens;
+    const auto now = std::chrono::system_clock::now();
+    o["started_unix_s"] = std::chrono::duration<double>(now.time_since_epoch()).count();
+    return json::serialize(o);
+  }
+
+  boost::system::error_code write_outputs(policy_result& pr, diagnostics& diag) {
+    const auto& dir = pr.layout.log_dir;
+    const std::string ds = dataset_label(cfg.dataset_file);
+    std::vector<request_record> by_query = pr.records;
+    std::stable_sort(by_query.begin(), by_query.end(), [](const auto& a, const auto& b) {
+      return a.epoch != b.epoch ? a.epoch < b.epoch : a.query_id < b.query_id;
+    });
+    const double tick = std::max(cfg.metrics_interval.count(), 0.1);
+    struct file {
+      const char* name;
+      std::string text;
+    };
+    const file files[] = {
+        {"experiment_results.json", experiment_results_json(by_query, pr.timelines)},
+        {"throughput_records.json", throughput_records_json(pr.timelines, tick)},
+        {"summary.json", summary_json(pr.summary)},
+        {"timeline.json", timelines_json(pr.timelines)},
+    };
+    for (const auto& f : files)
+      if (auto ec = write_file_atomic(dir / f.name, f.text, diag)) return ec;
+    if (auto ec = write_file_atomic(dir / (ds + "_summary.txt"), summary_text(pr.summary), diag)) return ec;
+    return render_figures(run_charts(pr.records, pr.timelines), pr.layout.fig_dir, diag);
+  }
+
+  boost::system::error_code render_figures(const std::vector<chart>& charts,
+                                           const std::filesystem::path& dir, diagnostics& diag) {
+    if (auto ec = ensure_writable_dir(dir, diag)) return ec;
+    const auto gnuplot = cfg.render_figures ? find_gnuplot() : std::filesystem::path{};
+    for (const auto& c : charts) {
+      diagnostics d;
+      if (auto ec = render_chart(c, dir, gnuplot, d)) {
+        if (ec == error::file_unwritable && !d.message.starts_with("gnuplot")) {
+          diag = d;
+          return ec;
+        }
+        log << "pswm: warning: " << d.message << "\n";
+      }
+    }
+    if (gnuplot.empty() && cfg.render_figures)
+      log << "pswm: gnuplot not found: wrote the chart scripts to " << dir.string()
+          << "/*.gp; install gnuplot-nox and run `gnuplot FILE.gp` in that folder to render them\n";
+    return {};
+  }
+
+  asio::awaitable<boost::system::error_code> run_all(diagnostics& diag) {
+    build_bodies();
+    const std::string ds = dataset_label(cfg.dataset_file);
+    const bool many = cfg.policies.size() > 1;
+    bool first_run = true;
+    for (const auto& name : cfg.policies) {
+      if (stop) break;
+      std::unique_ptr<dispatch::policy> pol;
+      try {
+        pol = dispatch::make_policy(name, cfg.policy);
+      } catch (const std::exception& e) {
+        diag.message = std::string("policy ") + name + ": " + e.what();
+        co_return error::invalid_argument;
+      }
+      if (!pol) {
+        diag.message = "unknown policy '" + name + "' (known: " + dispatch::known_policy_names() + ")";
+        co_return error::invalid_argument;
+      }
+      policy = pol.get();
+      for (std::size_t k = 0; k < nodes.size(); ++k)
+        if (nodes[k].cache_blocks)
+          policy->set_cache_capacity(static_cast<dispatch::node_index>(k), *nodes[k].cache_blocks);
+
+      policy_result pr;
+      pr.policy = name;
+      pr.layout = make_output_layout(cfg.output_dir, ds, cfg.average_interval_s, many ? name : "");
+      for (const auto& dir : {pr.layout.log_dir, pr.layout.fig_dir}) {
+        auto moved = move_aside(dir, diag);
+        if (!moved) co_return moved.error();
+        if (*moved) log << "pswm: kept earlier results: moved " << dir.string() << " to " << (*moved)->string() << "\n";
+      }
+      if (auto ec = ensure_writable_dir(pr.layout.log_dir, diag)) co_return ec;
+      if (auto ec = write_file_atomic(pr.layout.log_dir / "run.json", run_json(name), diag)) co_return ec;
+      log_failed = false;
+      if (auto ec = requests_log.open(pr.layout.log_dir / "requests.jsonl", diag)) co_return ec;
+
+      offset_s = 0;
+      for (auto& nd : nodes) nd.timeline = node_timeline{nd.name, nd.url, {}, 0, {}};
+      for (epoch = 0; epoch < cfg.epochs && !stop; ++epoch) {
+        if (!first_run) {
+          co_await reset_prefix_caches();
+          policy->reset();
+        }
+        first_run = false;
+        log << "pswm: " << name << ": epoch " << epoch + 1 << "/" << cfg.epochs << ": " << n
+            << " requests to " << nodes.size() << " node(s), mean interval " << cfg.average_interval_s << " s\n";
+        co_await run_epoch(pr.records);
+      }
+      requests_log.close();
+      for (auto& nd : nodes) pr.timelines.push_back(nd.timeline);
+      pr.summary = summarize(pr.records, pr.timelines);
+      pr.summary.policy = name;
+      pr.summary.dataset = ds;
+      pr.summary.average_interval_s = cfg.average_interval_s;
+      pr.summary.interrupted = stop;
+      if (auto ec = write_outputs(pr, diag)) co_return ec;
+      log << "\n" << summary_text(pr.summary);
+      log << "Outputs: " << pr.layout.log_dir.string() << "/ and " << pr.layout.fig_dir.string() << "/\n\n";
+      results.push_back(std::move(pr));
+      policy = nullptr;
+      pol.reset();
+    }
+    if (many && results.size() > 1) {
+      std::vector<run_summary> sums;
+      for (const auto& r : results) sums.push_back(r.summary);
+      const auto dir = cfg.output_dir / ("compare_" + ds + "_" + interval_label(cfg.average_interval_s));
+      auto moved = move_aside(dir, diag);
+      if (!moved) co_return moved.error();
+      if (*moved) log << "pswm: kept earlier comparison: moved " << dir.string() << " to " << (*moved)->string() << "\n";
+      if (auto ec = ensure_writable_dir(dir, diag)) co_return ec;
+      const auto table = comparison_text(sums);
+      if (auto ec = write_file_atomic(dir / "compare.json", comparison_json(sums), diag)) co_return ec;
+      if (auto ec = write_file_atomic(dir / "compare.txt", table, diag)) co_return ec;
+      if (auto ec = render_figures(comparison_charts(sums), dir, diag)) co_return ec;
+      log << "===== comparison (" << ds << ", interval " << interval_label(cfg.average_interval_s) << ") =====\n"
+          << table << "Comparison: " << dir.string() << "/\n";
+    }
+    for (auto& nd : nodes) {
+      if (nd.requests) nd.requests->shutdown();
+      if (nd.probe) nd.probe->shutdown();
+    }
+    co_return boost::system::error_code{};
+  }
+};
+
+runner::runner(asio::any_io_executor ex, run_config config, std::ostream& log)
+    : s_(std::make_unique<state>(std::move(ex), std::move(config), log)) {}
+runner::~runner() = default;
+
+boost::system::error_code runner::prepare(diagnostics& diag) { return s_->prepare(diag); }
+
+// The wrappers are coroutines themselves: returning the inner awaitable directly lets GCC 12
+// inline the frame allocation and warn falsely (-Wmismatched-new-delete).
+asio::awaitable<boost::system::error_code> runner::async_preflight(diagnostics& diag) {
+  co_return co_await s_->preflight(diag);
+}
+
+asio::awaitable<boost::system::error_code> runner::async_run(diagnostics& diag) {
+  co_return co_await s_->run_all(diag);
+}
+
+void runner::request_stop() {
+  s_->stop = true;
+  if (s_->sched_timer) s_->sched_timer->cancel();
+}
+
+bool runner::stop_requested() const noexcept { return s_->stop; }
+const std::vector<policy_result>& runner::results() const noexcept { return s_->results; }
+const std::string& runner::model() const noexcept { return s_->model; }
+std::size_t runner::request_count() const noexcept { return s_->n; }
+
+}  // namespace planetserve::experiment

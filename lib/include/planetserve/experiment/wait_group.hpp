@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: MIT
+// wait_group: lets one coroutine wait until a number of others have finished (one thread).
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <chrono>
+#include <cstddef>
+
+namespace planetserve::experiment {
+
+/// Counts running tasks; wait() resumes when the count reaches zero. Single-threaded.
+class wait_group {
+ public:
+  explicit wait_group(boost::asio::any_io_executor ex)
+      : timer_(ex, boost::asio::steady_timer::time_point::max()) {}
+
+  void add(std::size_t n = 1) noexcept { count_ += n; }
+  void done() {
+    if (count_ > 0 && --count_ == 0) timer_.cancel();
+  }
+  std::size_t count() const noexcept { return count_; }
+
+  /// Waits until the count is zero.
+  boost::asio::awaitable<void> wait() {
+    while (count_ > 0) {
+      timer_.expires_at(boost::asio::steady_timer::time_point::max());
+      co_await timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    }
+  }
+
+  /// Waits until the count is zero or `deadline` passes; true when the count reached zero.
+  boost::asio::awaitable<bool> wait_until(std::chrono::steady_clock::time_point deadline) {
+    while (count_ > 0 && std::chrono::steady_clock::now() < deadline) {
+      timer_.expires_at(deadline);
+      co_await timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    }
+    co_return count_ == 0;
+  }
+
+ private:
+  boost::asio::steady_timer timer_;
+  std::size_t count_ = 0;
+};
+
+}  // namespace planetserve::experiment
