@@ -1,7 +1,14 @@
 // SPDX-License-Identifier: MIT
-// pswm metrics: read one vLLM /metrics page (a saved file, stdin, or later a URL) and print its snapshot.
+// pswm metrics: read one vLLM /metrics page (a URL, a saved file or stdin) and print its snapshot.
 #include "cli.hpp"
 #include "commands.hpp"
+
+#include <planetserve/http/client.hpp>
+#include <planetserve/http/url.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include <planetserve/prom/vllm_snapshot.hpp>
 
@@ -21,13 +28,49 @@ namespace prom = planetserve::prom;
 bool is_url(const std::string& s) { return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0; }
 
 /// Scrapes `url` once (sending `api_key` as a Bearer token when set) and returns the body.
-/// The one place the HTTP client plugs in; until it is merged, this says how to do without.
+/// A URL without a path ("http://host:8000") means its /metrics.
 std::optional<std::string> scrape(const std::string& url, const std::string& api_key) {
-  std::cerr << "pswm metrics: scraping a URL needs the HTTP client; save the page with curl and "
-               "pass the file:\n  curl -s "
-            << (api_key.empty() ? "" : "-H 'Authorization: Bearer " + api_key + "' ") << url
-            << " > metrics.prom && pswm metrics metrics.prom\n";
-  return std::nullopt;
+  planetserve::diagnostics diag;
+  auto parsed = planetserve::http::parse_url(url, diag);
+  if (!parsed) {
+    std::cerr << "pswm metrics: " << diag.message << "\n";
+    return std::nullopt;
+  }
+  const std::string target = parsed->target == "/" ? std::string("/metrics") : parsed->target;
+  boost::asio::io_context io;
+  planetserve::http::client_config cfg;
+  cfg.connect_timeout = std::chrono::seconds(5);
+  cfg.read_timeout = std::chrono::seconds(10);
+  cfg.total_timeout = std::chrono::seconds(15);
+  auto client = planetserve::http::client::create(io.get_executor(), parsed->origin(), cfg, diag);
+  if (!client) {
+    std::cerr << "pswm metrics: " << diag.message << "\n";
+    return std::nullopt;
+  }
+  const std::string auth = "Bearer " + api_key;
+  const planetserve::http::header_field headers[] = {{"Authorization", auth}};
+  std::optional<std::string> body;
+  boost::asio::co_spawn(
+      io,
+      [&]() -> boost::asio::awaitable<void> {
+        auto r = co_await client->async_fetch(
+            planetserve::http::client_request::get(
+                target, api_key.empty() ? std::span<const planetserve::http::header_field>{}
+                                        : std::span<const planetserve::http::header_field>(headers)),
+            diag);
+        if (!r) {
+          std::cerr << "pswm metrics: " << (diag.empty() ? r.error().message() : diag.message) << "\n";
+        } else if (r->status != 200) {
+          std::cerr << "pswm metrics: " << parsed->origin() << target << " answered HTTP " << r->status
+                    << (r->status == 401 ? " (give the server's key with --api-key)" : "") << "\n";
+        } else {
+          body = std::move(r->body);
+        }
+        client->shutdown();
+      },
+      boost::asio::detached);
+  io.run();
+  return body;
 }
 
 std::string number(double v) {
@@ -102,7 +145,7 @@ int cmd_metrics(int argc, char** argv) {
   planetserve::result<prom::vllm_snapshot> snap = prom::vllm_snapshot{};
   if (is_url(source)) {
     const auto body = scrape(source, api_key);
-    if (!body) return cli::exit_usage;
+    if (!body) return cli::exit_failure;
     snap = prom::parse_vllm_snapshot(*body, &diag);
   } else {
     if (!api_key.empty())

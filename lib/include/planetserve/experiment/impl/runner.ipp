@@ -114,7 +114,7 @@ struct runner::state {
   bool epoch_over = false;
 
   state(asio::any_io_executor e, run_config c, std::ostream& l)
-      : ex(std::move(e)), cfg(std::move(c)), log(l), tty(::isatty(2) == 1) {}
+      : ex(std::move(e)), cfg(std::move(c)), log(l), tty(::isatty(1) == 1) {}
 
   double now_s() const { return seconds_between(t0, clock::now()); }
 

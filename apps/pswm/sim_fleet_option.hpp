@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: MIT
+// `pswm run --sim`: the flags that start emulated nodes inside the run's own io_context.
+#pragma once
+
+#include "cli.hpp"
+
+#include <planetserve/error.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pswm {
+
+/// The --sim flags of `pswm run`.
+struct sim_fleet_option {
+  bool enabled = false;                        ///< --sim
+  std::string profile = "llama-3.1-8b-a100";   ///< --sim-profile
+  std::size_t num_gpu_blocks_override = 0;     ///< --num-gpu-blocks-override (0: the profile's)
+
+  void add_options(cli::po::options_description& opts);
+};
+
+/// Emulated nodes running in-process for the length of a run.
+class sim_fleet_handle {
+ public:
+  sim_fleet_handle();
+  ~sim_fleet_handle();
+  /// Starts `nodes` nodes on host:base_port+i (loopback unless host says otherwise).
+  boost::system::error_code start(boost::asio::any_io_executor ex, const sim_fleet_option& opt,
+                                  unsigned nodes, const std::string& host, unsigned base_port,
+                                  const std::string& api_key, std::uint64_t seed,
+                                  planetserve::diagnostics& diag);
+  /// Base URLs of the started nodes.
+  std::vector<std::string> urls() const;
+  /// Stops every node gracefully.
+  boost::asio::awaitable<void> async_stop();
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace pswm
