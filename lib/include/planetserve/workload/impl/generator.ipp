@@ -181,18 +181,26 @@ inline std::string tool_doc(text_maker& m, std::string_view domain) {
   const std::size_t params = m.random().between(3, 6);
   std::vector<std::string> pnames;
   for (std::size_t i = 0; i < params; ++i) {
-    std::string p = std::string(m.pick(nouns)) + "_" + std::string(m.pick(param_suffixes));
+    std::string p(m.pick(nouns));
+    p += "_";
+    p += m.pick(param_suffixes);
     const auto& type = m.pick(param_types);
     const bool required = i < 2;
     doc += "- `" + p + "` (" + std::string(type) + (required ? ", required): " : ", optional): ") +
            m.sentence(param_templates) + "\n";
     pnames.push_back(std::move(p));
   }
-  doc += "Returns: a JSON object with the fields `" + std::string(m.pick(nouns)) + "`, `" +
-         std::string(m.pick(nouns)) + "_list` and `status`. " + m.sentence(tool_templates) + "\n";
+  // One random draw per statement: the order of evaluation of a + b is unspecified, and
+  // compilers differ, so a chain of draws inside one expression is not reproducible.
+  const std::string_view field1 = m.pick(nouns);
+  const std::string_view field2 = m.pick(nouns);
+  const std::string returns = m.sentence(tool_templates);
+  doc += "Returns: a JSON object with the fields `" + std::string(field1) + "`, `" + std::string(field2) +
+         "_list` and `status`. " + returns + "\n";
+  const std::string_view place = m.pick(places);
+  const auto number = 1 + m.random().below(99);
   doc += "Example call: {\"name\": \"" + name + "\", \"arguments\": {\"" + pnames[0] + "\": \"" +
-         std::string(m.pick(places)) + "\", \"" + pnames[1] + "\": " + std::to_string(1 + m.random().below(99)) +
-         "}}\n";
+         std::string(place) + "\", \"" + pnames[1] + "\": " + std::to_string(number) + "}}\n";
   return doc;
 }
 
@@ -244,8 +252,13 @@ inline constexpr std::string_view loogle_instruction =
     "Please answer the question based on the long text below. Quote the text where it helps.\n\n";
 
 inline std::string loogle_document(text_maker& m, std::size_t target) {
-  std::string s = "Title: The " + std::string(m.pick(adjectives)) + " " + std::string(m.pick(nouns)) + " of " +
-                  std::string(m.pick(places)) + "\n";
+  std::string s = "Title: The ";
+  s += m.pick(adjectives);
+  s += " ";
+  s += m.pick(nouns);
+  s += " of ";
+  s += m.pick(places);
+  s += "\n";
   std::size_t n = m.tokens(s);
   for (std::size_t section = 1; n < target; ++section) {
     std::string part = "\nSection " + std::to_string(section) + ": " + m.fill("{A} {N} and the {N2}") + "\n";
@@ -323,12 +336,16 @@ inline std::string aaps_preamble(text_maker& m, std::size_t target) {
 inline std::string aaps_problem(text_maker& m, std::size_t target) {
   auto& r = m.random();
   const std::string noun(m.pick(nouns));
+  // One random draw per statement (see tool_doc).
   const std::size_t limit = std::size_t{1} << r.between(10, 18);
+  const std::size_t value_limit = std::size_t{1} << r.between(8, 30);
+  const std::string_view adjective = m.pick(adjectives);
+  const std::string_view done = m.pick(verbs).ed;
   std::string tail = "\n\n-----Input-----\nThe first line contains a single integer n (1 <= n <= " + std::to_string(limit) +
                      ") - the number of " + plural_of(noun) + ". The second line contains n integers a_1, a_2, ..., a_n (0 <= a_i <= " +
-                     std::to_string(std::size_t{1} << r.between(8, 30)) + ").\n\n-----Output-----\nPrint one integer: the " +
-                     std::string(m.pick(adjectives)) + " number of " + plural_of(noun) + " that can be " +
-                     std::string(m.pick(verbs).ed) + ".\n\n-----Examples-----\nInput\n";
+                     std::to_string(value_limit) + ").\n\n-----Output-----\nPrint one integer: the " +
+                     std::string(adjective) + " number of " + plural_of(noun) + " that can be " +
+                     std::string(done) + ".\n\n-----Examples-----\nInput\n";
   const std::size_t n = r.between(3, 8);
   std::uint64_t sum = 0;
   tail += std::to_string(n) + "\n";
