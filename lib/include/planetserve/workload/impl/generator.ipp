@@ -9,8 +9,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace planetserve::workload {
 
@@ -153,6 +156,30 @@ inline std::string snake(std::string_view s) {
 
 inline std::size_t or_default(std::size_t v, std::size_t d) noexcept { return v ? v : d; }
 
+/// The seed of shared prefix `index` of one kind: each prefix has its own stream, so it can be
+/// built when first used (a huge --groups costs nothing for groups never drawn) and its text
+/// does not depend on what was drawn before it.
+inline std::uint64_t group_seed(std::uint64_t seed, std::uint64_t kind, std::uint64_t index) noexcept {
+  std::uint64_t x = seed ^ (kind * 0x9e3779b97f4a7c15ULL);
+  x = rng::splitmix64(x) ^ index;
+  return rng::splitmix64(x);
+}
+
+/// Builds shared prefixes on first use.
+template <class Make>
+class lazy_groups {
+ public:
+  lazy_groups(std::size_t n, Make make) : items_(n), make_(std::move(make)) {}
+  const std::string& operator[](std::size_t i) {
+    if (!items_[i]) items_[i] = make_(i);
+    return *items_[i];
+  }
+
+ private:
+  std::vector<std::optional<std::string>> items_;
+  Make make_;
+};
+
 // ---- toolbench -------------------------------------------------------------------------
 
 inline constexpr std::string_view toolbench_preamble =
@@ -226,9 +253,12 @@ inline std::vector<std::string> make_toolbench(const generator_config& c, rng& r
   const std::size_t groups = or_default(c.groups, 32);
   const std::size_t pmin = or_default(c.prefix_min_tokens, 1500), pmax = or_default(c.prefix_max_tokens, 3000);
   const std::size_t smin = or_default(c.suffix_min_tokens, 20), smax = or_default(c.suffix_max_tokens, 60);
-  std::vector<std::string> systems;
-  systems.reserve(groups);
-  for (std::size_t g = 0; g < groups; ++g) systems.push_back(toolbench_system_prompt(m, g, r.between(pmin, pmax), pmin));
+  lazy_groups systems(groups, [&](std::size_t g) {
+    rng gr(group_seed(c.seed, 1, g));
+    text_maker mg(gr);
+    const std::size_t target = gr.between(pmin, pmax);
+    return toolbench_system_prompt(mg, g, target, pmin);
+  });
   // Popularity rank -> tool set through a permutation, so set 1 is not always the favourite.
   std::vector<std::size_t> order(groups);
   for (std::size_t g = 0; g < groups; ++g) order[g] = g;
@@ -278,9 +308,12 @@ inline std::vector<std::string> make_loogle(const generator_config& c, rng& r) {
   const std::size_t groups = or_default(c.groups, std::max<std::size_t>(1, (c.count + 3) / 6));
   const std::size_t pmin = or_default(c.prefix_min_tokens, 3000), pmax = or_default(c.prefix_max_tokens, 5000);
   const std::size_t smin = or_default(c.suffix_min_tokens, 12), smax = or_default(c.suffix_max_tokens, 30);
-  std::vector<std::string> docs;
-  docs.reserve(groups);
-  for (std::size_t g = 0; g < groups; ++g) docs.push_back(loogle_document(m, r.between(pmin, pmax)));
+  lazy_groups docs(groups, [&](std::size_t g) {
+    rng gr(group_seed(c.seed, 2, g));
+    text_maker mg(gr);
+    const std::size_t target = gr.between(pmin, pmax);
+    return loogle_document(mg, target);
+  });
   // Every document gets its share of the questions; the order is then shuffled.
   std::vector<std::size_t> which(c.count);
   for (std::size_t i = 0; i < c.count; ++i) which[i] = i % groups;
@@ -367,12 +400,16 @@ inline std::vector<std::string> make_aaps(const generator_config& c, rng& r) {
   const std::size_t groups = or_default(c.groups, 1);
   const std::size_t pmin = or_default(c.prefix_min_tokens, 60), pmax = or_default(c.prefix_max_tokens, 100);
   const std::size_t smin = or_default(c.suffix_min_tokens, 200), smax = or_default(c.suffix_max_tokens, 500);
-  std::vector<std::string> preambles;
-  for (std::size_t g = 0; g < groups; ++g) preambles.push_back(aaps_preamble(m, r.between(pmin, pmax)));
+  lazy_groups preambles(groups, [&](std::size_t g) {
+    rng gr(group_seed(c.seed, 3, g));
+    text_maker mg(gr);
+    const std::size_t target = gr.between(pmin, pmax);
+    return aaps_preamble(mg, target);
+  });
   std::vector<std::string> out;
   out.reserve(c.count);
   for (std::size_t i = 0; i < c.count; ++i) {
-    std::string p = preambles[r.below(groups)];
+    std::string p = preambles[static_cast<std::size_t>(r.below(groups))];
     p += aaps_problem(m, r.between(smin, smax));
     out.push_back(std::move(p));
   }
