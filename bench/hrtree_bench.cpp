@@ -77,6 +77,7 @@ struct route_params {
   std::size_t capacity = 16'384;  // per server, blocks
   std::size_t warm_prompts = 2000;
   const char* policy = "lb";
+  planetserve::hrtree::memory_model memory = planetserve::hrtree::memory_model::lru_blocks;
 };
 
 void run_route(benchmark::State& state, route_params p) {
@@ -84,6 +85,7 @@ void run_route(benchmark::State& state, route_params p) {
   dispatch::policy_config cfg;
   cfg.nodes = p.servers;
   cfg.tree.capacity_blocks = p.capacity;
+  cfg.tree.memory = p.memory;
   auto pol = dispatch::make_policy(p.policy, cfg);
   auto step = [&] {
     const dispatch::request_view req{sc.next()};
@@ -161,12 +163,20 @@ void route_policy(benchmark::State& state, const char* name) {
   run_route(state, p);
 }
 
+void route_seed_memory(benchmark::State& state) {
+  // lb exactly as the seed ran it: each server remembers its 10 most recent prompts.
+  route_params p;
+  p.memory = planetserve::hrtree::memory_model::recent_prompts;
+  run_route(state, p);
+}
+
 }  // namespace
 
 BENCHMARK(route_seed_scenario)->Arg(8)->Arg(64)->Arg(1024)->Unit(benchmark::kNanosecond);
 BENCHMARK(hash_floor)->Arg(2048)->Arg(10'000)->Unit(benchmark::kNanosecond);
 BENCHMARK(route_long_prompts)->Unit(benchmark::kNanosecond);
 BENCHMARK(route_1m_blocks)->Unit(benchmark::kNanosecond);
+BENCHMARK(route_seed_memory)->Unit(benchmark::kNanosecond);
 BENCHMARK_CAPTURE(route_policy, hrt, "hrt")->Unit(benchmark::kNanosecond);
 BENCHMARK_CAPTURE(route_policy, cache_aware, "cache-aware")->Unit(benchmark::kNanosecond);
 BENCHMARK_CAPTURE(route_policy, rr, "rr")->Unit(benchmark::kNanosecond);

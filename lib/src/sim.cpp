@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Compiles the vLLM emulator's sans-io core: profiles, KV cache, engine, metrics, text, faults.
+#include <planetserve/sim/impl/chat_template.ipp>
 #include <planetserve/sim/impl/engine.ipp>
 #include <planetserve/sim/impl/engine_stats.ipp>
 #include <planetserve/sim/impl/fault_injection.ipp>

@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <list>
+#include <unordered_map>
 #include <vector>
 
 namespace {
@@ -200,6 +202,80 @@ TEST_CASE("hrtree tree: random workload stays consistent and within capacity", "
   std::size_t sum = 0;
   for (std::size_t s = 0; s < servers; ++s) sum += t.held_blocks(static_cast<tree::server>(s));
   CHECK(sum == t.cached_blocks());
+}
+
+namespace {
+
+/// Block-by-block LRU as the issue states it, written the obvious way: the reference the
+/// segment tree must agree with exactly.
+struct naive_lru {
+  std::size_t capacity;
+  std::list<block_key> order;  // front = most recent
+  std::unordered_map<block_key, std::list<block_key>::iterator> at;
+
+  void insert(const std::vector<block_key>& keys) {
+    const std::size_t n = std::min(keys.size(), capacity);
+    for (std::size_t i = n; i-- > 0;) {  // deepest first: the root ends most recent
+      if (auto it = at.find(keys[i]); it != at.end()) order.erase(it->second);
+      order.push_front(keys[i]);
+      at[keys[i]] = order.begin();
+    }
+    while (order.size() > capacity) {
+      at.erase(order.back());
+      order.pop_back();
+    }
+  }
+  std::uint32_t match(const std::vector<block_key>& keys) const {
+    std::uint32_t d = 0;
+    while (d < keys.size() && at.count(keys[d])) ++d;
+    return d;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("hrtree tree: agrees with a block-by-block LRU reference", "[hrtree]") {
+  const std::size_t servers = GENERATE(2, 67);
+  gen g{11 + servers};
+  tree_config cfg;
+  cfg.capacity_blocks = 24;
+  cfg.chunk_tokens = 2;
+  tree t(servers, cfg);
+  std::vector<naive_lru> ref(servers, naive_lru{cfg.capacity_blocks, {}, {}});
+  std::vector<std::vector<block_key>> pool;
+  for (int i = 0; i < 5; ++i) pool.push_back(keys_of(t, g.tokens(2 * (1 + g.next() % 5))));
+  std::vector<std::uint32_t> depth(servers);
+  std::uint64_t mismatches = 0, compared = 0;
+  for (int step = 0; step < 3000; ++step) {
+    // Reuse a pooled prompt, a prefix of one, or one extended by fresh blocks.
+    auto p = pool[g.next() % pool.size()];
+    const auto mode = g.next() % 3;
+    if (mode == 0 && !p.empty()) {
+      p.resize(g.next() % p.size() + 1);
+    } else if (mode == 1) {
+      // Fresh blocks chained on the prompt's last key, as hashing the longer prompt would.
+      const auto extra = g.tokens(2 * (1 + g.next() % 6));
+      block_hasher h(2, p.empty() ? 0 : p.back());
+      const auto more = h.keys(extra);
+      p.insert(p.end(), more.begin(), more.end());
+      pool.push_back(p);
+      if (pool.size() > 30) pool.erase(pool.begin());
+    }
+    const auto s = static_cast<tree::server>(g.next() % servers);
+    t.insert(s, p);
+    ref[s].insert(p);
+    for (const auto& q : pool) {
+      t.match(q, depth);
+      for (std::size_t x = 0; x < servers; ++x) {
+        mismatches += depth[x] != ref[x].match(q);
+        ++compared;
+      }
+    }
+    mismatches += t.held_blocks(s) != ref[s].order.size();
+  }
+  CHECK(compared > 100'000);
+  CHECK(mismatches == 0);
+  REQUIRE(t.check());
 }
 
 TEST_CASE("hrtree tree: no false matches over a million random prefixes", "[hrtree]") {

@@ -389,6 +389,7 @@ TEST_CASE("sim engine: deterministic for a seed", "[sim][engine]") {
 TEST_CASE("sim engine: abort frees blocks; reset_prefix_cache only when idle", "[sim][engine]") {
   engine e(small_config());
   const double idle_usage = e.kv_cache_usage();
+  CHECK(idle_usage == 0.0);
   add(e, "a", tokens(300, 1), exactly(50));
   e.step(time_point{0});
   CHECK(e.kv_cache_usage() > idle_usage);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Tests for the emulator's parts: KV block pool, profiles, text generator, fault injector.
+#include <planetserve/sim/chat_template.hpp>
 #include <planetserve/sim/fault_injection.hpp>
 #include <planetserve/sim/kv_cache.hpp>
 #include <planetserve/sim/profile.hpp>
@@ -8,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <vector>
@@ -18,7 +20,7 @@ using planetserve::tokenize::token_id;
 TEST_CASE("sim kv_cache: free queue order, eviction and revival", "[sim][kv]") {
   kv_cache c(8, 16, true);
   CHECK(c.free_queue() == std::vector<block_id>{1, 2, 3, 4, 5, 6, 7});
-  CHECK(c.usage() == Approx(1.0 / 8));  // the null block
+  CHECK(c.usage() == 0.0);  // the null block does not count
 
   std::vector<block_id> a;
   c.allocate(3, a);
@@ -48,7 +50,7 @@ TEST_CASE("sim kv_cache: free queue order, eviction and revival", "[sim][kv]") {
   CHECK(c.is_cached(101));
   CHECK(c.longest_cache_hit(h, 3) == 2);
   CHECK(c.num_free_blocks() == 1);
-  CHECK(c.usage() == Approx(7.0 / 8));
+  CHECK(c.usage() == Approx(6.0 / 7));
 
   c.free(b);
   c.free(d);
@@ -179,4 +181,26 @@ TEST_CASE("sim faults: seeded decisions at the configured rates", "[sim][faults]
   fault_config bad;
   bad.error_rate = 1.5;
   CHECK_THROWS_AS(fault_injector(bad), std::invalid_argument);
+}
+
+TEST_CASE("sim chat template: Llama 3.1 layout, prefix-stable across turns", "[sim][chat]") {
+  const planetserve::tokenize::approx_tokenizer tok;
+  std::vector<chat_message> conv{{"system", "You are terse."}, {"user", "Name a prime."}};
+  const auto t1 = llama3_chat_prompt(conv, tok);
+  REQUIRE(t1.size() > 10);
+  CHECK(t1.front() == llama3_special_tokens::begin_of_text);
+  CHECK(t1[1] == llama3_special_tokens::start_header_id);
+  CHECK(std::count(t1.begin(), t1.end(), llama3_special_tokens::eot_id) == 2);
+  CHECK(std::count(t1.begin(), t1.end(), llama3_special_tokens::start_header_id) == 3);
+  // The next turn's prompt starts with this turn's, minus the open assistant header.
+  const auto closed = llama3_chat_prompt(conv, tok, false);
+  conv.push_back({"assistant", "Seven."});
+  conv.push_back({"user", "Another?"});
+  const auto t2 = llama3_chat_prompt(conv, tok);
+  REQUIRE(t2.size() > closed.size());
+  CHECK(std::equal(closed.begin(), closed.end(), t2.begin()));
+  // Without a system message the template still opens with its system header.
+  const auto no_sys = llama3_chat_prompt({{"user", "Name a prime."}}, tok);
+  CHECK(no_sys[1] == llama3_special_tokens::start_header_id);
+  CHECK(no_sys.size() < t1.size());
 }

@@ -216,7 +216,7 @@ TEST_CASE("workload generator: regenerating the shipped datasets reproduces them
     std::size_t count;
   };
   const shipped files[] = {{"toolbench.jsonl", ws::dataset_kind::toolbench, 250},
-                           {"loogle.jsonl", ws::dataset_kind::loogle, 140},
+                           {"loogle.jsonl", ws::dataset_kind::loogle, 130},
                            {"aaps.jsonl", ws::dataset_kind::aaps, 300},
                            {"mixed.jsonl", ws::dataset_kind::mixed, 240}};
   for (const auto& f : files) {

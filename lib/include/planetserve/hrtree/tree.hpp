@@ -88,7 +88,7 @@ class tree {
   void set_capacity(server s, std::size_t blocks);
   std::size_t capacity(server s) const noexcept;
 
-  /// Forgets everything server `s` holds (its cache was reset). O(its blocks).
+  /// Forgets everything server `s` holds (its cache was reset). O(its holdings).
   void clear(server s);
   /// Server `s` left: forget its blocks, free its memory and ignore inserts until restore(s).
   void remove(server s);
@@ -105,10 +105,12 @@ class tree {
   std::size_t cached_blocks() const noexcept { return cached_; }
   /// Distinct blocks held by at least one server.
   std::size_t distinct_blocks() const noexcept { return distinct_; }
-  /// Heap bytes the index uses now.
+  /// Heap bytes the index uses now (vector capacities; allocator overhead not counted).
+  /// O(segments): for reports, not for the hot path.
   std::size_t memory_bytes() const noexcept;
 
-  /// Checks internal consistency (tables, lists, masks, counts); for tests. O(everything).
+  /// Checks internal consistency (head table, lists, prefix closure, counts); for tests.
+  /// O(everything).
   bool check() const;
 
  private:

@@ -45,7 +45,7 @@ class kv_cache {
   /// Blocks in the free queue (including cached ones that could be evicted).
   std::size_t num_free_blocks() const noexcept { return free_count_; }
 
-  /// vLLM's usage: 1 - free / total (the null block counts as used).
+  /// vLLM's usage: 1 - free / (total - 1), the null block left out (0 when idle).
   double usage() const noexcept;
 
   /// How many leading blocks of `hashes` are cached, at most `max_blocks`.

@@ -36,7 +36,8 @@ kv_cache::kv_cache(std::size_t num_blocks, std::size_t block_size, bool enable_p
 }
 
 double kv_cache::usage() const noexcept {
-  return 1.0 - static_cast<double>(free_count_) / static_cast<double>(num_blocks_);
+  // Current vLLM (BlockPool.get_usage) leaves the null block out, so an idle cache reads 0.
+  return 1.0 - static_cast<double>(free_count_) / static_cast<double>(num_blocks_ - 1);
 }
 
 void kv_cache::unlink(block_id b) noexcept {

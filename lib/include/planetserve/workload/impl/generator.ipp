@@ -9,8 +9,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace planetserve::workload {
 
@@ -153,6 +156,30 @@ inline std::string snake(std::string_view s) {
 
 inline std::size_t or_default(std::size_t v, std::size_t d) noexcept { return v ? v : d; }
 
+/// The seed of shared prefix `index` of one kind: each prefix has its own stream, so it can be
+/// built when first used (a huge --groups costs nothing for groups never drawn) and its text
+/// does not depend on what was drawn before it.
+inline std::uint64_t group_seed(std::uint64_t seed, std::uint64_t kind, std::uint64_t index) noexcept {
+  std::uint64_t x = seed ^ (kind * 0x9e3779b97f4a7c15ULL);
+  x = rng::splitmix64(x) ^ index;
+  return rng::splitmix64(x);
+}
+
+/// Builds shared prefixes on first use.
+template <class Make>
+class lazy_groups {
+ public:
+  lazy_groups(std::size_t n, Make make) : items_(n), make_(std::move(make)) {}
+  const std::string& operator[](std::size_t i) {
+    if (!items_[i]) items_[i] = make_(i);
+    return *items_[i];
+  }
+
+ private:
+  std::vector<std::optional<std::string>> items_;
+  Make make_;
+};
+
 // ---- toolbench -------------------------------------------------------------------------
 
 inline constexpr std::string_view toolbench_preamble =
@@ -181,18 +208,26 @@ inline std::string tool_doc(text_maker& m, std::string_view domain) {
   const std::size_t params = m.random().between(3, 6);
   std::vector<std::string> pnames;
   for (std::size_t i = 0; i < params; ++i) {
-    std::string p = std::string(m.pick(nouns)) + "_" + std::string(m.pick(param_suffixes));
+    std::string p(m.pick(nouns));
+    p += "_";
+    p += m.pick(param_suffixes);
     const auto& type = m.pick(param_types);
     const bool required = i < 2;
     doc += "- `" + p + "` (" + std::string(type) + (required ? ", required): " : ", optional): ") +
            m.sentence(param_templates) + "\n";
     pnames.push_back(std::move(p));
   }
-  doc += "Returns: a JSON object with the fields `" + std::string(m.pick(nouns)) + "`, `" +
-         std::string(m.pick(nouns)) + "_list` and `status`. " + m.sentence(tool_templates) + "\n";
+  // One random draw per statement: the order of evaluation of a + b is unspecified, and
+  // compilers differ, so a chain of draws inside one expression is not reproducible.
+  const std::string_view field1 = m.pick(nouns);
+  const std::string_view field2 = m.pick(nouns);
+  const std::string returns = m.sentence(tool_templates);
+  doc += "Returns: a JSON object with the fields `" + std::string(field1) + "`, `" + std::string(field2) +
+         "_list` and `status`. " + returns + "\n";
+  const std::string_view place = m.pick(places);
+  const auto number = 1 + m.random().below(99);
   doc += "Example call: {\"name\": \"" + name + "\", \"arguments\": {\"" + pnames[0] + "\": \"" +
-         std::string(m.pick(places)) + "\", \"" + pnames[1] + "\": " + std::to_string(1 + m.random().below(99)) +
-         "}}\n";
+         std::string(place) + "\", \"" + pnames[1] + "\": " + std::to_string(number) + "}}\n";
   return doc;
 }
 
@@ -218,9 +253,12 @@ inline std::vector<std::string> make_toolbench(const generator_config& c, rng& r
   const std::size_t groups = or_default(c.groups, 32);
   const std::size_t pmin = or_default(c.prefix_min_tokens, 1500), pmax = or_default(c.prefix_max_tokens, 3000);
   const std::size_t smin = or_default(c.suffix_min_tokens, 20), smax = or_default(c.suffix_max_tokens, 60);
-  std::vector<std::string> systems;
-  systems.reserve(groups);
-  for (std::size_t g = 0; g < groups; ++g) systems.push_back(toolbench_system_prompt(m, g, r.between(pmin, pmax), pmin));
+  lazy_groups systems(groups, [&](std::size_t g) {
+    rng gr(group_seed(c.seed, 1, g));
+    text_maker mg(gr);
+    const std::size_t target = gr.between(pmin, pmax);
+    return toolbench_system_prompt(mg, g, target, pmin);
+  });
   // Popularity rank -> tool set through a permutation, so set 1 is not always the favourite.
   std::vector<std::size_t> order(groups);
   for (std::size_t g = 0; g < groups; ++g) order[g] = g;
@@ -244,8 +282,13 @@ inline constexpr std::string_view loogle_instruction =
     "Please answer the question based on the long text below. Quote the text where it helps.\n\n";
 
 inline std::string loogle_document(text_maker& m, std::size_t target) {
-  std::string s = "Title: The " + std::string(m.pick(adjectives)) + " " + std::string(m.pick(nouns)) + " of " +
-                  std::string(m.pick(places)) + "\n";
+  std::string s = "Title: The ";
+  s += m.pick(adjectives);
+  s += " ";
+  s += m.pick(nouns);
+  s += " of ";
+  s += m.pick(places);
+  s += "\n";
   std::size_t n = m.tokens(s);
   for (std::size_t section = 1; n < target; ++section) {
     std::string part = "\nSection " + std::to_string(section) + ": " + m.fill("{A} {N} and the {N2}") + "\n";
@@ -265,9 +308,12 @@ inline std::vector<std::string> make_loogle(const generator_config& c, rng& r) {
   const std::size_t groups = or_default(c.groups, std::max<std::size_t>(1, (c.count + 3) / 6));
   const std::size_t pmin = or_default(c.prefix_min_tokens, 3000), pmax = or_default(c.prefix_max_tokens, 5000);
   const std::size_t smin = or_default(c.suffix_min_tokens, 12), smax = or_default(c.suffix_max_tokens, 30);
-  std::vector<std::string> docs;
-  docs.reserve(groups);
-  for (std::size_t g = 0; g < groups; ++g) docs.push_back(loogle_document(m, r.between(pmin, pmax)));
+  lazy_groups docs(groups, [&](std::size_t g) {
+    rng gr(group_seed(c.seed, 2, g));
+    text_maker mg(gr);
+    const std::size_t target = gr.between(pmin, pmax);
+    return loogle_document(mg, target);
+  });
   // Every document gets its share of the questions; the order is then shuffled.
   std::vector<std::size_t> which(c.count);
   for (std::size_t i = 0; i < c.count; ++i) which[i] = i % groups;
@@ -323,12 +369,16 @@ inline std::string aaps_preamble(text_maker& m, std::size_t target) {
 inline std::string aaps_problem(text_maker& m, std::size_t target) {
   auto& r = m.random();
   const std::string noun(m.pick(nouns));
+  // One random draw per statement (see tool_doc).
   const std::size_t limit = std::size_t{1} << r.between(10, 18);
+  const std::size_t value_limit = std::size_t{1} << r.between(8, 30);
+  const std::string_view adjective = m.pick(adjectives);
+  const std::string_view done = m.pick(verbs).ed;
   std::string tail = "\n\n-----Input-----\nThe first line contains a single integer n (1 <= n <= " + std::to_string(limit) +
                      ") - the number of " + plural_of(noun) + ". The second line contains n integers a_1, a_2, ..., a_n (0 <= a_i <= " +
-                     std::to_string(std::size_t{1} << r.between(8, 30)) + ").\n\n-----Output-----\nPrint one integer: the " +
-                     std::string(m.pick(adjectives)) + " number of " + plural_of(noun) + " that can be " +
-                     std::string(m.pick(verbs).ed) + ".\n\n-----Examples-----\nInput\n";
+                     std::to_string(value_limit) + ").\n\n-----Output-----\nPrint one integer: the " +
+                     std::string(adjective) + " number of " + plural_of(noun) + " that can be " +
+                     std::string(done) + ".\n\n-----Examples-----\nInput\n";
   const std::size_t n = r.between(3, 8);
   std::uint64_t sum = 0;
   tail += std::to_string(n) + "\n";
@@ -350,12 +400,16 @@ inline std::vector<std::string> make_aaps(const generator_config& c, rng& r) {
   const std::size_t groups = or_default(c.groups, 1);
   const std::size_t pmin = or_default(c.prefix_min_tokens, 60), pmax = or_default(c.prefix_max_tokens, 100);
   const std::size_t smin = or_default(c.suffix_min_tokens, 200), smax = or_default(c.suffix_max_tokens, 500);
-  std::vector<std::string> preambles;
-  for (std::size_t g = 0; g < groups; ++g) preambles.push_back(aaps_preamble(m, r.between(pmin, pmax)));
+  lazy_groups preambles(groups, [&](std::size_t g) {
+    rng gr(group_seed(c.seed, 3, g));
+    text_maker mg(gr);
+    const std::size_t target = gr.between(pmin, pmax);
+    return aaps_preamble(mg, target);
+  });
   std::vector<std::string> out;
   out.reserve(c.count);
   for (std::size_t i = 0; i < c.count; ++i) {
-    std::string p = preambles[r.below(groups)];
+    std::string p = preambles[static_cast<std::size_t>(r.below(groups))];
     p += aaps_problem(m, r.between(smin, smax));
     out.push_back(std::move(p));
   }
