@@ -1,9 +1,6 @@
 // SPDX-License-Identifier: MIT
 // libFuzzer entry point for the JSONL workload reader, fed from memory.
-// The reader's body is compiled here, not taken from libplanetserve.a, so that libFuzzer's
-// coverage instrumentation (applied to this target only) sees inside it; the archive's copy
-// is then never pulled in by the linker.
-#include <planetserve/workload/impl/dataset.ipp>
+#include <planetserve/workload/dataset.hpp>
 
 #include <cstddef>
 #include <cstdint>
