@@ -1,15 +1,203 @@
 // SPDX-License-Identifier: MIT
-// pswm sim: placeholder until its issue (the vLLM emulator) lands.
+// pswm sim: run N emulated vLLM nodes on consecutive ports until SIGINT/SIGTERM.
 #include "cli.hpp"
 #include "commands.hpp"
 
+#include <planetserve/sim/fleet.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
 namespace pswm {
+
+namespace {
+
+namespace sim = planetserve::sim;
+
+std::string usage_text() {
+  std::ostringstream u;
+  u << "Usage: pswm sim [options]\n\n"
+       "Runs --num-nodes emulated vLLM servers on --host, ports --base-port .. --base-port+N-1\n"
+       "(port 0: ephemeral ports, printed). Each serves /v1/completions, /v1/chat/completions,\n"
+       "/v1/models, /health, /version, /tokenize, /detokenize, /metrics and /reset_prefix_cache\n"
+       "like vLLM, with latencies from the profile. Stops gracefully on SIGINT/SIGTERM.\n\n"
+       "Profiles (--profile):\n";
+  for (const auto& p : sim::builtin_profiles()) {
+    char line[256];
+    if (p.cost.fixed_s == 0 && p.cost.per_prefill_token_s == 0)
+      std::snprintf(line, sizeof line, "  %-24s %s, zero model time (driver benchmarks), %zu KV blocks\n",
+                    p.name.c_str(), p.model.c_str(), p.num_gpu_blocks);
+    else
+      std::snprintf(line, sizeof line, "  %-24s %s on %s, %zu KV blocks, max_num_seqs %zu%s\n", p.name.c_str(),
+                    p.model.c_str(), p.gpu.c_str(), p.num_gpu_blocks, p.max_num_seqs,
+                    &p == &sim::default_profile() ? " (default)" : "");
+    u << line;
+  }
+  u << "  (aliases: a100, a6000, h100)";
+  return u.str();
+}
+
+std::vector<unsigned> parse_statuses(const std::string& s) {
+  std::vector<unsigned> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    try {
+      std::size_t used = 0;
+      const unsigned long v = std::stoul(item, &used);
+      if (used != item.size() || v < 400 || v > 599) throw std::invalid_argument(item);
+      out.push_back(static_cast<unsigned>(v));
+    } catch (const std::exception&) {
+      throw cli::usage_error("--fault-error-status: '" + item +
+                             "' is not an HTTP error status; give a comma-separated list of 4xx/5xx codes, e.g. 500,503");
+    }
+  }
+  if (out.empty()) throw cli::usage_error("--fault-error-status: give at least one status, e.g. 500");
+  return out;
+}
+
+}  // namespace
 
 int cmd_sim(int argc, char** argv) {
   cli::po::options_description options("Options");
+  std::size_t num_nodes = 1;
+  unsigned base_port = 8000;
+  std::string host = "127.0.0.1", profile_name = sim::default_profile().name, model, served, api_key;
+  std::uint64_t seed = 0;
+  std::size_t block_size = 0, max_num_seqs = 0, max_batched = 0, max_model_len = 0, blocks_override = 0;
+  double gpu_util = 0;
+  std::string metrics_names = "v1";
+  double error_rate = 0, close_rate = 0;
+  std::string error_statuses = "500";
+  std::size_t close_after = 0;
+  double unhealthy_s = 0, grace_s = 5;
+  unsigned delay_ms = 0, jitter_ms = 0;
+  double output_mean = 0;
+  options.add_options()
+      ("num-nodes,n", cli::po::value(&num_nodes)->default_value(num_nodes), "number of nodes")
+      ("base-port,p", cli::po::value(&base_port)->default_value(base_port), "port of node 0; node i uses base-port + i (0: ephemeral ports)")
+      ("host", cli::po::value(&host)->default_value(host), "address to bind (loopback by default; 0.0.0.0 exposes the nodes)")
+      ("profile", cli::po::value(&profile_name)->default_value(profile_name), "model + GPU profile (see the list above)")
+      ("model", cli::po::value(&model), "model name (vLLM's --model); also the served name unless --served-model-name")
+      ("served-model-name", cli::po::value(&served), "the name clients must send as `model`")
+      ("api-key", cli::po::value(&api_key), "require 'Authorization: Bearer KEY' on /v1/*, /tokenize and /detokenize")
+      ("seed", cli::po::value(&seed)->default_value(seed), "seed of output lengths, text and faults (node i uses seed + i)")
+      ("block-size", cli::po::value(&block_size), "tokens per KV block (default: the profile's, 16)")
+      ("max-num-seqs", cli::po::value(&max_num_seqs), "most sequences per engine step (default: the profile's)")
+      ("max-num-batched-tokens", cli::po::value(&max_batched), "token budget per engine step (default: the profile's)")
+      ("max-model-len", cli::po::value(&max_model_len), "prompt + output limit (default: the model's, 131072)")
+      ("num-gpu-blocks-override", cli::po::value(&blocks_override), "KV-cache blocks, instead of the count from GPU memory")
+      ("gpu-memory-utilization", cli::po::value(&gpu_util), "fraction of GPU memory vLLM may use (default 0.9); sets the KV blocks")
+      ("enable-prompt-tokens-details", "usage objects carry prompt_tokens_details.cached_tokens")
+      ("output-len-mean", cli::po::value(&output_mean), "mean natural output length in tokens when max_tokens does not decide (default 256)")
+      ("metrics-names", cli::po::value(&metrics_names)->default_value(metrics_names), "/metrics names: v1 (vLLM >= 0.11), v0 (gpu_* names) or both")
+      ("fault-error-rate", cli::po::value(&error_rate)->default_value(error_rate), "fraction of generation requests answered with an error status")
+      ("fault-error-status", cli::po::value(&error_statuses)->default_value(error_statuses), "comma-separated statuses for those errors, picked uniformly")
+      ("fault-close-rate", cli::po::value(&close_rate)->default_value(close_rate), "fraction of streams cut short (connection closed)")
+      ("fault-close-after-chunks", cli::po::value(&close_after)->default_value(close_after), "cut streams close after this many SSE events")
+      ("fault-unhealthy-seconds", cli::po::value(&unhealthy_s)->default_value(unhealthy_s), "/health (and generation) answer 503 for this long after start")
+      ("fault-delay-ms", cli::po::value(&delay_ms)->default_value(delay_ms), "network delay added before each generation response")
+      ("fault-delay-jitter-ms", cli::po::value(&jitter_ms)->default_value(jitter_ms), "plus a uniform extra delay up to this")
+      ("shutdown-grace-seconds", cli::po::value(&grace_s)->default_value(grace_s), "on SIGINT/SIGTERM, let running requests finish for this long");
   int code = cli::exit_ok;
-  if (!cli::parse(argc, argv, "Usage: pswm sim [options]", options, nullptr, code)) return code;
-  return cli::not_available("sim", "the vLLM emulator");
+  auto vm = cli::parse(argc, argv, usage_text(), options, nullptr, code);
+  if (!vm) return code;
+
+  const sim::profile* prof = sim::find_profile(profile_name);
+  if (!prof) throw cli::usage_error("--profile: unknown profile '" + profile_name + "'; see pswm sim --help for the list");
+  if (num_nodes == 0 || num_nodes > 4096) throw cli::usage_error("--num-nodes: give 1..4096");
+  if (base_port > 65535 || (base_port != 0 && base_port + num_nodes - 1 > 65535))
+    throw cli::usage_error("--base-port: ports " + std::to_string(base_port) + ".." +
+                           std::to_string(base_port + num_nodes - 1) + " do not fit below 65536");
+  auto names = sim::parse_metric_names(metrics_names);
+  if (!names) throw cli::usage_error("--metrics-names: give v1, v0 or both");
+  if (error_rate < 0 || error_rate > 1) throw cli::usage_error("--fault-error-rate: give a fraction in [0, 1]");
+  if (close_rate < 0 || close_rate > 1) throw cli::usage_error("--fault-close-rate: give a fraction in [0, 1]");
+  if (unhealthy_s < 0) throw cli::usage_error("--fault-unhealthy-seconds: give a duration >= 0");
+  if (grace_s < 0) throw cli::usage_error("--shutdown-grace-seconds: give a duration >= 0");
+  if (vm->count("gpu-memory-utilization") && (gpu_util <= 0 || gpu_util > 1))
+    throw cli::usage_error("--gpu-memory-utilization: give a fraction in (0, 1]");
+  if (vm->count("output-len-mean") && output_mean < 1) throw cli::usage_error("--output-len-mean: give at least 1");
+
+  sim::fleet_config fc;
+  fc.num_nodes = num_nodes;
+  fc.host = host;
+  fc.base_port = static_cast<std::uint16_t>(base_port);
+  sim::node_config& nc = fc.node;
+  nc = sim::node_config::from_profile(*prof);
+  if (!model.empty()) nc.served_model_name = model;
+  if (!served.empty()) nc.served_model_name = served;
+  nc.api_key = api_key;
+  nc.engine.seed = seed;
+  nc.metrics_names = *names;
+  nc.enable_prompt_tokens_details = vm->count("enable-prompt-tokens-details") != 0;
+  if (vm->count("block-size")) {
+    if (block_size == 0 || block_size > 256) throw cli::usage_error("--block-size: give 1..256 (vLLM uses 16)");
+    nc.engine.block_size = block_size;
+  }
+  if (vm->count("max-num-seqs")) nc.engine.max_num_seqs = max_num_seqs;
+  if (vm->count("max-num-batched-tokens")) nc.engine.max_num_batched_tokens = max_batched;
+  if (vm->count("max-model-len")) nc.engine.max_model_len = max_model_len;
+  if (vm->count("output-len-mean")) nc.engine.output_length.mean = output_mean;
+  if (vm->count("gpu-memory-utilization")) nc.gpu_memory_utilization = gpu_util;
+  if (vm->count("gpu-memory-utilization") || vm->count("block-size"))
+    nc.engine.num_gpu_blocks =
+        sim::kv_blocks_from_memory(prof->gpu_memory_gib, nc.gpu_memory_utilization, prof->weights_gib,
+                                   prof->activation_reserve_gib, prof->kv_bytes_per_token, nc.engine.block_size);
+  if (vm->count("num-gpu-blocks-override")) {
+    nc.engine.num_gpu_blocks = blocks_override;
+    nc.engine.num_gpu_blocks_overridden = true;
+    nc.num_gpu_blocks_override = blocks_override;
+  }
+  planetserve::diagnostics diag;
+  if (auto ec = sim::engine::validate(nc.engine, diag)) throw cli::usage_error("pswm sim: " + diag.message);
+  nc.faults.error_rate = error_rate;
+  nc.faults.error_statuses = parse_statuses(error_statuses);
+  nc.faults.close_rate = close_rate;
+  nc.faults.close_after_chunks = close_after;
+  nc.faults.unhealthy_for = std::chrono::milliseconds(static_cast<std::int64_t>(unhealthy_s * 1000));
+  nc.faults.added_delay = std::chrono::milliseconds(delay_ms);
+  nc.faults.delay_jitter = std::chrono::milliseconds(jitter_ms);
+  nc.faults.seed = seed;
+
+  boost::asio::io_context io(1);
+  sim::fleet nodes(io.get_executor(), fc);
+  if (auto ec = nodes.start(diag)) {
+    std::cerr << "pswm sim: " << diag.message << "\n";
+    return cli::exit_failure;
+  }
+  const auto urls = nodes.urls();
+  for (std::size_t i = 0; i < urls.size(); ++i)
+    std::cout << "node " << i << ": " << urls[i] << "  model=" << nc.served_model_name << " profile=" << prof->name
+              << " kv_blocks=" << nc.engine.num_gpu_blocks << "\n";
+  std::cout << std::flush;
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  const auto grace = std::chrono::milliseconds(static_cast<std::int64_t>(grace_s * 1000));
+  signals.async_wait([&](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    std::cerr << "pswm sim: stopping (up to " << grace_s << " s for running requests)\n";
+    // A second signal stops at once.
+    signals.async_wait([&](const boost::system::error_code& ec2, int) {
+      if (!ec2) io.stop();
+    });
+    boost::asio::co_spawn(io, nodes.async_shutdown(grace), [&](std::exception_ptr) {
+      signals.cancel();
+      io.stop();
+    });
+  });
+  io.run();
+  std::cerr << "pswm sim: stopped\n";
+  return cli::exit_ok;
 }
 
 }  // namespace pswm

@@ -1,0 +1,915 @@
+// SPDX-License-Identifier: MIT
+// Compiled body of sim::node_server: vLLM's OpenAI routes over the sans-io engine, one step timer.
+#pragma once
+
+#include <planetserve/openai/request_builder.hpp>
+#include <planetserve/sim/node_server.hpp>
+#include <planetserve/sim/random.hpp>
+#include <planetserve/tokenize/approx_tokenizer.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include <charconv>
+#include <stdexcept>
+#include <unordered_map>
+
+// GCC 12 inlines asio's awaitable frame allocation into these coroutines and then reports
+// its own recycling operator delete as mismatched (-Wmismatched-new-delete): a false alarm.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+namespace planetserve::sim {
+
+node_config node_config::from_profile(const profile& p) {
+  node_config c;
+  c.engine = engine_config::from_profile(p);
+  c.served_model_name = p.model;
+  c.gpu_memory_utilization = p.gpu_memory_utilization;
+  return c;
+}
+
+namespace detail {
+
+namespace nasio = boost::asio;
+namespace njson = boost::json;
+using nclock = std::chrono::steady_clock;
+constexpr auto node_use_tuple = nasio::as_tuple(nasio::use_awaitable);
+
+// A generation request waiting for tokens. Lives in its handler's coroutine frame; the
+// engine loop finds it by request id and wakes it by cancelling `wake`.
+struct pending_request {
+  explicit pending_request(const nasio::any_io_executor& ex) : wake(ex) {
+    wake.expires_at(nasio::steady_timer::time_point::max());
+  }
+  nasio::steady_timer wake;
+  std::vector<tokenize::token_id> tokens;  // produced, not yet written
+  std::optional<finish_reason> finished;
+  request_usage usage;
+  bool gone = false;  // client left, or the node is stopping
+};
+
+inline bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
+  // Every byte of the longer string is looked at, whatever matches, so timing does not
+  // tell an attacker how much of the key was right.
+  const std::size_t n = a.size() > b.size() ? a.size() : b.size();
+  unsigned diff = a.size() == b.size() ? 0u : 1u;
+  for (std::size_t i = 0; i < n; ++i) {
+    const unsigned x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0u;
+    const unsigned y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0u;
+    diff |= x ^ y;
+  }
+  return diff == 0;
+}
+
+inline void append_uint(std::string& out, std::uint64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+inline void append_hex16(std::string& out, std::uint64_t v) {
+  static constexpr char hex[] = "0123456789abcdef";
+  for (int shift = 60; shift >= 0; shift -= 4) out += hex[(v >> shift) & 15];
+}
+
+inline std::string_view error_type_for(unsigned status) noexcept {
+  switch (status) {
+    case 400: return "BadRequestError";
+    case 401: return "UnauthorizedError";
+    case 403: return "ForbiddenError";
+    case 404: return "NotFoundError";
+    case 408: return "RequestTimeoutError";
+    case 413: return "RequestEntityTooLargeError";
+    case 429: return "RateLimitError";
+    case 500: return "InternalServerError";
+    case 502: return "BadGatewayError";
+    case 503: return "ServiceUnavailableError";
+    case 504: return "GatewayTimeoutError";
+    default: return "Error";
+  }
+}
+
+// vLLM's ErrorResponse: {"error": {"message", "type", "param", "code"}}.
+inline std::string error_body(unsigned status, std::string_view message, std::string_view param = {}) {
+  std::string out = "{\"error\":{\"message\":";
+  openai::append_json_string(out, message);
+  out += ",\"type\":";
+  openai::append_json_string(out, error_type_for(status));
+  out += ",\"param\":";
+  if (param.empty()) out += "null"; else openai::append_json_string(out, param);
+  out += ",\"code\":";
+  append_uint(out, status);
+  out += "}}";
+  return out;
+}
+
+struct request_error {
+  unsigned status = 400;
+  std::string message;
+  std::string param;
+};
+
+// What a generation request asks for, once validated.
+struct generation_request {
+  std::vector<tokenize::token_id> prompt;
+  sampling_params params;
+  bool stream = false;
+  bool include_usage = false;
+  bool continuous_usage = false;
+};
+
+enum class usage_details { omit_when_off, null_when_off };
+
+struct node_state : std::enable_shared_from_this<node_state> {
+  node_state(nasio::any_io_executor e, node_config c)
+      : ex(std::move(e)),
+        cfg(std::move(c)),
+        eng(cfg.engine),
+        faults(cfg.faults),
+        server(ex, cfg.http),
+        step_timer(ex) {
+    if (!cfg.api_key.empty()) expected_auth = "Bearer " + cfg.api_key;
+    page.names = cfg.metrics_names;
+    page.model_name = cfg.served_model_name;
+    page.engine_index = cfg.engine_index;
+    page.gpu_memory_utilization = cfg.gpu_memory_utilization;
+    page.num_gpu_blocks_override = cfg.num_gpu_blocks_override;
+    id_salt = mix_seed(cfg.engine.seed, std::uint64_t{0x1d5a17});
+    start_clock();
+  }
+
+  void start_clock() {
+    epoch = nclock::now();
+    created_unix = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    page.created_unix_s = created_unix;
+  }
+
+  time_point now() const { return std::chrono::duration_cast<time_point>(nclock::now() - epoch); }
+  std::uint64_t unix_seconds() const {
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  }
+
+  // Wakes the step loop when it sleeps without a step in flight (idle or waiting for the
+  // next step): new work may move the next step earlier.
+  void kick() {
+    if (!in_flight) step_timer.cancel();
+  }
+
+  void deliver(const step_result& r) {
+    for (const auto& o : r.outputs) {
+      auto it = pending.find(o.id);
+      if (it == pending.end()) continue;
+      pending_request& p = *it->second;
+      p.tokens.insert(p.tokens.end(), o.tokens.begin(), o.tokens.end());
+      if (o.finished) p.finished = o.finished;
+      p.usage = o.usage;
+      p.wake.cancel();
+    }
+  }
+
+  void stop_all() {
+    stopping = true;
+    server.stop();
+    step_timer.cancel();
+    for (auto& [id, p] : pending) {
+      p->gone = true;
+      p->wake.cancel();
+    }
+  }
+
+  std::string new_id(std::string_view prefix) {
+    std::string id(prefix);
+    const std::uint64_t n = next_id++;
+    append_hex16(id, mix_seed(id_salt, n));
+    append_hex16(id, n ^ id_salt);  // a bijection of the counter: ids never repeat
+    return id;
+  }
+
+  bool authorized(const http::server_request& req) const {
+    if (expected_auth.empty()) return true;
+    return constant_time_equal(req.header("Authorization"), expected_auth);
+  }
+
+  nasio::any_io_executor ex;
+  node_config cfg;
+  engine eng;
+  fault_injector faults;
+  http::server server;
+  nasio::steady_timer step_timer;
+  nclock::time_point epoch;
+  double created_unix = 0;
+  std::optional<step_result> in_flight;  // computed, outputs not yet due
+  std::unordered_map<std::string, pending_request*> pending;
+  bool stopping = false;
+  bool loop_started = false;
+  std::uint64_t next_index = 0;  // generation requests seen (fault decisions)
+  std::uint64_t next_id = 0;
+  std::uint64_t id_salt = 0;
+  std::string expected_auth;
+  node_stats stats;
+  tokenize::approx_tokenizer tokenizer;
+  metrics_page_config page;
+  std::string metrics_buf;
+};
+
+// The one timer of a node: sleeps until the engine's next step, runs it, sleeps until the
+// step ends, hands its tokens to the waiting handlers.
+inline nasio::awaitable<void> run_engine(std::shared_ptr<node_state> st) {
+  while (!st->stopping) {
+    if (st->in_flight) {
+      const auto due = st->epoch + st->in_flight->end;
+      if (nclock::now() < due) {
+        st->step_timer.expires_at(due);
+        co_await st->step_timer.async_wait(node_use_tuple);
+        continue;
+      }
+      step_result r = std::move(*st->in_flight);
+      st->in_flight.reset();
+      st->deliver(r);
+      continue;
+    }
+    const auto next = st->eng.next_step_time();
+    const time_point now = st->now();
+    if (next && *next <= now) {
+      st->in_flight = st->eng.step(now);
+      // Even a zero-cost step goes through the timer: handlers then write their tokens
+      // before the next step runs, and the loop never monopolises the thread.
+      st->step_timer.expires_at(st->epoch + st->in_flight->end);
+      co_await st->step_timer.async_wait(node_use_tuple);
+      continue;
+    }
+    st->step_timer.expires_at(next ? st->epoch + *next : nasio::steady_timer::time_point::max());
+    co_await st->step_timer.async_wait(node_use_tuple);
+  }
+}
+
+// ---- JSON request parsing ----------------------------------------------------------------
+
+inline bool read_int(const njson::value& v, std::int64_t& out) {
+  if (v.is_int64()) {
+    out = v.get_int64();
+    return true;
+  }
+  if (v.is_uint64()) {
+    out = v.get_uint64() > static_cast<std::uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<std::int64_t>(v.get_uint64());
+    return true;
+  }
+  return false;
+}
+
+inline std::optional<request_error> type_error(std::string_view field, std::string_view expected) {
+  return request_error{400, "Input should be " + std::string(expected) + " (field `" + std::string(field) + "`)",
+                       std::string(field)};
+}
+
+inline std::optional<request_error> check_model(const njson::object& o, const node_config& cfg) {
+  auto it = o.find("model");
+  if (it == o.end() || it->value().is_null()) return std::nullopt;
+  if (!it->value().is_string()) return type_error("model", "a valid string");
+  const auto& m = it->value().get_string();
+  if (std::string_view(m.data(), m.size()) != cfg.served_model_name)
+    return request_error{404, "The model `" + std::string(m.data(), m.size()) + "` does not exist.", "model"};
+  return std::nullopt;
+}
+
+inline std::optional<request_error> read_token_list(const njson::array& a, std::string_view field,
+                                                    std::vector<tokenize::token_id>& out) {
+  out.reserve(a.size());
+  for (const auto& t : a) {
+    std::int64_t v = 0;
+    if (!read_int(t, v) || v < 0 || v > 0xffffffffLL) return type_error(field, "a list of token ids (integers >= 0)");
+    out.push_back(static_cast<tokenize::token_id>(v));
+  }
+  return std::nullopt;
+}
+
+inline std::optional<request_error> read_text_content(const njson::value& v, std::string& out) {
+  if (v.is_null()) return std::nullopt;
+  if (v.is_string()) {
+    out.append(v.get_string().data(), v.get_string().size());
+    return std::nullopt;
+  }
+  if (!v.is_array()) return type_error("messages.content", "a string or a list of content parts");
+  for (const auto& part : v.get_array()) {
+    if (!part.is_object()) return type_error("messages.content", "a list of content parts");
+    const auto& po = part.get_object();
+    auto t = po.find("text");
+    if (t == po.end() || !t->value().is_string()) return type_error("messages.content.text", "a valid string");
+    out.append(t->value().get_string().data(), t->value().get_string().size());
+  }
+  return std::nullopt;
+}
+
+// Llama-3's chat template, so that a conversation's prompt grows by appending.
+inline std::optional<request_error> render_chat(const njson::object& o, std::string& out) {
+  auto it = o.find("messages");
+  if (it == o.end()) return request_error{400, "Field required (field `messages`)", "messages"};
+  if (!it->value().is_array()) return type_error("messages", "a valid list");
+  const auto& msgs = it->value().get_array();
+  if (msgs.empty()) return request_error{400, "List should have at least 1 item (field `messages`)", "messages"};
+  out += "<|begin_of_text|>";
+  for (const auto& m : msgs) {
+    if (!m.is_object()) return type_error("messages", "a list of message objects");
+    const auto& mo = m.get_object();
+    auto role = mo.find("role");
+    if (role == mo.end() || !role->value().is_string()) return type_error("messages.role", "a valid string");
+    out += "<|start_header_id|>";
+    out.append(role->value().get_string().data(), role->value().get_string().size());
+    out += "<|end_header_id|>\n\n";
+    if (auto c = mo.find("content"); c != mo.end())
+      if (auto e = read_text_content(c->value(), out)) return e;
+    out += "<|eot_id|>";
+  }
+  out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
+  return std::nullopt;
+}
+
+inline std::optional<request_error> read_prompt(const njson::object& o, const tokenize::tokenizer& tok,
+                                                std::vector<tokenize::token_id>& out) {
+  auto it = o.find("prompt");
+  if (it == o.end()) return request_error{400, "Field required (field `prompt`)", "prompt"};
+  const auto& v = it->value();
+  if (v.is_string()) {
+    tok.encode(std::string_view(v.get_string().data(), v.get_string().size()), out);
+    return std::nullopt;
+  }
+  if (!v.is_array()) return type_error("prompt", "a string, a list of strings or a list of token ids");
+  const auto& a = v.get_array();
+  if (a.empty()) return request_error{400, "Prompt cannot be empty", "prompt"};
+  if (a[0].is_string() || a[0].is_array()) {
+    if (a.size() != 1)
+      return request_error{400, "The emulator serves one prompt per request; got " + std::to_string(a.size()) + ".",
+                           "prompt"};
+    if (a[0].is_string()) {
+      tok.encode(std::string_view(a[0].get_string().data(), a[0].get_string().size()), out);
+      return std::nullopt;
+    }
+    return read_token_list(a[0].get_array(), "prompt", out);
+  }
+  return read_token_list(a, "prompt", out);
+}
+
+inline std::optional<request_error> read_optional_count(const njson::object& o, std::string_view key,
+                                                        std::optional<std::int64_t>& out) {
+  auto it = o.find(key);
+  if (it == o.end() || it->value().is_null()) return std::nullopt;
+  std::int64_t v = 0;
+  if (!read_int(it->value(), v)) return type_error(key, "a valid integer");
+  out = v;
+  return std::nullopt;
+}
+
+inline std::optional<request_error> read_bool(const njson::object& o, std::string_view key, bool& out) {
+  auto it = o.find(key);
+  if (it == o.end() || it->value().is_null()) return std::nullopt;
+  if (!it->value().is_bool()) return type_error(key, "a valid boolean");
+  out = it->value().get_bool();
+  return std::nullopt;
+}
+
+inline std::optional<request_error> parse_generation(std::string_view body, bool chat, const node_config& cfg,
+                                                     const tokenize::tokenizer& tok, generation_request& out) {
+  alignas(16) unsigned char buffer[4096];
+  njson::monotonic_resource mr(buffer, sizeof buffer);
+  boost::system::error_code ec;
+  njson::value doc = njson::parse(body, ec, &mr);
+  if (ec) return request_error{400, "JSON decode error: " + ec.message(), {}};
+  if (!doc.is_object()) return request_error{400, "Input should be a valid dictionary or object", {}};
+  const auto& o = doc.get_object();
+  if (auto e = check_model(o, cfg)) return e;
+  if (chat) {
+    std::string text;
+    if (auto e = render_chat(o, text)) return e;
+    tok.encode(text, out.prompt);
+  } else if (auto e = read_prompt(o, tok, out.prompt)) {
+    return e;
+  }
+  std::optional<std::int64_t> max_tokens, min_tokens, n, seed;
+  if (chat) {
+    if (auto e = read_optional_count(o, "max_completion_tokens", max_tokens)) return e;
+  }
+  if (!max_tokens)
+    if (auto e = read_optional_count(o, "max_tokens", max_tokens)) return e;
+  if (auto e = read_optional_count(o, "min_tokens", min_tokens)) return e;
+  if (auto e = read_optional_count(o, "n", n)) return e;
+  if (auto e = read_optional_count(o, "seed", seed)) return e;
+  if (auto e = read_bool(o, "ignore_eos", out.params.ignore_eos)) return e;
+  if (auto e = read_bool(o, "stream", out.stream)) return e;
+  if (max_tokens) {
+    if (*max_tokens < 1)
+      return request_error{400, "max_tokens must be at least 1, got " + std::to_string(*max_tokens) + ".", "max_tokens"};
+    out.params.max_tokens = static_cast<std::size_t>(*max_tokens);
+  }
+  if (min_tokens) {
+    if (*min_tokens < 0)
+      return request_error{400, "min_tokens must be greater than or equal to 0, got " + std::to_string(*min_tokens) + ".",
+                           "min_tokens"};
+    out.params.min_tokens = static_cast<std::size_t>(*min_tokens);
+  }
+  if (n) {
+    if (*n < 1) return request_error{400, "n must be at least 1, got " + std::to_string(*n) + ".", "n"};
+    if (*n != 1) return request_error{400, "The emulator generates one choice per request (n=1); got n=" + std::to_string(*n) + ".", "n"};
+  }
+  if (seed) out.params.seed = static_cast<std::uint64_t>(*seed);
+  if (auto it = o.find("stream_options"); it != o.end() && !it->value().is_null()) {
+    if (!it->value().is_object()) return type_error("stream_options", "a valid dictionary");
+    if (!out.stream)
+      return request_error{400, "Stream options can only be defined when `stream=True`.", "stream_options"};
+    const auto& so = it->value().get_object();
+    if (auto e = read_bool(so, "include_usage", out.include_usage)) return e;
+    if (auto e = read_bool(so, "continuous_usage_stats", out.continuous_usage)) return e;
+  }
+  return std::nullopt;
+}
+
+// ---- Response JSON -----------------------------------------------------------------------
+
+inline void append_usage(std::string& out, const request_usage& u, bool details_on, usage_details mode) {
+  out += "{\"prompt_tokens\":";
+  append_uint(out, u.prompt_tokens);
+  out += ",\"total_tokens\":";
+  append_uint(out, u.prompt_tokens + u.completion_tokens);
+  out += ",\"completion_tokens\":";
+  append_uint(out, u.completion_tokens);
+  if (details_on) {
+    out += ",\"prompt_tokens_details\":{\"cached_tokens\":";
+    append_uint(out, u.cached_tokens);
+    out += '}';
+  } else if (mode == usage_details::null_when_off) {
+    out += ",\"prompt_tokens_details\":null";
+  }
+  out += '}';
+}
+
+// `{"id":...,"object":...,"created":...,"model":...` shared by every chunk of a response.
+inline std::string response_head(std::string_view id, std::string_view object, std::uint64_t created,
+                                 std::string_view model) {
+  std::string h = "{\"id\":";
+  openai::append_json_string(h, id);
+  h += ",\"object\":";
+  openai::append_json_string(h, object);
+  h += ",\"created\":";
+  append_uint(h, created);
+  h += ",\"model\":";
+  openai::append_json_string(h, model);
+  return h;
+}
+
+inline void append_finish(std::string& out, const std::optional<finish_reason>& f) {
+  if (f) {
+    out += '"';
+    out += to_string(*f);
+    out += '"';
+  } else {
+    out += "null";
+  }
+}
+
+// ---- Handlers ----------------------------------------------------------------------------
+
+inline nasio::awaitable<void> write_json(http::server_response& res, unsigned status, std::string_view body) {
+  co_await res.async_write_whole(status, "application/json", body);
+}
+
+inline nasio::awaitable<void> write_error(http::server_response& res, unsigned status, std::string_view message,
+                                          std::string_view param = {}) {
+  std::string body = error_body(status, message, param);
+  co_await res.async_write_whole(status, "application/json", body);
+}
+
+inline nasio::awaitable<void> write_unauthorized(http::server_response& res) {
+  std::string body = "{\"error\":\"Unauthorized\"}";
+  co_await res.async_write_whole(401, "application/json", body);
+}
+
+inline nasio::awaitable<void> sleep_for(const nasio::any_io_executor& ex, std::chrono::nanoseconds d) {
+  nasio::steady_timer t(ex);
+  t.expires_after(d);
+  co_await t.async_wait(node_use_tuple);
+}
+
+// `chat` is a template parameter so that the route points straight at the coroutine (GCC 12
+// warns falsely about a coroutine ramp inlined into a wrapper).
+template <bool chat>
+nasio::awaitable<void> handle_generation(std::shared_ptr<node_state> st, http::server_request& req,
+                                         http::server_response& res) {
+  if (!st->authorized(req)) {
+    ++st->stats.rejected;
+    co_await write_unauthorized(res);
+    co_return;
+  }
+  ++st->stats.generation_requests;
+  const fault_decision fault = st->faults.enabled() ? st->faults.decide(st->next_index++) : fault_decision{};
+  if (fault.delay.count() > 0) co_await sleep_for(st->ex, fault.delay);
+  if (st->faults.enabled() && !st->faults.healthy(nclock::now() - st->epoch)) {
+    ++st->stats.injected_errors;
+    co_await write_error(res, 503, "The engine is not ready yet (injected unhealthy window).");
+    co_return;
+  }
+  if (fault.error_status) {
+    ++st->stats.injected_errors;
+    co_await write_error(res, *fault.error_status, "Injected fault: the emulator was told to fail this request.");
+    co_return;
+  }
+
+  generation_request g;
+  if (auto e = parse_generation(req.body(), chat, st->cfg, st->tokenizer, g)) {
+    ++st->stats.rejected;
+    co_await write_error(res, e->status, e->message, e->param);
+    co_return;
+  }
+  std::string id = st->new_id(chat ? "chatcmpl-" : "cmpl-");
+  const std::size_t prompt_len = g.prompt.size();
+  diagnostics diag;
+  if (auto ec = st->eng.add_request(id, std::move(g.prompt), g.params, st->now(), diag)) {
+    ++st->stats.rejected;
+    co_await write_error(res, 400, diag.message);
+    co_return;
+  }
+  pending_request p(st->ex);
+  st->pending.emplace(id, &p);
+  st->kick();
+  res.on_client_gone([&p] {
+    p.gone = true;
+    p.wake.cancel();
+  });
+  // Leaves the engine and the delivery map however the handler ends.
+  struct cleanup {
+    node_state& s;
+    const std::string& id;
+    pending_request& p;
+    ~cleanup() {
+      s.pending.erase(id);
+      if (!p.finished) s.eng.abort(id);
+    }
+  } guard{*st, id, p};
+
+  const std::uint64_t created = st->unix_seconds();
+  const std::string head = response_head(id, chat ? (g.stream ? "chat.completion.chunk" : "chat.completion")
+                                                   : "text_completion",
+                                         created, st->cfg.served_model_name);
+  const bool details = st->cfg.enable_prompt_tokens_details;
+  const auto& gen = st->eng.generator();
+  std::string out, text;
+
+  if (!g.stream) {
+    std::vector<tokenize::token_id> all;
+    while (!p.finished) {
+      if (p.gone) {
+        ++st->stats.client_aborts;
+        co_return;
+      }
+      if (p.tokens.empty()) {
+        co_await p.wake.async_wait(node_use_tuple);
+        continue;
+      }
+      all.insert(all.end(), p.tokens.begin(), p.tokens.end());
+      p.tokens.clear();
+    }
+    all.insert(all.end(), p.tokens.begin(), p.tokens.end());
+    p.tokens.clear();
+    gen.decode(all, text);
+    out = head;
+    if (chat) {
+      out += ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"reasoning_content\":null,\"content\":";
+      openai::append_json_string(out, text);
+      out += ",\"tool_calls\":[]},\"logprobs\":null,\"finish_reason\":";
+      append_finish(out, p.finished);
+      out += ",\"stop_reason\":null}],\"usage\":";
+      append_usage(out, p.usage, details, usage_details::null_when_off);
+      out += ",\"prompt_logprobs\":null}";
+    } else {
+      out += ",\"choices\":[{\"index\":0,\"text\":";
+      openai::append_json_string(out, text);
+      out += ",\"logprobs\":null,\"finish_reason\":";
+      append_finish(out, p.finished);
+      out += ",\"stop_reason\":null,\"prompt_logprobs\":null}],\"usage\":";
+      append_usage(out, p.usage, details, usage_details::null_when_off);
+      out += '}';
+    }
+    if (auto ec = co_await res.async_write_whole(200, "application/json", out)) {
+      ++st->stats.client_aborts;
+      co_return;
+    }
+    ++st->stats.completed;
+    co_return;
+  }
+
+  // Streaming, as vLLM's serving_chat / serving_completion write it.
+  if (auto ec = co_await res.async_begin_stream(200, "text/event-stream; charset=utf-8")) {
+    ++st->stats.client_aborts;
+    co_return;
+  }
+  std::size_t events = 0;
+  const std::size_t close_after = fault.close_after_chunks.value_or(SIZE_MAX);
+  auto cut = [&]() -> bool {
+    if (events < close_after) return false;
+    ++st->stats.injected_closes;
+    res.close_after();
+    return true;
+  };
+  if (cut()) co_return;
+  if (chat) {
+    // vLLM's first chat chunk carries the role, before any token is generated.
+    out = "data: ";
+    out += head;
+    out += ",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]";
+    if (g.include_usage && g.continuous_usage) {
+      out += ",\"usage\":";
+      append_usage(out, request_usage{prompt_len, 0, 0}, details, usage_details::omit_when_off);
+    }
+    out += "}\n\n";
+    if (auto ec = co_await res.async_write_chunk(out)) {
+      ++st->stats.client_aborts;
+      co_return;
+    }
+    ++events;
+    if (cut()) co_return;
+  }
+  for (;;) {
+    if (p.gone) {
+      ++st->stats.client_aborts;
+      co_return;
+    }
+    if (p.tokens.empty() && !p.finished) {
+      co_await p.wake.async_wait(node_use_tuple);
+      continue;
+    }
+    const bool last = p.finished.has_value();
+    text.clear();
+    gen.decode(p.tokens, text);
+    p.tokens.clear();
+    out = "data: ";
+    out += head;
+    if (chat) {
+      out += ",\"choices\":[{\"index\":0,\"delta\":{\"content\":";
+      openai::append_json_string(out, text);
+      out += "},\"logprobs\":null,\"finish_reason\":";
+      append_finish(out, p.finished);
+      if (last) out += ",\"stop_reason\":null";
+      out += "}]";
+      if (g.include_usage && g.continuous_usage) {
+        out += ",\"usage\":";
+        append_usage(out, p.usage, details, usage_details::omit_when_off);
+      }
+    } else {
+      out += ",\"choices\":[{\"index\":0,\"text\":";
+      openai::append_json_string(out, text);
+      out += ",\"logprobs\":null,\"finish_reason\":";
+      append_finish(out, p.finished);
+      out += ",\"stop_reason\":null}],\"usage\":";
+      if (g.include_usage && g.continuous_usage)
+        append_usage(out, p.usage, details, usage_details::omit_when_off);
+      else
+        out += "null";
+    }
+    out += "}\n\n";
+    ++events;
+    if (last && events < close_after) {
+      // The end arrives in one write: the last token, the usage chunk and [DONE].
+      if (g.include_usage) {
+        out += "data: ";
+        out += head;
+        out += ",\"choices\":[],\"usage\":";
+        append_usage(out, p.usage, details, usage_details::omit_when_off);
+        out += "}\n\n";
+        ++events;
+      }
+      if (events < close_after) out += "data: [DONE]\n\n";
+    }
+    if (auto ec = co_await res.async_write_chunk(out)) {
+      ++st->stats.client_aborts;
+      co_return;
+    }
+    if (cut()) co_return;
+    if (last) break;
+  }
+  if (auto ec = co_await res.async_end_stream()) {
+    ++st->stats.client_aborts;
+    co_return;
+  }
+  ++st->stats.completed;
+}
+
+inline nasio::awaitable<void> handle_models(std::shared_ptr<node_state> st, http::server_request& req,
+                                            http::server_response& res) {
+  if (!st->authorized(req)) {
+    co_await write_unauthorized(res);
+    co_return;
+  }
+  const std::uint64_t created = st->unix_seconds();
+  const auto& name = st->cfg.served_model_name;
+  std::string out = "{\"object\":\"list\",\"data\":[{\"id\":";
+  openai::append_json_string(out, name);
+  out += ",\"object\":\"model\",\"created\":";
+  append_uint(out, created);
+  out += ",\"owned_by\":\"vllm\",\"root\":";
+  openai::append_json_string(out, name);
+  out += ",\"parent\":null,\"max_model_len\":";
+  append_uint(out, st->cfg.engine.max_model_len);
+  out += ",\"permission\":[{\"id\":\"modelperm-";
+  append_hex16(out, mix_seed(st->id_salt, std::uint64_t{0x9e41}));
+  append_hex16(out, mix_seed(st->id_salt, std::uint64_t{0x9e42}));
+  out += "\",\"object\":\"model_permission\",\"created\":";
+  append_uint(out, created);
+  out += ",\"allow_create_engine\":false,\"allow_sampling\":true,\"allow_logprobs\":true,"
+         "\"allow_search_indices\":false,\"allow_view\":true,\"allow_fine_tuning\":false,"
+         "\"organization\":\"*\",\"group\":null,\"is_blocking\":false}]}]}";
+  co_await write_json(res, 200, out);
+}
+
+inline nasio::awaitable<void> handle_tokenize(std::shared_ptr<node_state> st, http::server_request& req,
+                                              http::server_response& res) {
+  if (!st->authorized(req)) {
+    co_await write_unauthorized(res);
+    co_return;
+  }
+  njson::monotonic_resource mr;
+  boost::system::error_code ec;
+  njson::value doc = njson::parse(req.body(), ec, &mr);
+  if (ec || !doc.is_object()) {
+    const std::string message =
+        ec ? "JSON decode error: " + ec.message() : std::string("Input should be a valid dictionary or object");
+    co_await write_error(res, 400, message);
+    co_return;
+  }
+  const auto& o = doc.get_object();
+  std::optional<request_error> err = check_model(o, st->cfg);
+  std::vector<tokenize::token_id> ids;
+  if (!err) {
+    if (o.contains("messages")) {
+      std::string text;
+      err = render_chat(o, text);
+      if (!err) st->tokenizer.encode(text, ids);
+    } else {
+      err = read_prompt(o, st->tokenizer, ids);
+    }
+  }
+  if (err) {
+    co_await write_error(res, err->status, err->message, err->param);
+    co_return;
+  }
+  std::string out = "{\"count\":";
+  append_uint(out, ids.size());
+  out += ",\"max_model_len\":";
+  append_uint(out, st->cfg.engine.max_model_len);
+  out += ",\"tokens\":[";
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i) out += ',';
+    append_uint(out, ids[i]);
+  }
+  out += "],\"token_strs\":null}";
+  co_await write_json(res, 200, out);
+}
+
+inline nasio::awaitable<void> handle_detokenize(std::shared_ptr<node_state> st, http::server_request& req,
+                                                http::server_response& res) {
+  if (!st->authorized(req)) {
+    co_await write_unauthorized(res);
+    co_return;
+  }
+  njson::monotonic_resource mr;
+  boost::system::error_code ec;
+  njson::value doc = njson::parse(req.body(), ec, &mr);
+  if (ec || !doc.is_object()) {
+    const std::string message =
+        ec ? "JSON decode error: " + ec.message() : std::string("Input should be a valid dictionary or object");
+    co_await write_error(res, 400, message);
+    co_return;
+  }
+  const auto& o = doc.get_object();
+  std::optional<request_error> err = check_model(o, st->cfg);
+  std::vector<tokenize::token_id> ids;
+  if (!err) {
+    auto it = o.find("tokens");
+    if (it == o.end()) err = request_error{400, "Field required (field `tokens`)", "tokens"};
+    else if (!it->value().is_array()) err = type_error("tokens", "a valid list");
+    else err = read_token_list(it->value().get_array(), "tokens", ids);
+  }
+  if (err) {
+    co_await write_error(res, err->status, err->message, err->param);
+    co_return;
+  }
+  // The approximate tokenizer hashes text, so only the generator's own tokens have text.
+  std::string text;
+  st->eng.generator().decode(ids, text);
+  std::string out = "{\"prompt\":";
+  openai::append_json_string(out, text);
+  out += '}';
+  co_await write_json(res, 200, out);
+}
+
+inline nasio::awaitable<void> handle_health(std::shared_ptr<node_state> st, http::server_request&,
+                                            http::server_response& res) {
+  const bool ok = !st->faults.enabled() || st->faults.healthy(nclock::now() - st->epoch);
+  co_await res.async_write_whole(ok ? 200 : 503, "", "");
+}
+
+inline nasio::awaitable<void> handle_version(std::shared_ptr<node_state> st, http::server_request&,
+                                             http::server_response& res) {
+  std::string out = "{\"version\":";
+  openai::append_json_string(out, st->cfg.version);
+  out += '}';
+  co_await write_json(res, 200, out);
+}
+
+inline nasio::awaitable<void> handle_metrics(std::shared_ptr<node_state> st, http::server_request&,
+                                             http::server_response& res) {
+  std::string page;
+  page.swap(st->metrics_buf);  // reuse the last page's capacity
+  page.clear();
+  write_metrics(view_of(st->eng), st->page, page);
+  co_await res.async_write_whole(200, "text/plain; version=0.0.4; charset=utf-8", page);
+  if (page.capacity() > st->metrics_buf.capacity()) st->metrics_buf.swap(page);
+}
+
+inline nasio::awaitable<void> handle_reset_prefix_cache(std::shared_ptr<node_state> st, http::server_request&,
+                                                        http::server_response& res) {
+  // vLLM answers 200 whether or not the cache could be reset (it refuses while requests
+  // hold blocks, and logs it).
+  (void)st->eng.reset_prefix_cache();
+  co_await res.async_write_whole(200, "", "");
+}
+
+using node_handler_fn = nasio::awaitable<void> (*)(std::shared_ptr<node_state>, http::server_request&,
+                                                   http::server_response&);
+
+inline nasio::awaitable<void> node_gone(http::server_response& res) {
+  co_await write_error(res, 503, "The node is shutting down.");
+}
+
+inline http::server_handler bind_route(const std::shared_ptr<node_state>& st, node_handler_fn fn) {
+  // A weak reference: the server (inside node_state) owns its routes.
+  return [w = std::weak_ptr<node_state>(st), fn](http::server_request& req, http::server_response& res) {
+    auto s = w.lock();
+    if (!s) return node_gone(res);
+    return fn(std::move(s), req, res);
+  };
+}
+
+}  // namespace detail
+
+node_server::node_server(boost::asio::any_io_executor ex, node_config config)
+    : state_(std::make_shared<detail::node_state>(std::move(ex), std::move(config))) {
+  using boost::beast::http::verb;
+  auto& srv = state_->server;
+  srv.route(verb::post, "/v1/completions", detail::bind_route(state_, &detail::handle_generation<false>));
+  srv.route(verb::post, "/v1/chat/completions", detail::bind_route(state_, &detail::handle_generation<true>));
+  srv.route(verb::get, "/v1/models", detail::bind_route(state_, &detail::handle_models));
+  srv.route(verb::get, "/health", detail::bind_route(state_, &detail::handle_health));
+  srv.route(verb::get, "/version", detail::bind_route(state_, &detail::handle_version));
+  srv.route(verb::post, "/tokenize", detail::bind_route(state_, &detail::handle_tokenize));
+  srv.route(verb::post, "/detokenize", detail::bind_route(state_, &detail::handle_detokenize));
+  srv.route(verb::get, "/metrics", detail::bind_route(state_, &detail::handle_metrics));
+  srv.route(verb::post, "/reset_prefix_cache", detail::bind_route(state_, &detail::handle_reset_prefix_cache));
+}
+
+node_server::~node_server() { stop(); }
+
+result<std::uint16_t> node_server::listen(std::string_view host, std::uint16_t port, diagnostics& diag) {
+  auto& st = *state_;
+  if (st.stopping) {
+    diag.message = "sim node: listen() after stop()";
+    return error::invalid_argument;
+  }
+  auto bound = st.server.listen(host, port, diag);
+  if (!bound) return bound;
+  if (!st.loop_started) {
+    st.loop_started = true;
+    st.start_clock();
+    boost::asio::co_spawn(st.ex, detail::run_engine(state_), boost::asio::detached);
+  }
+  return bound;
+}
+
+std::uint16_t node_server::port() const noexcept { return state_->server.port(); }
+
+boost::asio::awaitable<void> node_server::async_shutdown(std::chrono::milliseconds grace) {
+  auto st = state_;
+  co_await st->server.async_shutdown(grace);
+  st->stop_all();
+}
+
+void node_server::stop() noexcept { state_->stop_all(); }
+
+const sim::engine& node_server::engine() const noexcept { return state_->eng; }
+const node_config& node_server::config() const noexcept { return state_->cfg; }
+const node_stats& node_server::stats() const noexcept { return state_->stats; }
+const http::server_stats& node_server::http_stats() const noexcept { return state_->server.stats(); }
+
+}  // namespace planetserve::sim
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif

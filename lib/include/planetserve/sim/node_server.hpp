@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: MIT
+// sim::node_server: one emulated vLLM node (OpenAI API, /metrics, faults) on an executor.
+#pragma once
+
+#include <planetserve/error.hpp>
+#include <planetserve/http/server.hpp>
+#include <planetserve/sim/engine.hpp>
+#include <planetserve/sim/fault_injection.hpp>
+#include <planetserve/sim/metrics_writer.hpp>
+#include <planetserve/sim/profile.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace planetserve::sim {
+
+namespace detail {
+struct node_state;
+}
+
+/// Everything one emulated node needs. from_profile() gives vLLM's defaults for a profile.
+struct node_config {
+  engine_config engine;                       ///< scheduler, KV cache, step costs, seed
+  std::string served_model_name = "meta-llama/Llama-3.1-8B-Instruct";  ///< --served-model-name: the only model accepted
+  std::string api_key;                        ///< --api-key; empty: no authentication
+  metric_names metrics_names = metric_names::v1;  ///< --metrics-names
+  fault_config faults;                        ///< injected faults (off by default)
+  std::string version = "0.11.0";             ///< what GET /version reports
+  bool enable_prompt_tokens_details = false;  ///< --enable-prompt-tokens-details: usage carries prompt_tokens_details.cached_tokens
+  double gpu_memory_utilization = 0.9;        ///< shown in vllm:cache_config_info
+  std::optional<std::size_t> num_gpu_blocks_override;  ///< shown in vllm:cache_config_info
+  std::string engine_index = "0";             ///< the `engine` label of the V1 metrics
+  http::server_config http;                   ///< HTTP limits and timeouts
+
+  /// vLLM's defaults for profile `p` (engine limits, KV blocks, costs, model name).
+  static node_config from_profile(const profile& p);
+};
+
+/// Counters of the HTTP front, for tests and reports.
+struct node_stats {
+  std::uint64_t generation_requests = 0;  ///< POST /v1/completions and /v1/chat/completions received
+  std::uint64_t completed = 0;            ///< generation responses completed (streams ended with [DONE])
+  std::uint64_t rejected = 0;             ///< answered with a 4xx (auth, validation, unknown model)
+  std::uint64_t injected_errors = 0;      ///< answered with an injected error status
+  std::uint64_t injected_closes = 0;      ///< streams cut by fault injection
+  std::uint64_t client_aborts = 0;        ///< clients that left before the end (request aborted in the engine)
+};
+
+/// One vLLM node: an http::server with vLLM's routes in front of a sim::engine driven by
+/// one steady_timer. Tokens are written to each stream when the engine step that produced
+/// them ends. Everything runs on the executor given at construction (one thread, no locks).
+///
+/// Routes: POST /v1/completions, POST /v1/chat/completions (streaming or not), GET
+/// /v1/models, GET /health, GET /version, POST /tokenize, POST /detokenize, GET /metrics,
+/// POST /reset_prefix_cache.
+class node_server {
+ public:
+  /// Throws std::invalid_argument when the engine config fails engine::validate or the
+  /// fault config is out of range.
+  node_server(boost::asio::any_io_executor ex, node_config config);
+  ~node_server();
+  node_server(const node_server&) = delete;
+  node_server& operator=(const node_server&) = delete;
+
+  /// Binds `host:port` (0: ephemeral) and starts serving; the engine clock and the
+  /// unhealthy window start now. Returns the bound port.
+  result<std::uint16_t> listen(std::string_view host, std::uint16_t port, diagnostics& diag);
+
+  /// The bound port (0 before listen()).
+  std::uint16_t port() const noexcept;
+
+  /// Stops accepting, lets in-flight requests run for up to `grace`, then cuts the rest
+  /// (their engine requests are aborted) and stops the engine timer.
+  boost::asio::awaitable<void> async_shutdown(std::chrono::milliseconds grace);
+
+  /// Stops at once: no more connections, open ones closed, engine timer stopped.
+  void stop() noexcept;
+
+  /// The engine (its counters are what /metrics shows).
+  const sim::engine& engine() const noexcept;
+  const node_config& config() const noexcept;
+  const node_stats& stats() const noexcept;
+  /// The HTTP server's counters.
+  const http::server_stats& http_stats() const noexcept;
+
+ private:
+  std::shared_ptr<detail::node_state> state_;
+};
+
+}  // namespace planetserve::sim
