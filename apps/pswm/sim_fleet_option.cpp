@@ -2,6 +2,11 @@
 // `pswm run --sim`: starting emulated nodes in-process.
 #include "sim_fleet_option.hpp"
 
+#include <planetserve/sim/fleet.hpp>
+#include <planetserve/sim/profile.hpp>
+
+#include <optional>
+
 namespace pswm {
 
 void sim_fleet_option::add_options(cli::po::options_description& opts) {
@@ -12,21 +17,47 @@ void sim_fleet_option::add_options(cli::po::options_description& opts) {
        "with --sim: KV-cache blocks per emulated node (0: the profile's); small values put the cache under pressure");
 }
 
-struct sim_fleet_handle::impl {};
+struct sim_fleet_handle::impl {
+  std::optional<planetserve::sim::fleet> fleet;
+};
 
-sim_fleet_handle::sim_fleet_handle() = default;
+sim_fleet_handle::sim_fleet_handle() : impl_(std::make_unique<impl>()) {}
 sim_fleet_handle::~sim_fleet_handle() = default;
 
-boost::system::error_code sim_fleet_handle::start(boost::asio::any_io_executor, const sim_fleet_option&,
-                                                  unsigned, const std::string&, unsigned,
-                                                  const std::string&, std::uint64_t,
+boost::system::error_code sim_fleet_handle::start(boost::asio::any_io_executor ex, const sim_fleet_option& opt,
+                                                  unsigned nodes, const std::string& host, unsigned base_port,
+                                                  const std::string& api_key, std::uint64_t seed,
                                                   planetserve::diagnostics& diag) {
-  diag.message = "the in-process emulator is not in this build yet; start `pswm sim` separately";
-  return planetserve::error::invalid_argument;
+  const auto* profile = planetserve::sim::find_profile(opt.profile);
+  if (!profile) {
+    std::string known;
+    for (const auto& p : planetserve::sim::builtin_profiles()) known += (known.empty() ? "" : ", ") + p.name;
+    diag.message = "--sim-profile: unknown profile '" + opt.profile + "' (known: " + known + ")";
+    return planetserve::error::invalid_argument;
+  }
+  planetserve::sim::fleet_config fc;
+  fc.num_nodes = nodes;
+  fc.host = host;
+  fc.base_port = static_cast<std::uint16_t>(base_port);
+  fc.node = planetserve::sim::node_config::from_profile(*profile);
+  fc.node.api_key = api_key;
+  fc.node.engine.seed = seed;
+  fc.node.enable_prompt_tokens_details = true;
+  if (opt.num_gpu_blocks_override > 0) {
+    fc.node.engine.num_gpu_blocks = opt.num_gpu_blocks_override;
+    fc.node.engine.num_gpu_blocks_overridden = true;
+    fc.node.num_gpu_blocks_override = opt.num_gpu_blocks_override;
+  }
+  impl_->fleet.emplace(std::move(ex), std::move(fc));
+  return impl_->fleet->start(diag);
 }
 
-std::vector<std::string> sim_fleet_handle::urls() const { return {}; }
+std::vector<std::string> sim_fleet_handle::urls() const {
+  return impl_->fleet ? impl_->fleet->urls() : std::vector<std::string>{};
+}
 
-boost::asio::awaitable<void> sim_fleet_handle::async_stop() { co_return; }
+boost::asio::awaitable<void> sim_fleet_handle::async_stop() {
+  if (impl_->fleet) co_await impl_->fleet->async_shutdown(std::chrono::seconds(1));
+}
 
 }  // namespace pswm

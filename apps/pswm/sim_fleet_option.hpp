@@ -19,7 +19,7 @@ namespace pswm {
 /// The --sim flags of `pswm run`.
 struct sim_fleet_option {
   bool enabled = false;                        ///< --sim
-  std::string profile = "llama-3.1-8b-a100";   ///< --sim-profile
+  std::string profile = "llama-3.1-8b-a100-80gb";   ///< --sim-profile
   std::size_t num_gpu_blocks_override = 0;     ///< --num-gpu-blocks-override (0: the profile's)
 
   void add_options(cli::po::options_description& opts);
