@@ -26,8 +26,10 @@ build: configure
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) -LE soak
 
+# The main job on the built-in emulator: 4 nodes, round-robin then PlanetServe's lb, compared.
+DEMO_FLAGS ?= --sim --num-nodes 4 --dataset-file datasets/mixed.jsonl --dispatch rr,lb --output-dir out
 demo: build
-	$(PSWM) --help
+	$(PSWM) run $(DEMO_FLAGS)
 
 bench: build
 	$(BUILD)/bench/hrtree_bench

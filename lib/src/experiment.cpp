@@ -7,3 +7,4 @@
 #include <planetserve/experiment/impl/report.ipp>
 #include <planetserve/experiment/impl/run_charts.ipp>
 #include <planetserve/experiment/impl/runner.ipp>
+#include <planetserve/experiment/impl/run_outputs.ipp>

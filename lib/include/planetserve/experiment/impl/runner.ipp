@@ -7,6 +7,7 @@
 #include <planetserve/experiment/plot.hpp>
 #include <planetserve/experiment/report.hpp>
 #include <planetserve/experiment/run_charts.hpp>
+#include <planetserve/experiment/run_outputs.hpp>
 #include <planetserve/experiment/runner.hpp>
 #include <planetserve/experiment/stats.hpp>
 #include <planetserve/experiment/wait_group.hpp>
@@ -610,50 +611,6 @@ struct runner::state {
     return json::serialize(o);
   }
 
-  boost::system::error_code write_outputs(policy_result& pr, diagnostics& diag) {
-    const auto& dir = pr.layout.log_dir;
-    const std::string ds = dataset_label(cfg.dataset_file);
-    std::vector<request_record> by_query = pr.records;
-    std::stable_sort(by_query.begin(), by_query.end(), [](const auto& a, const auto& b) {
-      return a.epoch != b.epoch ? a.epoch < b.epoch : a.query_id < b.query_id;
-    });
-    const double tick = std::max(cfg.metrics_interval.count(), 0.1);
-    struct file {
-      const char* name;
-      std::string text;
-    };
-    const file files[] = {
-        {"experiment_results.json", experiment_results_json(by_query, pr.timelines)},
-        {"throughput_records.json", throughput_records_json(pr.timelines, tick)},
-        {"summary.json", summary_json(pr.summary)},
-        {"timeline.json", timelines_json(pr.timelines)},
-    };
-    for (const auto& f : files)
-      if (auto ec = write_file_atomic(dir / f.name, f.text, diag)) return ec;
-    if (auto ec = write_file_atomic(dir / (ds + "_summary.txt"), summary_text(pr.summary), diag)) return ec;
-    return render_figures(run_charts(pr.records, pr.timelines), pr.layout.fig_dir, diag);
-  }
-
-  boost::system::error_code render_figures(const std::vector<chart>& charts,
-                                           const std::filesystem::path& dir, diagnostics& diag) {
-    if (auto ec = ensure_writable_dir(dir, diag)) return ec;
-    const auto gnuplot = cfg.render_figures ? find_gnuplot() : std::filesystem::path{};
-    for (const auto& c : charts) {
-      diagnostics d;
-      if (auto ec = render_chart(c, dir, gnuplot, d)) {
-        if (ec == error::file_unwritable && !d.message.starts_with("gnuplot")) {
-          diag = d;
-          return ec;
-        }
-        log << "pswm: warning: " << d.message << "\n";
-      }
-    }
-    if (gnuplot.empty() && cfg.render_figures)
-      log << "pswm: gnuplot not found: wrote the chart scripts to " << dir.string()
-          << "/*.gp; install gnuplot-nox and run `gnuplot FILE.gp` in that folder to render them\n";
-    return {};
-  }
-
   asio::awaitable<boost::system::error_code> run_all(diagnostics& diag) {
     build_bodies();
     const std::string ds = dataset_label(cfg.dataset_file);
@@ -709,7 +666,10 @@ struct runner::state {
       pr.summary.dataset = ds;
       pr.summary.average_interval_s = cfg.average_interval_s;
       pr.summary.interrupted = stop;
-      if (auto ec = write_outputs(pr, diag)) co_return ec;
+      const double tick = std::max(cfg.metrics_interval.count(), 0.1);
+      if (auto ec = write_run_outputs(pr.records, pr.timelines, pr.summary, pr.layout, tick,
+                                      cfg.render_figures, log, diag))
+        co_return ec;
       log << "\n" << summary_text(pr.summary);
       log << "Outputs: " << pr.layout.log_dir.string() << "/ and " << pr.layout.fig_dir.string() << "/\n\n";
       results.push_back(std::move(pr));
@@ -727,7 +687,7 @@ struct runner::state {
       const auto table = comparison_text(sums);
       if (auto ec = write_file_atomic(dir / "compare.json", comparison_json(sums), diag)) co_return ec;
       if (auto ec = write_file_atomic(dir / "compare.txt", table, diag)) co_return ec;
-      if (auto ec = render_figures(comparison_charts(sums), dir, diag)) co_return ec;
+      if (auto ec = write_charts(comparison_charts(sums), dir, cfg.render_figures, log, diag)) co_return ec;
       log << "===== comparison (" << ds << ", interval " << interval_label(cfg.average_interval_s) << ") =====\n"
           << table << "Comparison: " << dir.string() << "/\n";
     }

@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: MIT
+// Compiled body of write_run_outputs and rebuild_report.
+#pragma once
+
+#include <planetserve/experiment/atomic_file.hpp>
+#include <planetserve/experiment/report.hpp>
+#include <planetserve/experiment/report_rebuild.hpp>
+#include <planetserve/experiment/run_charts.hpp>
+#include <planetserve/experiment/run_outputs.hpp>
+
+#include <boost/json/parse.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+namespace planetserve::experiment {
+
+boost::system::error_code write_charts(const std::vector<chart>& charts,
+                                       const std::filesystem::path& dir, bool render,
+                                       std::ostream& log, diagnostics& diag) {
+  if (auto ec = ensure_writable_dir(dir, diag)) return ec;
+  const auto gnuplot = render ? find_gnuplot() : std::filesystem::path{};
+  for (const auto& c : charts) {
+    diagnostics d;
+    if (auto ec = render_chart(c, dir, gnuplot, d)) {
+      if (!d.message.starts_with("gnuplot")) {
+        diag = d;
+        return ec;
+      }
+      log << "pswm: warning: " << d.message << "\n";
+    }
+  }
+  if (gnuplot.empty() && render)
+    log << "pswm: gnuplot not found: wrote the chart scripts to " << dir.string()
+        << "/*.gp; install gnuplot-nox and run `gnuplot FILE.gp` in that folder to render them\n";
+  return {};
+}
+
+boost::system::error_code write_run_outputs(std::span<const request_record> records,
+                                            std::span<const node_timeline> timelines,
+                                            const run_summary& summary, const output_layout& layout,
+                                            double tick_s, bool render, std::ostream& log,
+                                            diagnostics& diag) {
+  const auto& dir = layout.log_dir;
+  if (auto ec = ensure_writable_dir(dir, diag)) return ec;
+  std::vector<request_record> by_query(records.begin(), records.end());
+  std::stable_sort(by_query.begin(), by_query.end(), [](const auto& a, const auto& b) {
+    return a.epoch != b.epoch ? a.epoch < b.epoch : a.query_id < b.query_id;
+  });
+  const std::pair<std::string, std::string> files[] = {
+      {"experiment_results.json", experiment_results_json(by_query, timelines)},
+      {"throughput_records.json", throughput_records_json(timelines, tick_s)},
+      {"summary.json", summary_json(summary)},
+      {"timeline.json", timelines_json(timelines)},
+      {summary.dataset + "_summary.txt", summary_text(summary)},
+  };
+  for (const auto& [name, text] : files)
+    if (auto ec = write_file_atomic(dir / name, text, diag)) return ec;
+  return write_charts(run_charts(records, timelines), layout.fig_dir, render, log, diag);
+}
+
+namespace {
+
+result<std::string> slurp(const std::filesystem::path& p, diagnostics& diag) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) {
+    diag.message = p.string() + ": cannot open (is this a pswm log folder?)";
+    return make_error_code(error::file_not_found);
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+result<std::string> rebuild_report(const rebuild_options& options, std::ostream& log,
+                                   diagnostics& diag) {
+  const auto& dir = options.log_dir;
+  auto run = slurp(dir / "run.json", diag);
+  if (!run) return run.error();
+  boost::system::error_code ec;
+  auto rv = boost::json::parse(*run, ec);
+  if (ec || !rv.is_object()) {
+    diag.message = (dir / "run.json").string() + ": not a JSON object";
+    return make_error_code(error::invalid_json);
+  }
+  const auto& ro = rv.get_object();
+  auto str = [&](const char* k) {
+    auto* v = ro.if_contains(k);
+    return v && v->is_string() ? std::string(v->get_string()) : std::string();
+  };
+  auto number = [&](const char* k, double dflt) {
+    auto* v = ro.if_contains(k);
+    return v && v->is_number() ? v->to_number<double>() : dflt;
+  };
+
+  auto lines = slurp(dir / "requests.jsonl", diag);
+  if (!lines) return lines.error();
+  std::vector<request_record> records;
+  std::istringstream in(*lines);
+  std::string line;
+  std::size_t lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (line.empty()) continue;
+    diagnostics d;
+    auto r = parse_record_line(line, d);
+    if (!r) {
+      log << "pswm: warning: " << (dir / "requests.jsonl").string() << ":" << lineno << ": skipped: " << d.message
+          << "\n";
+      continue;
+    }
+    records.push_back(std::move(*r));
+  }
+  std::vector<node_timeline> timelines;
+  if (std::filesystem::exists(dir / "timeline.json")) {
+    auto t = slurp(dir / "timeline.json", diag);
+    if (!t) return t.error();
+    auto parsed = parse_timelines_json(*t, diag);
+    if (!parsed) {
+      diag.message = (dir / "timeline.json").string() + ": " + diag.message;
+      return parsed.error();
+    }
+    timelines = std::move(*parsed);
+  } else {
+    log << "pswm: warning: " << (dir / "timeline.json").string()
+        << " is missing (the run did not finish): server-side numbers are left out\n";
+  }
+
+  run_summary s = summarize(records, timelines);
+  s.policy = str("policy");
+  s.dataset = dataset_label(str("dataset_file"));
+  s.average_interval_s = number("average_interval_s", 0);
+  // A run that did not write its summary was interrupted; one that did says so itself.
+  s.interrupted = true;
+  if (auto old = slurp(dir / "summary.json", diag)) {
+    auto sv = boost::json::parse(*old, ec);
+    if (!ec && sv.is_object())
+      if (auto* i = sv.get_object().if_contains("interrupted"); i && i->is_bool()) s.interrupted = i->get_bool();
+  }
+  diag.clear();
+
+  output_layout layout;
+  layout.log_dir = dir;
+  if (!options.fig_dir.empty()) {
+    layout.fig_dir = options.fig_dir;
+  } else {
+    auto name = std::filesystem::absolute(dir).lexically_normal().filename().string();
+    if (name.empty()) name = std::filesystem::absolute(dir).lexically_normal().parent_path().filename().string();
+    if (name.rfind("log_", 0) == 0) name.replace(0, 4, "fig_");
+    else name = "fig_" + name;
+    layout.fig_dir = std::filesystem::absolute(dir).lexically_normal().parent_path() / name;
+    if (std::filesystem::absolute(dir).lexically_normal().filename().empty())
+      layout.fig_dir = std::filesystem::absolute(dir).lexically_normal().parent_path().parent_path() / name;
+  }
+  const double tick = std::max(number("metrics_interval_s", 0.1), 0.1);
+  if (auto e = write_run_outputs(records, timelines, s, layout, tick, options.render_figures, log, diag)) return e;
+  return summary_text(s) + "Rebuilt " + dir.string() + " and " + layout.fig_dir.string() + "\n";
+}
+
+}  // namespace planetserve::experiment
