@@ -153,9 +153,23 @@ std::string throughput_records_json(std::span<const node_timeline> timelines, do
   for (const auto& tl : timelines)
     if (!tl.samples.empty()) end = std::max(end, tl.samples.back().t_s);
   // The first scrape of each node is the baseline: counters count since the run started.
-  std::vector<const prom::vllm_snapshot*> base(timelines.size(), nullptr);
-  for (std::size_t k = 0; k < timelines.size(); ++k)
-    if (!timelines[k].samples.empty()) base[k] = &timelines[k].samples.front().snap;
+  // Growth is accumulated scrape by scrape so that a server restarted mid-run (counters back
+  // to 0, e.g. between epochs) adds its new counts instead of going negative.
+  struct grown {
+    double prompt = 0, gen = 0, success = 0;
+  };
+  std::vector<std::vector<grown>> growth(timelines.size());
+  for (std::size_t k = 0; k < timelines.size(); ++k) {
+    const auto& smp = timelines[k].samples;
+    growth[k].resize(smp.size());
+    auto step = [](double prev, double cur) { return cur >= prev ? cur - prev : cur; };
+    for (std::size_t i = 1; i < smp.size(); ++i) {
+      const auto &a = smp[i - 1].snap, &b = smp[i].snap;
+      growth[k][i] = {growth[k][i - 1].prompt + step(a.prompt_tokens, b.prompt_tokens),
+                      growth[k][i - 1].gen + step(a.generation_tokens, b.generation_tokens),
+                      growth[k][i - 1].success + step(a.request_success, b.request_success)};
+    }
+  }
   json::array out;
   if (tick_s <= 0) tick_s = 1;
   for (double t = 0; t <= end + 1e-9; t += tick_s) {
@@ -166,14 +180,15 @@ std::string throughput_records_json(std::span<const node_timeline> timelines, do
       const auto* s = timelines[k].at(t);
       json::object n;
       n["node_name"] = timelines[k].name;
-      if (!s || !base[k]) {
+      if (!s) {
         n["prompt_tokens"] = nullptr;
         nodes.push_back(std::move(n));
         continue;
       }
-      const double p = s->snap.prompt_tokens - base[k]->prompt_tokens;
-      const double g = s->snap.generation_tokens - base[k]->generation_tokens;
-      const double r = s->snap.request_success - base[k]->request_success;
+      const auto& gr = growth[k][static_cast<std::size_t>(s - timelines[k].samples.data())];
+      const double p = gr.prompt;
+      const double g = gr.gen;
+      const double r = gr.success;
       pt += p;
       gt += g;
       rs += r;
@@ -402,9 +417,14 @@ result<request_record> parse_record_line(std::string_view line, diagnostics& dia
     diag.message = "request record without query_id";
     return make_error_code(error::missing_field);
   }
+  // Casting a negative or out-of-range double to an unsigned type is undefined: refuse it.
+  const double node = get_num(o, "node");
+  if (q < 0 || q > 1e15 || (std::isfinite(node) && (node < 0 || node >= dispatch::no_node))) {
+    diag.message = "request record: query_id or node out of range";
+    return make_error_code(error::invalid_number);
+  }
   r.query_id = static_cast<std::size_t>(q);
   r.epoch = static_cast<std::size_t>(std::max(0.0, std::isfinite(get_num(o, "epoch")) ? get_num(o, "epoch") : 0.0));
-  const double node = get_num(o, "node");
   r.node = std::isfinite(node) ? static_cast<dispatch::node_index>(node) : dispatch::no_node;
   r.scheduled_s = get_num(o, "scheduled_s");
   r.sent_s = get_num(o, "sent_s");
@@ -429,8 +449,16 @@ result<request_record> parse_record_line(std::string_view line, diagnostics& dia
   r.rule = get_str(o, "rule");
   r.prompt_blocks = count("prompt_blocks");
   if (auto* a = o.if_contains("match_blocks"); a && a->is_array())
-    for (const auto& x : a->get_array())
-      r.match_blocks.push_back(x.is_number() ? x.to_number<std::uint32_t>() : 0u);
+    for (const auto& x : a->get_array()) {
+      // The throwing to_number<uint32_t>() would turn a bad line into an exception.
+      boost::system::error_code nec;
+      const auto m = x.is_number() ? x.to_number<std::uint32_t>(nec) : 0u;
+      if (nec) {
+        diag.message = "request record: match_blocks holds " + json::serialize(x) + ", not a block count";
+        return make_error_code(error::invalid_number);
+      }
+      r.match_blocks.push_back(m);
+    }
   if (auto* a = o.if_contains("load_scores"); a && a->is_array())
     for (const auto& x : a->get_array()) r.load_scores.push_back(x.is_number() ? x.to_number<double>() : missing);
   return r;

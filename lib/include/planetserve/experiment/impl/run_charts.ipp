@@ -122,7 +122,9 @@ std::vector<chart> run_charts(std::span<const request_record> records,
         const auto* a = tl.at(t - window_s);
         const auto* b = tl.at(t);
         if (!a || !b || a == b) continue;
-        sum += (b->snap.*counter - a->snap.*counter) / (b->t_s - a->t_s);
+        // A counter that went down was reset (server restarted): count from zero, not negative.
+        const double va = a->snap.*counter, vb = b->snap.*counter;
+        sum += (vb >= va ? vb - va : vb) / (b->t_s - a->t_s);
         any = true;
       }
       total.points.emplace_back(t, any ? sum : missing);

@@ -134,7 +134,9 @@ run_summary summarize(std::span<const request_record> records,
   }
   s.inter_arrival_mean_s = mean(gaps);
 
-  const double routed = static_cast<double>(s.requests);
+  // Shares are of the requests that reached a node; unrouted ones are no node's share.
+  double routed = 0;
+  for (const auto& n : s.nodes) routed += static_cast<double>(n.requests);
   double hits = 0, queries = 0, kv_sum = 0, kv_n = 0, ttft_sum = 0, ttft_n = 0, tpot_sum = 0,
          tpot_n = 0;
   for (std::size_t k = 0; k < timelines.size(); ++k) {
