@@ -459,3 +459,33 @@ TEST_CASE("http: Expect 100-continue gets an interim response before the body is
     co_await srv.async_shutdown(1s);
   });
 }
+
+TEST_CASE("http: response body over the client's limit is body_too_large", "[http]") {
+  run_coro([](asio::io_context& io) -> asio::awaitable<void> {
+    http::server srv(io.get_executor());
+    srv.route(verb::get, "/big", [](http::server_request&, http::server_response& res) -> asio::awaitable<void> {
+      const std::string body(5000, 'z');
+      co_await res.async_write_whole(200, "text/plain", body);
+    });
+    srv.route(verb::get, "/bigstream", [](http::server_request&, http::server_response& res) -> asio::awaitable<void> {
+      co_await res.async_begin_stream(200, "text/plain");
+      const std::string piece(1000, 'z');
+      for (int i = 0; i < 5 && !res.client_gone(); ++i) co_await res.async_write_chunk(piece);
+      co_await res.async_end_stream();
+    });
+    auto port = listen_local(srv);
+    http::client_config cfg;
+    cfg.max_body_size = 4096;
+    auto client = make_client(io, port, cfg);
+    ps::diagnostics diag;
+    auto r = co_await client.async_fetch(http::client_request::get("/big"), diag);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error() == ps::error::body_too_large);
+    CHECK(diag.message.find("4096") != std::string::npos);
+    r = co_await client.async_fetch(http::client_request::get("/bigstream"), diag);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error() == ps::error::body_too_large);
+    client.shutdown();
+    co_await srv.async_shutdown(1s);
+  });
+}
