@@ -458,7 +458,9 @@ inline void append_usage(std::string& out, const request_usage& u, bool details_
   append_uint(out, u.prompt_tokens + u.completion_tokens);
   out += ",\"completion_tokens\":";
   append_uint(out, u.completion_tokens);
-  if (details_on) {
+  // vLLM fills prompt_tokens_details only with --enable-prompt-tokens-details and a
+  // non-zero hit (`if self.enable_prompt_tokens_details and num_cached_tokens:`).
+  if (details_on && u.cached_tokens > 0) {
     out += ",\"prompt_tokens_details\":{\"cached_tokens\":";
     append_uint(out, u.cached_tokens);
     out += '}';
