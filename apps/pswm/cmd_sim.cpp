@@ -159,7 +159,7 @@ int cmd_sim(int argc, char** argv) {
     nc.num_gpu_blocks_override = blocks_override;
   }
   planetserve::diagnostics diag;
-  if (auto ec = sim::engine::validate(nc.engine, diag)) throw cli::usage_error("pswm sim: " + diag.message);
+  if (auto ec = sim::engine::validate(nc.engine, diag)) throw cli::usage_error("engine settings (--max-model-len, --block-size, --max-num-seqs, ...): " + diag.message);
   nc.faults.error_rate = error_rate;
   nc.faults.error_statuses = parse_statuses(error_statuses);
   nc.faults.close_rate = close_rate;

@@ -430,3 +430,62 @@ TEST_CASE("http: graceful server shutdown lets an in-flight stream finish", "[ht
     client.shutdown();
   });
 }
+
+TEST_CASE("http: Expect 100-continue gets an interim response before the body is sent", "[http]") {
+  run_coro([](asio::io_context& io) -> asio::awaitable<void> {
+    http::server srv(io.get_executor());
+    srv.route(verb::post, "/up", [](http::server_request& req, http::server_response& res) -> asio::awaitable<void> {
+      co_await res.async_write_whole(200, "text/plain", req.body());
+    });
+    auto port = listen_local(srv);
+    asio::ip::tcp::socket s(io);
+    co_await s.async_connect({asio::ip::make_address("127.0.0.1"), port}, asio::use_awaitable);
+    const std::string head =
+        "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n";
+    co_await asio::async_write(s, asio::buffer(head), asio::use_awaitable);
+    char buf[256];
+    std::size_t n = co_await s.async_read_some(asio::buffer(buf), asio::use_awaitable);
+    CHECK(std::string_view(buf, n) == "HTTP/1.1 100 Continue\r\n\r\n");
+    co_await asio::async_write(s, asio::buffer(std::string_view("hello")), asio::use_awaitable);
+    std::string rest;
+    for (;;) {
+      auto [ec, m] = co_await s.async_read_some(asio::buffer(buf), tuple_aw);
+      rest.append(buf, m);
+      if (ec) break;
+    }
+    CHECK(rest.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+    CHECK(rest.size() >= 5);
+    CHECK(rest.substr(rest.size() - 5) == "hello");
+    co_await srv.async_shutdown(1s);
+  });
+}
+
+TEST_CASE("http: response body over the client's limit is body_too_large", "[http]") {
+  run_coro([](asio::io_context& io) -> asio::awaitable<void> {
+    http::server srv(io.get_executor());
+    srv.route(verb::get, "/big", [](http::server_request&, http::server_response& res) -> asio::awaitable<void> {
+      const std::string body(5000, 'z');
+      co_await res.async_write_whole(200, "text/plain", body);
+    });
+    srv.route(verb::get, "/bigstream", [](http::server_request&, http::server_response& res) -> asio::awaitable<void> {
+      co_await res.async_begin_stream(200, "text/plain");
+      const std::string piece(1000, 'z');
+      for (int i = 0; i < 5 && !res.client_gone(); ++i) co_await res.async_write_chunk(piece);
+      co_await res.async_end_stream();
+    });
+    auto port = listen_local(srv);
+    http::client_config cfg;
+    cfg.max_body_size = 4096;
+    auto client = make_client(io, port, cfg);
+    ps::diagnostics diag;
+    auto r = co_await client.async_fetch(http::client_request::get("/big"), diag);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error() == ps::error::body_too_large);
+    CHECK(diag.message.find("4096") != std::string::npos);
+    r = co_await client.async_fetch(http::client_request::get("/bigstream"), diag);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error() == ps::error::body_too_large);
+    client.shutdown();
+    co_await srv.async_shutdown(1s);
+  });
+}

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // async_stream_completion against the HTTP server replaying captured vLLM streams on port 0.
 #include <planetserve/http/server.hpp>
+#include <planetserve/openai/server_info.hpp>
 #include <planetserve/openai/stream_completion.hpp>
 
 #include "unit/http_test_support.hpp"
@@ -256,5 +257,77 @@ TEST_CASE("openai stream: connection refused is reported with the URL", "[openai
     CHECK(out.error == ps::error::connection_failed);
     CHECK(out.error_text.find("127.0.0.1:" + std::to_string(port)) != std::string::npos);
     CHECK(out.status == 0);
+  });
+}
+
+TEST_CASE("openai side endpoints: /v1/models, /tokenize, /health", "[openai][http]") {
+  run_coro([](asio::io_context& io) -> asio::awaitable<void> {
+    http::server srv(io.get_executor());
+    std::string tokenize_body;
+    srv.route(verb::get, "/v1/models", [](http::server_request& req, http::server_response& res) -> asio::awaitable<void> {
+      if (req.header("Authorization") != "Bearer k") {
+        co_await res.async_write_whole(401, "application/json", R"({"error":"Unauthorized"})");
+        co_return;
+      }
+      co_await res.async_write_whole(200, "application/json",
+                                     R"({"object":"list","data":[{"id":"m1","object":"model","max_model_len":4096},{"id":"m2","object":"model"}]})");
+    });
+    srv.route(verb::post, "/tokenize", [&](http::server_request& req, http::server_response& res) -> asio::awaitable<void> {
+      tokenize_body = std::string(req.body());
+      co_await res.async_write_whole(200, "application/json", R"({"count":3,"max_model_len":4096,"tokens":[128000,9906,1917]})");
+    });
+    srv.route(verb::get, "/health", [](http::server_request&, http::server_response& res) -> asio::awaitable<void> {
+      co_await res.async_write_whole(200, "", "");
+    });
+    auto client = make_client(io, listen_local(srv));
+    ps::diagnostics diag;
+    auto models = co_await oa::async_list_models(client, "k", diag);
+    REQUIRE(models.has_value());
+    CHECK(*models == std::vector<std::string>{"m1", "m2"});
+    auto denied = co_await oa::async_list_models(client, "", diag);
+    REQUIRE_FALSE(denied.has_value());
+    CHECK(denied.error() == ps::error::unauthorized);
+    CHECK(diag.message.find("/v1/models") != std::string::npos);
+
+    auto tok = co_await oa::async_tokenize(client, "m1", "Hello \"world\"", "", diag);
+    INFO(diag.message);
+    REQUIRE(tok.has_value());
+    CHECK(tok->count == 3);
+    CHECK(tok->max_model_len == std::optional<std::uint64_t>(4096));
+    CHECK(tok->tokens == std::vector<std::uint32_t>{128000, 9906, 1917});
+    CHECK(tokenize_body == R"({"model":"m1","prompt":"Hello \"world\""})");
+
+    auto health = co_await oa::async_health(client, diag);
+    CHECK_FALSE(health);
+    auto missing = co_await oa::async_tokenize(client, "m1", "x", "", diag);  // fine again
+    CHECK(missing.has_value());
+    client.shutdown();
+    co_await srv.async_shutdown(1s);
+  });
+}
+
+TEST_CASE("openai side endpoints: malformed bodies name the URL and the problem", "[openai][http]") {
+  run_coro([](asio::io_context& io) -> asio::awaitable<void> {
+    http::server srv(io.get_executor());
+    srv.route(verb::get, "/v1/models", [](http::server_request&, http::server_response& res) -> asio::awaitable<void> {
+      co_await res.async_write_whole(200, "application/json", R"({"data":[{"id":5}]})");
+    });
+    srv.route(verb::post, "/tokenize", [](http::server_request&, http::server_response& res) -> asio::awaitable<void> {
+      co_await res.async_write_whole(200, "application/json", R"({"tokens":[1]})");
+    });
+    auto client = make_client(io, listen_local(srv));
+    ps::diagnostics diag;
+    auto models = co_await oa::async_list_models(client, "", diag);
+    REQUIRE_FALSE(models.has_value());
+    CHECK(models.error() == ps::error::wrong_field_type);
+    CHECK(diag.message.find("/v1/models") != std::string::npos);
+    auto tok = co_await oa::async_tokenize(client, "m", "p", "", diag);
+    REQUIRE_FALSE(tok.has_value());
+    CHECK(tok.error() == ps::error::missing_field);
+    CHECK(diag.message.find("count") != std::string::npos);
+    auto health = co_await oa::async_health(client, diag);
+    CHECK(health == ps::error::not_found);
+    client.shutdown();
+    co_await srv.async_shutdown(1s);
   });
 }

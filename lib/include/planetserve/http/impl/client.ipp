@@ -624,16 +624,14 @@ boost::asio::awaitable<result<response_reader>> client::async_open(const client_
         if (c.in.size() > 0) {
           std::size_t used = parser.put(c.in.data(), ec);
           c.in.consume(used);
-          if (parser.is_header_done()) {
-            ec = {};
-            break;
-          }
           if (ec == bhttp::error::need_more) {
             ec = {};
           } else if (ec) {
+            // Includes a Content-Length over the body limit, found as the header completes.
             error_code out = detail::framing_error(p, ec, diag);
             co_return out;
           }
+          if (parser.is_header_done()) break;
         }
         ec = co_await detail::fill(c, detail::io_limit(p, deadline));
         if (ec == bhttp::error::buffer_overflow) co_return detail::framing_error(p, ec, diag);

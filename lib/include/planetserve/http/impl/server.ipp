@@ -13,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
@@ -230,7 +231,17 @@ inline sasio::awaitable<void> run_session(std::shared_ptr<server_state> st, stcp
     parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(cfg.max_header_size, UINT32_MAX)));
     parser.body_limit(cfg.max_body_size);
     s.stream.expires_after(cfg.read_timeout);
-    auto [ec, n] = co_await shttp::async_read(s.stream, s.buf, parser, server_use_tuple);
+    auto [ec, n] = co_await shttp::async_read_header(s.stream, s.buf, parser, server_use_tuple);
+    if (!ec && !parser.is_done()) {
+      // curl sends "Expect: 100-continue" for larger bodies and waits a second without this.
+      auto expect = parser.get()[shttp::field::expect];
+      if (sbeast::iequals(expect, "100-continue") &&
+          (!parser.content_length() || *parser.content_length() <= cfg.max_body_size)) {
+        static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+        std::tie(ec, n) = co_await sasio::async_write(s.stream, sasio::buffer(cont), server_use_tuple);
+      }
+      if (!ec) std::tie(ec, n) = co_await shttp::async_read(s.stream, s.buf, parser, server_use_tuple);
+    }
     (void)n;
     if (ec) {
       if (ec == shttp::error::end_of_stream || ec == sasio::error::eof ||

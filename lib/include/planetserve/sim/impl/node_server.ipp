@@ -10,6 +10,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/verb.hpp>
@@ -17,6 +18,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <stdexcept>
 #include <unordered_map>
@@ -53,6 +55,7 @@ struct pending_request {
   }
   nasio::steady_timer wake;
   std::vector<tokenize::token_id> tokens;  // produced, not yet written
+  std::vector<std::uint32_t> step_counts;  // how many of `tokens` each step produced (one SSE event each)
   std::optional<finish_reason> finished;
   request_usage usage;
   bool gone = false;  // client left, or the node is stopping
@@ -172,6 +175,7 @@ struct node_state : std::enable_shared_from_this<node_state> {
       if (it == pending.end()) continue;
       pending_request& p = *it->second;
       p.tokens.insert(p.tokens.end(), o.tokens.begin(), o.tokens.end());
+      p.step_counts.push_back(static_cast<std::uint32_t>(o.tokens.size()));
       if (o.finished) p.finished = o.finished;
       p.usage = o.usage;
       p.wake.cancel();
@@ -224,8 +228,11 @@ struct node_state : std::enable_shared_from_this<node_state> {
 };
 
 // The one timer of a node: sleeps until the engine's next step, runs it, sleeps until the
-// step ends, hands its tokens to the waiting handlers.
+// step ends, hands its tokens to the waiting handlers. Steps that take no time (the instant
+// profile) run back to back, a bounded burst at a time: they all end at the same instant,
+// and each handler then writes its events in one go instead of one syscall per token.
 inline nasio::awaitable<void> run_engine(std::shared_ptr<node_state> st) {
+  constexpr int max_burst = 32;
   while (!st->stopping) {
     if (st->in_flight) {
       const auto due = st->epoch + st->in_flight->end;
@@ -242,11 +249,20 @@ inline nasio::awaitable<void> run_engine(std::shared_ptr<node_state> st) {
     const auto next = st->eng.next_step_time();
     const time_point now = st->now();
     if (next && *next <= now) {
-      st->in_flight = st->eng.step(now);
-      // Even a zero-cost step goes through the timer: handlers then write their tokens
-      // before the next step runs, and the loop never monopolises the thread.
-      st->step_timer.expires_at(st->epoch + st->in_flight->end);
-      co_await st->step_timer.async_wait(node_use_tuple);
+      for (int burst = 0; burst < max_burst; ++burst) {
+        step_result r = st->eng.step(now);
+        if (r.end > now) {
+          st->in_flight = std::move(r);
+          break;
+        }
+        st->deliver(r);
+        const auto again = st->eng.next_step_time();
+        if (!again || *again > now) break;
+      }
+      if (!st->in_flight) {
+        // Let the handlers write before the next burst.
+        co_await nasio::post(st->ex, nasio::use_awaitable);
+      }
       continue;
     }
     st->step_timer.expires_at(next ? st->epoch + *next : nasio::steady_timer::time_point::max());
@@ -442,7 +458,9 @@ inline void append_usage(std::string& out, const request_usage& u, bool details_
   append_uint(out, u.prompt_tokens + u.completion_tokens);
   out += ",\"completion_tokens\":";
   append_uint(out, u.completion_tokens);
-  if (details_on) {
+  // vLLM fills prompt_tokens_details only with --enable-prompt-tokens-details and a
+  // non-zero hit (`if self.enable_prompt_tokens_details and num_cached_tokens:`).
+  if (details_on && u.cached_tokens > 0) {
     out += ",\"prompt_tokens_details\":{\"cached_tokens\":";
     append_uint(out, u.cached_tokens);
     out += '}';
@@ -576,6 +594,7 @@ nasio::awaitable<void> handle_generation(std::shared_ptr<node_state> st, http::s
       }
       all.insert(all.end(), p.tokens.begin(), p.tokens.end());
       p.tokens.clear();
+      p.step_counts.clear();
     }
     all.insert(all.end(), p.tokens.begin(), p.tokens.end());
     p.tokens.clear();
@@ -647,37 +666,53 @@ nasio::awaitable<void> handle_generation(std::shared_ptr<node_state> st, http::s
       continue;
     }
     const bool last = p.finished.has_value();
-    text.clear();
-    gen.decode(p.tokens, text);
-    p.tokens.clear();
-    out = "data: ";
-    out += head;
-    if (chat) {
-      out += ",\"choices\":[{\"index\":0,\"delta\":{\"content\":";
-      openai::append_json_string(out, text);
-      out += "},\"logprobs\":null,\"finish_reason\":";
-      append_finish(out, p.finished);
-      if (last) out += ",\"stop_reason\":null";
-      out += "}]";
-      if (g.include_usage && g.continuous_usage) {
-        out += ",\"usage\":";
-        append_usage(out, p.usage, details, usage_details::omit_when_off);
+    if (p.step_counts.empty()) p.step_counts.push_back(static_cast<std::uint32_t>(p.tokens.size()));
+    // One SSE event per engine step, as vLLM sends them; events that are due together
+    // leave in one write.
+    out.clear();
+    std::size_t start = 0;
+    std::size_t completed_before = p.usage.completion_tokens - std::min(p.usage.completion_tokens, p.tokens.size());
+    for (std::size_t k = 0; k < p.step_counts.size() && events < close_after; ++k) {
+      const std::size_t n = std::min<std::size_t>(p.step_counts[k], p.tokens.size() - start);
+      const bool final_event = last && k + 1 == p.step_counts.size();
+      const std::optional<finish_reason> reason = final_event ? p.finished : std::nullopt;
+      text.clear();
+      for (std::size_t t = start; t < start + n; ++t) text += gen.piece(p.tokens[t]);
+      start += n;
+      completed_before += n;
+      request_usage so_far = p.usage;
+      so_far.completion_tokens = completed_before;
+      out += "data: ";
+      out += head;
+      if (chat) {
+        out += ",\"choices\":[{\"index\":0,\"delta\":{\"content\":";
+        openai::append_json_string(out, text);
+        out += "},\"logprobs\":null,\"finish_reason\":";
+        append_finish(out, reason);
+        if (final_event) out += ",\"stop_reason\":null";
+        out += "}]";
+        if (g.include_usage && g.continuous_usage) {
+          out += ",\"usage\":";
+          append_usage(out, so_far, details, usage_details::omit_when_off);
+        }
+      } else {
+        out += ",\"choices\":[{\"index\":0,\"text\":";
+        openai::append_json_string(out, text);
+        out += ",\"logprobs\":null,\"finish_reason\":";
+        append_finish(out, reason);
+        out += ",\"stop_reason\":null}],\"usage\":";
+        if (g.include_usage && g.continuous_usage)
+          append_usage(out, so_far, details, usage_details::omit_when_off);
+        else
+          out += "null";
       }
-    } else {
-      out += ",\"choices\":[{\"index\":0,\"text\":";
-      openai::append_json_string(out, text);
-      out += ",\"logprobs\":null,\"finish_reason\":";
-      append_finish(out, p.finished);
-      out += ",\"stop_reason\":null}],\"usage\":";
-      if (g.include_usage && g.continuous_usage)
-        append_usage(out, p.usage, details, usage_details::omit_when_off);
-      else
-        out += "null";
+      out += "}\n\n";
+      ++events;
     }
-    out += "}\n\n";
-    ++events;
+    p.tokens.clear();
+    p.step_counts.clear();
     if (last && events < close_after) {
-      // The end arrives in one write: the last token, the usage chunk and [DONE].
+      // The end arrives in the same write: the usage chunk and [DONE].
       if (g.include_usage) {
         out += "data: ";
         out += head;

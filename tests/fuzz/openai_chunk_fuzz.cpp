@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: MIT
+// libFuzzer target: the OpenAI chunk decoder and error-body mapping on arbitrary bytes.
+// The decoder's body is compiled here, not taken from the library, so that libFuzzer's
+// coverage instrumentation sees it (the library is built without it; clang 14 cannot
+// instrument the library's coroutine code). The linker then never pulls openai.cpp.o.
+#include <planetserve/openai/impl/chunk_decoder.ipp>
+
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  static planetserve::openai::chunk_decoder dec;
+  planetserve::openai::chunk ch;
+  planetserve::diagnostics diag;
+  auto ec = dec.decode(text, ch, diag);
+  if (ec && diag.message.empty()) std::abort();  // every failure must say why
+  if (!ec && ch.usage && ch.error) std::abort();  // an error chunk carries nothing else
+  planetserve::openai::parse_error_body(text);
+  planetserve::openai::map_http_error(400 + static_cast<unsigned>(size % 200), text, "fuzz", diag);
+  if (diag.message.empty()) std::abort();
+  return 0;
+}
