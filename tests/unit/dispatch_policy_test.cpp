@@ -201,6 +201,27 @@ TEST_CASE("dispatch lb: only matching nodes at or below the 80th-percentile BF a
   CHECK(dec.node == 0);
 }
 
+TEST_CASE("dispatch lb: the BF cut is over every available node, not just the matching ones", "[dispatch]") {
+  auto c = config(4);
+  c.lb.initial_latency_jitter = 0;
+  c.lb.service_tokens_per_step = 0;
+  c.lb.batch_size_tokens = 1'000'000;
+  c.lb.ema_weight = 1.0;
+  d::lb_policy p(c);
+  // Only node 0 holds the shared preamble {1,2}; the others hold nothing, so their queues
+  // are empty and their BF is 0.
+  p.on_dispatched(0, d::request_view{prompt({1, 2, 50})});
+  p.on_finished(0, d::outcome{std::chrono::seconds(3)});
+  const auto next = prompt({1, 2, 60});
+  auto dec = p.choose(d::request_view{next});
+  CHECK(dec.match_blocks[0] == 2);
+  CHECK(dec.load_score[0] == Approx(3.0));
+  // The 80th percentile of {3,0,0,0} is 1.2: the lone matching node is too busy, so the
+  // request goes to the least busy node instead of piling onto node 0.
+  CHECK(dec.node != 0);
+  CHECK(dec.fired == d::rule::lowest_busy);
+}
+
 TEST_CASE("dispatch least-loaded and p2c: fewer in flight wins; ties spread", "[dispatch]") {
   auto ll = d::make_policy("least-loaded", config(4));
   const auto t = prompt({1});

@@ -12,7 +12,7 @@ namespace planetserve::dispatch {
 /// `lb`, the seed's PlanetServe policy, faithfully. Per node: match = matched / prompt
 /// blocks; busy factor BF = latency EMA (seconds) * ceil(queued tokens / batch size).
 /// Matching nodes (match > 0) whose BF is at or below the percentile (80th, numpy's linear
-/// interpolation) of the matching nodes' BFs are eligible; the best match wins, ties by
+/// interpolation) of all available nodes' BFs are eligible; the best match wins, ties by
 /// lower BF, then fewer requests so far, then lower index. Without an eligible matching
 /// node: lowest BF, ties by fewer requests, then lower index. After each dispatch the chosen
 /// node's queue grows by the prompt's tokens and every queue drains service_tokens_per_step.

@@ -18,7 +18,7 @@ struct lb_config {
   double initial_latency_jitter = 0.1;                     ///< start drawn uniformly in initial*(1 +- jitter), seeded (seed: random)
   std::size_t batch_size_tokens = 2048;                    ///< queued batches = ceil(queued tokens / this)
   std::size_t service_tokens_per_step = 2048;              ///< every node's queue drains this much per decision
-  double eligible_percentile = 80;                         ///< matching nodes with BF at or below this percentile are eligible
+  double eligible_percentile = 80;                         ///< matching nodes with BF at or below this percentile of all available nodes' BFs are eligible
 };
 
 /// `cache-aware`, the SGLang router's rules. Defaults are sgl-router's original ones.

@@ -38,10 +38,12 @@ decision lb_policy::do_choose(const request_view&, const fleet_view&) {
   sorted_.clear();
   for (std::size_t i = 0; i < n; ++i) {
     bf[i] = busy_factor(static_cast<node_index>(i));
-    if (stats()[i].available && d[i] > 0) {
-      matching_.push_back(static_cast<node_index>(i));
-      sorted_.push_back(bf[i]);
-    }
+    if (!stats()[i].available) continue;
+    // The cut is the percentile of every available node's BF: taken over the matching
+    // nodes alone, a prefix held by one node would make that node eligible however busy
+    // it is, and a shared preamble would send every request to it.
+    sorted_.push_back(bf[i]);
+    if (d[i] > 0) matching_.push_back(static_cast<node_index>(i));
   }
 
   // (match desc, BF asc, requests asc, index asc): lexicographic, first wins on full ties.
@@ -52,7 +54,7 @@ decision lb_policy::do_choose(const request_view&, const fleet_view&) {
   };
 
   if (!matching_.empty()) {
-    // numpy.percentile's default (linear) interpolation over the matching nodes' BFs.
+    // numpy.percentile's default (linear) interpolation over the available nodes' BFs.
     const double q = config().lb.eligible_percentile / 100.0;
     const double pos = q * static_cast<double>(sorted_.size() - 1);
     const auto lo = static_cast<std::size_t>(std::floor(pos));

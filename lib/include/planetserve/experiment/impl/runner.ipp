@@ -12,6 +12,7 @@
 #include <planetserve/experiment/stats.hpp>
 #include <planetserve/experiment/wait_group.hpp>
 #include <planetserve/openai/request_builder.hpp>
+#include <planetserve/openai/server_info.hpp>
 #include <planetserve/openai/stream_completion.hpp>
 #include <planetserve/prom/vllm_snapshot.hpp>
 #include <planetserve/tokenize/approx_tokenizer.hpp>
@@ -22,7 +23,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -224,45 +224,23 @@ struct runner::state {
     auto& nd = nodes[k];
     const std::string who = nd.name + " (" + nd.url + ")";
     diagnostics d;
-    auto health = co_await nd.probe->async_fetch(http::client_request::get("/health", auth), d);
-    if (!health) {
-      problems.push_back(who + ": /health: " + (d.empty() ? health.error().message() : d.message) +
-                         " (is the server running and reachable?)");
-      co_return;
-    }
-    if (health->status != 200) {
-      problems.push_back(who + ": /health answered HTTP " + std::to_string(health->status) +
-                         " (the server is not ready)");
+    if (auto ec = co_await openai::async_health(*nd.probe, d)) {
+      problems.push_back(who + ": " + (d.empty() ? ec.message() : d.message) +
+                         (ec == error::connection_failed || ec == error::timeout
+                              ? " (is the server running and reachable?)"
+                              : ""));
       co_return;
     }
     d.clear();
-    auto ms = co_await nd.probe->async_fetch(http::client_request::get("/v1/models", auth), d);
+    auto ms = co_await openai::async_list_models(*nd.probe, cfg.api_key, d);
     if (!ms) {
-      problems.push_back(who + ": /v1/models: " + d.message);
+      problems.push_back(who + ": " + (d.empty() ? ms.error().message() : d.message) +
+                         (ms.error() == error::unauthorized
+                              ? " (give the server's key with --api-key, OPENAI_API_KEY or VLLM_API_KEY)"
+                              : ""));
       co_return;
     }
-    if (ms->status == 401) {
-      problems.push_back(who + ": /v1/models answered 401 Unauthorized: give the server's key with "
-                               "--api-key (or OPENAI_API_KEY / VLLM_API_KEY)");
-      co_return;
-    }
-    if (ms->status != 200) {
-      problems.push_back(who + ": /v1/models answered HTTP " + std::to_string(ms->status));
-      co_return;
-    }
-    boost::system::error_code ec;
-    auto v = json::parse(ms->body, ec);
-    const json::array* list = nullptr;
-    if (!ec && v.is_object())
-      if (auto* d2 = v.get_object().if_contains("data"); d2 && d2->is_array()) list = &d2->get_array();
-    if (!list) {
-      problems.push_back(who + ": /v1/models did not return {\"data\": [...]}");
-      co_return;
-    }
-    for (const auto& m : *list)
-      if (m.is_object())
-        if (auto* id = m.get_object().if_contains("id"); id && id->is_string())
-          models[k].emplace_back(id->get_string());
+    models[k] = std::move(*ms);
     // Cache size for the prefix index, when the page shows vllm:cache_config_info.
     d.clear();
     auto page = co_await nd.probe->async_fetch(http::client_request::get("/metrics", auth), d);
