@@ -180,6 +180,19 @@ TEST_CASE("sim_http: streamed completion is vLLM's SSE format with a usage chunk
     CHECK(plain_events.back() == "[DONE]");
     for (std::size_t i = 0; i < 3; ++i) CHECK(json_object(plain_events[i]).at("usage").is_null());
 
+    // continuous_usage_stats: every chunk carries the counts so far.
+    std::string cont_body = completions_body(prompt, 4, true, false);
+    cont_body.insert(cont_body.size() - 1, ",\"stream_options\":{\"include_usage\":true,\"continuous_usage_stats\":true}");
+    auto cont = co_await post_json(c, "/v1/completions", cont_body);
+    REQUIRE(cont.status == 200);
+    const auto cont_events = sse_data(cont.body);
+    REQUIRE(cont_events.size() == 6);
+    for (std::size_t i = 0; i < 4; ++i) {
+      auto o = json_object(cont_events[i]);
+      CHECK(o.at("usage").as_object().at("completion_tokens").as_int64() == static_cast<std::int64_t>(i + 1));
+      CHECK(o.at("usage").as_object().at("prompt_tokens").as_int64() == static_cast<std::int64_t>(approx_tokens(prompt)));
+    }
+
     // Through the library's streaming call, as the pipeline uses it.
     oa::call call;
     call.kind = oa::api::completions;

@@ -214,6 +214,7 @@ struct node_state : std::enable_shared_from_this<node_state> {
   nclock::time_point epoch;
   double created_unix = 0;
   std::optional<step_result> in_flight;  // computed, outputs not yet due
+  time_point last_arrival{0};            // engine time of the latest add_request
   std::unordered_map<std::string, pending_request*> pending;
   bool stopping = false;
   bool loop_started = false;
@@ -228,9 +229,9 @@ struct node_state : std::enable_shared_from_this<node_state> {
 };
 
 // The one timer of a node: sleeps until the engine's next step, runs it, sleeps until the
-// step ends, hands its tokens to the waiting handlers. Steps that take no time (the instant
-// profile) run back to back, a bounded burst at a time: they all end at the same instant,
-// and each handler then writes its events in one go instead of one syscall per token.
+// step ends, hands its tokens to the waiting handlers. Steps already due (zero-time steps of
+// the instant profile, or steps the thread fell behind on) run back to back, a bounded burst
+// at a time, and each handler then writes its due events in one go.
 inline nasio::awaitable<void> run_engine(std::shared_ptr<node_state> st) {
   constexpr int max_burst = 32;
   while (!st->stopping) {
@@ -249,8 +250,12 @@ inline nasio::awaitable<void> run_engine(std::shared_ptr<node_state> st) {
     const auto next = st->eng.next_step_time();
     const time_point now = st->now();
     if (next && *next <= now) {
+      // A step starts when the previous one ended (or when the latest request arrived), not
+      // when this thread got round to it: host jitter does not shift the emulated GPU's
+      // timeline, and outputs already due are delivered at once.
+      time_point start = std::max(*next, st->last_arrival);
       for (int burst = 0; burst < max_burst; ++burst) {
-        step_result r = st->eng.step(now);
+        step_result r = st->eng.step(start);
         if (r.end > now) {
           st->in_flight = std::move(r);
           break;
@@ -258,6 +263,7 @@ inline nasio::awaitable<void> run_engine(std::shared_ptr<node_state> st) {
         st->deliver(r);
         const auto again = st->eng.next_step_time();
         if (!again || *again > now) break;
+        start = std::max(*again, st->last_arrival);
       }
       if (!st->in_flight) {
         // Let the handlers write before the next burst.
@@ -550,11 +556,13 @@ nasio::awaitable<void> handle_generation(std::shared_ptr<node_state> st, http::s
   std::string id = st->new_id(chat ? "chatcmpl-" : "cmpl-");
   const std::size_t prompt_len = g.prompt.size();
   diagnostics diag;
-  if (auto ec = st->eng.add_request(id, std::move(g.prompt), g.params, st->now(), diag)) {
+  const time_point arrival = st->now();
+  if (auto ec = st->eng.add_request(id, std::move(g.prompt), g.params, arrival, diag)) {
     ++st->stats.rejected;
     co_await write_error(res, 400, diag.message);
     co_return;
   }
+  st->last_arrival = std::max(st->last_arrival, arrival);
   pending_request p(st->ex);
   st->pending.emplace(id, &p);
   st->kick();
