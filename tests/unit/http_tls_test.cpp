@@ -39,9 +39,13 @@ struct tls_test_server {
   }
 
   asio::awaitable<void> serve() {
+    running = true;
     for (;;) {
       auto [ec, sock] = co_await acceptor.async_accept(tuple_aw);
-      if (ec) co_return;
+      if (ec) {
+        running = false;
+        co_return;
+      }
       asio::ssl::stream<asio::ip::tcp::socket> s(std::move(sock), ctx);
       auto [hec] = co_await s.async_handshake(asio::ssl::stream_base::server, tuple_aw);
       if (hec) {
@@ -64,6 +68,13 @@ struct tls_test_server {
   std::uint16_t port = 0;
   int served = 0;
   int failed_handshakes = 0;
+  bool running = false;
+
+  // Stops accepting and waits for serve() to return, so that it never outlives this object.
+  asio::awaitable<void> stop() {
+    acceptor.close();
+    while (running) co_await http_test::sleep_for(std::chrono::milliseconds(5));
+  }
 };
 
 std::string write_temp_pem(const std::string& pem, const char* tag) {
@@ -125,7 +136,7 @@ TEST_CASE("http tls: self-signed server against system store, CA file, insecure"
     REQUIRE(r.has_value());
     CHECK(r->body == "hello");
     CHECK(srv.served == 3);
-    srv.acceptor.close();
+    co_await srv.stop();
   });
   std::filesystem::remove(ca);
 }
@@ -149,7 +160,7 @@ TEST_CASE("http tls: certificate for another host is rejected even with its CA",
     r = co_await fetch(io, url, cfg, diag);
     REQUIRE(r.has_value());
     CHECK(r->body == "hello");
-    srv.acceptor.close();
+    co_await srv.stop();
   });
   std::filesystem::remove(ca);
 }

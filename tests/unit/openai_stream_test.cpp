@@ -12,12 +12,6 @@
 #include <fstream>
 #include <sstream>
 
-// GCC 12 reports a false -Wmismatched-new-delete on the coroutine frames of some test lambdas
-// (the frame's own operator new/delete pair is used; GCC bug 109224).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
 namespace {
 
 namespace asio = boost::asio;
