@@ -207,7 +207,9 @@ TEST_CASE("sim_http: /metrics parsed by prom::parse_vllm_snapshot matches the en
       if (eng.stats().steps != steps_before) continue;
       compared = true;
       CHECK(snap.kv_cache_usage == eng.kv_cache_usage());
-      CHECK(snap.kv_cache_usage > 1.0 / 2048);  // more than the null block is in use
+      // While requests run, more than the null block is in use (a slow sanitizer build may
+      // only get to compare after the last one finished).
+      if (eng.num_running() > 0) CHECK(snap.kv_cache_usage > 1.0 / 2048);
       CHECK(snap.prefix_cache_queries == static_cast<double>(eng.stats().prefix_cache_queries));
       CHECK(snap.prefix_cache_hits == static_cast<double>(eng.stats().prefix_cache_hits));
       CHECK(snap.num_running == static_cast<double>(eng.num_running()));
