@@ -119,6 +119,14 @@ struct runner::state {
 
   double now_s() const { return seconds_between(t0, clock::now()); }
 
+  /// `text` with every copy of the API key replaced: some servers quote the key they refuse.
+  std::string redact(std::string text) const {
+    if (cfg.api_key.empty()) return text;
+    for (auto at = text.find(cfg.api_key); at != std::string::npos; at = text.find(cfg.api_key, at))
+      text.replace(at, cfg.api_key.size(), "<redacted>");
+    return text;
+  }
+
   // ---- preparation -------------------------------------------------------------------
 
   boost::system::error_code prepare(diagnostics& diag) {
@@ -270,9 +278,11 @@ struct runner::state {
       if (auto snap = prom::parse_vllm_snapshot(page->body); snap && snap->num_gpu_blocks)
         nd.cache_blocks = static_cast<std::size_t>(*snap->num_gpu_blocks);
     } else {
+      // The monitor would say the same on its first scrape: once per node is enough.
+      nd.scrape_warned = true;
       log << "pswm: warning: " << who << ": /metrics not readable now ("
           << (page ? "HTTP " + std::to_string(page->status) : d.message)
-          << "); server-side numbers will have gaps\n";
+          << "); server-side numbers will have gaps (warned once per node)\n";
     }
   }
 
@@ -315,7 +325,7 @@ struct runner::state {
     if (auto ec = ensure_writable_dir(cfg.output_dir, wd)) problems.push_back(wd.message);
     if (!problems.empty()) {
       diag.message = "preflight found " + std::to_string(problems.size()) + " problem(s):";
-      for (const auto& p : problems) diag.message += "\n  - " + p;
+      for (const auto& p : problems) diag.message += "\n  - " + redact(p);
       co_return error::connection_failed;
     }
     co_return boost::system::error_code{};
@@ -343,6 +353,9 @@ struct runner::state {
         auto snap = prom::parse_vllm_snapshot(page->body, &pd);
         if (!snap) {
           why = "malformed page: " + pd.message;
+        } else if (!snap->has_vllm()) {
+          // Zeros from a page that is not vLLM's would pass for an idle server.
+          why = "the page has no vLLM metrics (is this a vLLM server?)";
         } else {
           nd.timeline.samples.push_back({offset_s + seconds_between(t0, page->last_byte), *snap});
           policy->on_load(static_cast<dispatch::node_index>(k),
@@ -444,7 +457,7 @@ struct runner::state {
     }
     rec.ok = out.ok();
     if (!rec.ok) {
-      rec.error = out.error_text.empty() ? out.error.message() : out.error_text;
+      rec.error = redact(out.error_text.empty() ? out.error.message() : out.error_text);
       rec.error_kind = failure_kind(out);
     }
     dispatch::outcome fb;
