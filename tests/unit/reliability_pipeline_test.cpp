@@ -248,7 +248,31 @@ TEST_CASE("reliability: preflight names every unreachable node and its URL, and 
   CHECK(rt::dirs_starting(tmp.path / "out", "log_").empty());
 }
 
+TEST_CASE("reliability: a node not ready at start (/health 503) fails preflight, saying so", "[reliability]") {
+  rt::temp_dir tmp("notready");
+  asio::io_context io;
+  auto fc = instant_fleet(1);
+  fc.node.faults.unhealthy_for = 60s;
+  sim::fleet fleet(io.get_executor(), fc);
+  ps::diagnostics diag;
+  REQUIRE_FALSE(fleet.start(diag));
+  auto cfg = rt::quick_config(rt::write_dataset(tmp.path, 3), tmp.path / "out");
+  cfg.endpoints = fleet.urls();
+  std::ostringstream log;
+  ex::runner r(io.get_executor(), cfg, log);
+  rt::pass_result pr;
+  drive(io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
+  CHECK(pr.preflight);
+  INFO(pr.diag);
+  CHECK(pr.diag.find("node_0 (" + fleet.urls()[0] + "): /health answered HTTP 503 (the server is not ready)") !=
+        std::string::npos);
+  CHECK(fleet.node(0).stats().generation_requests == 0);
+}
+
 TEST_CASE("reliability: a node killed mid-run is routed around until /health answers, then used again", "[reliability]") {
+  // Every policy must honour availability.
+  const std::string policy = GENERATE(as<std::string>{}, "rr", "lb", "least-loaded", "random", "p2c", "cache-aware", "hrt");
+  INFO("policy " << policy);
   rt::temp_dir tmp("killed");
   asio::io_context io;
   auto fc = instant_fleet(2);
@@ -259,6 +283,7 @@ TEST_CASE("reliability: a node killed mid-run is routed around until /health ans
   auto cfg = rt::quick_config(rt::write_dataset(tmp.path, 120), tmp.path / "out");
   cfg.endpoints = fleet.urls();
   cfg.average_interval_s = 0.01;  // 1.2 s of sending
+  cfg.policies = {policy};
   std::ostringstream log;
   ex::runner r(io.get_executor(), cfg, log);
   rt::pass_result pr;
@@ -283,28 +308,33 @@ TEST_CASE("reliability: a node killed mid-run is routed around until /health ans
   REQUIRE_FALSE(pr.run);
   const auto& recs = r.results().at(0).records;
   REQUIRE(recs.size() == 120);
-  double first_fail_at = std::numeric_limits<double>::infinity();
+  // The runner learns the node is down from the first request that got no answer at all
+  // (a stream cut after its headers is a failed request, not a dead node).
+  double down_at = std::numeric_limits<double>::infinity();
   std::size_t failed_on_1 = 0, ok_on_1_before = 0;
   for (const auto& rec : recs) {
     if (rec.node == 1 && !rec.ok) {
       ++failed_on_1;
-      first_fail_at = std::min(first_fail_at, rec.finished_s);
+      if (rec.http_status == 0) down_at = std::min(down_at, rec.finished_s);
       CHECK((rec.error_kind == "connection_failed" || rec.error_kind == "connection_closed"));
       CHECK(rec.error.find("127.0.0.1:" + std::to_string(port1)) != std::string::npos);
     }
     if (rec.node == 0) CHECK(rec.ok);  // the other node never suffers
   }
   REQUIRE(failed_on_1 >= 1);
-  // Nothing went to node 1 between the first failure and its return; after it, it was used.
+  REQUIRE(std::isfinite(down_at));
+  // Nothing went to node 1 between then and its return; after it, it was used again.
   std::size_t ok_on_1_after = 0;
   for (const auto& rec : recs) {
     if (rec.node != 1) continue;
-    if (!rec.ok) CHECK(rec.sent_s <= first_fail_at);
-    if (rec.ok && rec.sent_s > first_fail_at) ++ok_on_1_after;
-    if (rec.ok && rec.sent_s < first_fail_at) ++ok_on_1_before;
+    if (!rec.ok) CHECK(rec.sent_s <= down_at);
+    if (rec.ok && rec.sent_s > down_at) ++ok_on_1_after;
+    if (rec.ok && rec.sent_s < down_at) ++ok_on_1_before;
   }
   CHECK(ok_on_1_before > 0);
-  CHECK(ok_on_1_after > 0);
+  // cache-aware keeps a warm prefix on the node that has it while loads are even (they are,
+  // with zero-time steps), so a node coming back cold may rightly get nothing.
+  if (policy != "cache-aware") CHECK(ok_on_1_after > 0);
   CHECK(reborn->stats().generation_requests == ok_on_1_after);
   CHECK(log.str().find("not routing to it until /health answers") != std::string::npos);
   CHECK(log.str().find("answers /health again") != std::string::npos);

@@ -52,6 +52,12 @@ TEST_CASE("reliability soak: steady rate for ten minutes keeps resident memory f
   sim::fleet_config fc;
   fc.num_nodes = 2;
   fc.node = sim::node_config::from_profile(sim::default_profile());
+  // A small KV cache, full within the warm-up: the emulator runs in this process too, and
+  // with the profile's 28k blocks its prefix cache keeps filling (bounded, but slowly) for
+  // the whole ten minutes, which would hide what pswm itself does.
+  fc.node.engine.num_gpu_blocks = 2048;
+  fc.node.engine.num_gpu_blocks_overridden = true;
+  fc.node.num_gpu_blocks_override = 2048;
   sim::fleet fleet(io.get_executor(), fc);
   planetserve::diagnostics diag;
   REQUIRE_FALSE(fleet.start(diag));
