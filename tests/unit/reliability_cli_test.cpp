@@ -264,3 +264,32 @@ TEST_CASE("reliability cli: pswm sim binds loopback unless --host says otherwise
   REQUIRE(p.wait(10s));
   CHECK(p.exit_code() == 0);
 }
+
+TEST_CASE("reliability cli: pswm run --api-key leaves the key in no output, file or message", "[reliability][cli]") {
+  const auto exe = pswm_binary();
+  if (exe.empty()) {
+    WARN("pswm binary not found beside the test executable: skipped");
+    return;
+  }
+  const std::string marker = "sk-MARKER-CLI-789";
+  rt::temp_dir tmp("clikey");
+  const auto dataset = rt::write_dataset(tmp.path, 12);
+  const auto out_dir = tmp.path / "out";
+  child p(exe,
+          {"run", "--sim", "--sim-profile", "instant", "--num-nodes", "2", "--base-port", "0", "--dataset-file",
+           dataset.string(), "--maxq", "12", "--average-interval", "0.01", "--max-new-tokens", "8", "--output-dir",
+           out_dir.string(), "--no-plots", "--dispatch", "rr,lb", "--api-key", marker},
+          tmp.path, "run");
+  REQUIRE(p.wait(30s));
+  const std::string out = p.stdout_text(), err = p.stderr_text();
+  INFO(out << err);
+  CHECK(p.exit_code() == 0);
+  CHECK(out.find("compare") != std::string::npos);  // it really ran both policies
+  std::string files;
+  for (const auto& e : fs::recursive_directory_iterator(out_dir))
+    if (e.is_regular_file()) files += rt::slurp(e.path());
+  CHECK(files.find("<redacted>") != std::string::npos);
+  CHECK(files.find("MARKER") == std::string::npos);
+  CHECK(out.find("MARKER") == std::string::npos);
+  CHECK(err.find("MARKER") == std::string::npos);
+}
