@@ -217,6 +217,9 @@ int cmd_run(int argc, char** argv) {
     if (++interrupts >= 2) {
       // requests.jsonl is flushed line by line: nothing already finished is lost.
       std::cerr << "\npswm: second interrupt: exiting now\n";
+      // Messages still buffered (stdout redirected to a file) go out; this runs as an
+      // ordinary handler on the io thread, not inside the signal, so flushing is safe.
+      std::cout << std::flush;
       std::_Exit(130);
     }
     runner.request_stop();

@@ -216,6 +216,7 @@ TEST_CASE("reliability cli: Ctrl-C drains and marks the run interrupted; a secon
   const auto summary = jsonl.parent_path() / "summary.json";
   if (twice) {
     CHECK(err.find("second interrupt: exiting now") != std::string::npos);
+    CHECK(out.find("stopping: no more requests sent") != std::string::npos);  // flushed before exiting
     CHECK_FALSE(fs::exists(summary));  // exited at once: nothing but what was already written
   } else {
     REQUIRE(fs::exists(summary));
