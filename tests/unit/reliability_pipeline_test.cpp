@@ -789,3 +789,25 @@ TEST_CASE("reliability: a bad dataset line stops prepare naming file:line, or is
   CHECK(r.request_count() == 2);
   CHECK(log.str().find("skipped 2 bad line(s) of " + data.string()) != std::string::npos);
 }
+
+TEST_CASE("reliability: a key that is part of the mask text is redacted without looping", "[reliability]") {
+  rt::temp_dir tmp("shortkey");
+  asio::io_context io;
+  fake_node echo(io, fake_node::metrics_mode::not_found, fake_node::gen_mode::echo_key_401);
+  auto cfg = rt::quick_config(rt::write_dataset(tmp.path, 2), tmp.path / "out");
+  cfg.endpoints = {echo.url};
+  cfg.api_key = "dact";  // inside "<redacted>": a naive replace loop would never end
+  std::ostringstream log;
+  ex::runner r(io.get_executor(), cfg, log);
+  rt::pass_result pr;
+  drive(io, [&]() -> asio::awaitable<void> {
+    co_await rt::full_pass(r, pr);
+    echo.srv.stop();
+  });
+  REQUIRE_FALSE(pr.run);
+  const auto& recs = r.results().at(0).records;
+  REQUIRE(recs.size() == 2);
+  INFO(recs[0].error);
+  CHECK(recs[0].error.find("Bearer <redacted>") != std::string::npos);
+  CHECK(recs[0].error.find("Bearer dact") == std::string::npos);
+}

@@ -122,8 +122,10 @@ struct runner::state {
   /// `text` with every copy of the API key replaced: some servers quote the key they refuse.
   std::string redact(std::string text) const {
     if (cfg.api_key.empty()) return text;
-    for (auto at = text.find(cfg.api_key); at != std::string::npos; at = text.find(cfg.api_key, at))
-      text.replace(at, cfg.api_key.size(), "<redacted>");
+    static constexpr std::string_view mask = "<redacted>";
+    // Search on after the mask: a key that is part of "<redacted>" must not loop forever.
+    for (auto at = text.find(cfg.api_key); at != std::string::npos; at = text.find(cfg.api_key, at + mask.size()))
+      text.replace(at, cfg.api_key.size(), mask);
     return text;
   }
 
