@@ -17,6 +17,9 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include <charconv>
 #include <stdexcept>
 #include <unordered_map>
@@ -126,6 +129,7 @@ struct generation_request {
   bool stream = false;
   bool include_usage = false;
   bool continuous_usage = false;
+  std::uint64_t prompt_hash = 0;  // XXH3 of the prompt text (chat: last message), for the timing hook
 };
 
 enum class usage_details { omit_when_off, null_when_off };
@@ -312,7 +316,8 @@ inline std::optional<request_error> read_text_content(const njson::value& v, std
 }
 
 // Llama-3's chat template, so that a conversation's prompt grows by appending.
-inline std::optional<request_error> render_chat(const njson::object& o, std::string& out) {
+inline std::optional<request_error> render_chat(const njson::object& o, std::string& out,
+                                               std::pair<std::size_t, std::size_t>* last_content = nullptr) {
   auto it = o.find("messages");
   if (it == o.end()) return request_error{400, "Field required (field `messages`)", "messages"};
   if (!it->value().is_array()) return type_error("messages", "a valid list");
@@ -327,8 +332,10 @@ inline std::optional<request_error> render_chat(const njson::object& o, std::str
     out += "<|start_header_id|>";
     out.append(role->value().get_string().data(), role->value().get_string().size());
     out += "<|end_header_id|>\n\n";
+    const std::size_t content_at = out.size();
     if (auto c = mo.find("content"); c != mo.end())
       if (auto e = read_text_content(c->value(), out)) return e;
+    if (last_content) *last_content = {content_at, out.size() - content_at};
     out += "<|eot_id|>";
   }
   out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
@@ -390,10 +397,15 @@ inline std::optional<request_error> parse_generation(std::string_view body, bool
   if (auto e = check_model(o, cfg)) return e;
   if (chat) {
     std::string text;
-    if (auto e = render_chat(o, text)) return e;
+    std::pair<std::size_t, std::size_t> last{0, 0};
+    if (auto e = render_chat(o, text, &last)) return e;
+    if (cfg.on_timing) out.prompt_hash = XXH3_64bits(text.data() + last.first, last.second);
     tok.encode(text, out.prompt);
   } else if (auto e = read_prompt(o, tok, out.prompt)) {
     return e;
+  } else if (cfg.on_timing) {
+    if (auto it = o.find("prompt"); it != o.end() && it->value().is_string())
+      out.prompt_hash = XXH3_64bits(it->value().get_string().data(), it->value().get_string().size());
   }
   std::optional<std::int64_t> max_tokens, min_tokens, n, seed;
   if (chat) {
@@ -504,6 +516,7 @@ inline nasio::awaitable<void> sleep_for(const nasio::any_io_executor& ex, std::c
 template <bool chat>
 nasio::awaitable<void> handle_generation(std::shared_ptr<node_state> st, http::server_request& req,
                                          http::server_response& res) {
+  const nclock::time_point received = nclock::now();
   if (!st->authorized(req)) {
     ++st->stats.rejected;
     co_await write_unauthorized(res);
@@ -612,6 +625,7 @@ nasio::awaitable<void> handle_generation(std::shared_ptr<node_state> st, http::s
     co_return;
   }
   std::size_t events = 0;
+  bool wrote_content = false;
   const std::size_t close_after = fault.close_after_chunks.value_or(SIZE_MAX);
   auto cut = [&]() -> bool {
     if (events < close_after) return false;
@@ -650,6 +664,8 @@ nasio::awaitable<void> handle_generation(std::shared_ptr<node_state> st, http::s
     text.clear();
     gen.decode(p.tokens, text);
     p.tokens.clear();
+    const bool first_content = !wrote_content && !text.empty();
+    wrote_content = wrote_content || !text.empty();
     out = "data: ";
     out += head;
     if (chat) {
@@ -688,10 +704,14 @@ nasio::awaitable<void> handle_generation(std::shared_ptr<node_state> st, http::s
       }
       if (events < close_after) out += "data: [DONE]\n\n";
     }
+    // Stamped just before the write; reported after it so the hook's cost is not in between.
+    const nclock::time_point written_at = first_content && st->cfg.on_timing ? nclock::now() : nclock::time_point{};
     if (auto ec = co_await res.async_write_chunk(out)) {
       ++st->stats.client_aborts;
       co_return;
     }
+    if (written_at != nclock::time_point{})
+      st->cfg.on_timing(request_timing{st->server.port(), g.prompt_hash, received, written_at});
     if (cut()) co_return;
     if (last) break;
   }
