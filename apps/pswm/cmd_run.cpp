@@ -62,13 +62,16 @@ std::string policy_help() {
 
 int cmd_run(int argc, char** argv) {
   ex::run_config cfg;
-  unsigned num_nodes = 2;
-  unsigned base_port = 8000;
+  // Counts are read as signed numbers: Boost would wrap "-1" into a huge unsigned value
+  // that passes every range check.
+  long long num_nodes = 2;
+  long long base_port = 8000;
+  long long max_new_tokens = 50;
   std::string host = "localhost";
   std::string endpoints, dispatch = "lb", api = "completions", arrival = "poisson", field = "workload";
   std::string dataset, api_key, memory = "lru-blocks";
   double metrics_interval = 0.1, request_timeout = 600, drain_timeout = 10;
-  std::size_t maxq = 50, epochs = 1, chunk_tokens = 16, lb_recent = 10;
+  long long maxq = 50, epochs = 1, chunk_tokens = 16, lb_recent = 10;
   bool quiet = false, no_plots = false;
   sim_fleet_option sim;
 
@@ -80,7 +83,7 @@ int cmd_run(int argc, char** argv) {
       ("maxq", cli::po::value(&maxq)->default_value(maxq), "requests to send per epoch (at most the dataset's size)")
       ("dataset-file", cli::po::value(&dataset), "JSONL workload, one JSON object per line with a \"workload\" string")
       ("dispatch", cli::po::value(&dispatch)->default_value(dispatch), policy_help().c_str())
-      ("max-new-tokens", cli::po::value(&cfg.max_new_tokens)->default_value(50), "max_tokens of every request")
+      ("max-new-tokens", cli::po::value(&max_new_tokens)->default_value(max_new_tokens), "max_tokens of every request")
       ("host", cli::po::value(&host)->default_value(host), "host of the nodes (with --base-port)")
       ("endpoints", cli::po::value(&endpoints), "comma list of node base URLs (http:// or https://), instead of --host/--base-port/--num-nodes")
       ("model", cli::po::value(&cfg.model), "model name (default: the first of node 0's /v1/models)")
@@ -116,14 +119,21 @@ int cmd_run(int argc, char** argv) {
   if (dataset.empty()) throw cli::usage_error("--dataset-file is required (e.g. --dataset-file datasets/mixed.jsonl)");
   if (!(cfg.average_interval_s > 0) || !std::isfinite(cfg.average_interval_s))
     throw cli::usage_error("--average-interval must be a positive number of seconds");
-  if (maxq == 0) throw cli::usage_error("--maxq must be at least 1");
-  if (epochs == 0) throw cli::usage_error("--epochs must be at least 1");
-  if (!(metrics_interval > 0)) throw cli::usage_error("--metrics-interval must be a positive number of seconds");
-  if (!(request_timeout > 0)) throw cli::usage_error("--request-timeout must be a positive number of seconds");
-  if (drain_timeout < 0) throw cli::usage_error("--drain-timeout must not be negative");
-  if (chunk_tokens == 0) throw cli::usage_error("--chunk-tokens must be at least 1");
-  if (!(cfg.burstiness > 0)) throw cli::usage_error("--burstiness must be > 0");
-  if (cfg.max_new_tokens == 0) throw cli::usage_error("--max-new-tokens must be at least 1");
+  if (maxq < 1) throw cli::usage_error("--maxq must be at least 1");
+  if (epochs < 1) throw cli::usage_error("--epochs must be at least 1");
+  // Infinite durations would overflow the clocks' integer ticks.
+  if (!(metrics_interval > 0) || !std::isfinite(metrics_interval))
+    throw cli::usage_error("--metrics-interval must be a positive number of seconds");
+  if (!(request_timeout > 0) || !std::isfinite(request_timeout))
+    throw cli::usage_error("--request-timeout must be a positive number of seconds");
+  if (!(drain_timeout >= 0) || !std::isfinite(drain_timeout))
+    throw cli::usage_error("--drain-timeout must be a number of seconds, 0 or more");
+  if (chunk_tokens < 1) throw cli::usage_error("--chunk-tokens must be at least 1");
+  if (lb_recent < 1) throw cli::usage_error("--lb-recent must be at least 1");
+  if (!(cfg.burstiness > 0) || !std::isfinite(cfg.burstiness)) throw cli::usage_error("--burstiness must be > 0");
+  if (max_new_tokens < 1 || max_new_tokens > 10'000'000)
+    throw cli::usage_error("--max-new-tokens must be at least 1 (and at most 10000000)");
+  cfg.max_new_tokens = static_cast<std::uint32_t>(max_new_tokens);
   if (api == "chat") cfg.api = ex::api_kind::chat;
   else if (api == "completions") cfg.api = ex::api_kind::completions;
   else throw cli::usage_error("--api must be chat or completions, not '" + api + "'");
@@ -140,8 +150,8 @@ int cmd_run(int argc, char** argv) {
   }
   if (auto m = planetserve::hrtree::parse_memory_model(memory)) cfg.policy.tree.memory = *m;
   else throw cli::usage_error("--lb-memory must be lru-blocks or recent-prompts, not '" + memory + "'");
-  cfg.policy.tree.recent_prompts = lb_recent;
-  cfg.policy.tree.chunk_tokens = chunk_tokens;
+  cfg.policy.tree.recent_prompts = static_cast<std::size_t>(lb_recent);
+  cfg.policy.tree.chunk_tokens = static_cast<std::size_t>(chunk_tokens);
   cfg.policy.seed = cfg.seed;
 
   if (!endpoints.empty()) {
@@ -151,16 +161,19 @@ int cmd_run(int argc, char** argv) {
     cfg.endpoints = split_list(endpoints);
     if (cfg.endpoints.empty()) throw cli::usage_error("--endpoints needs at least one URL");
   } else {
-    if (num_nodes == 0) throw cli::usage_error("--num-nodes must be at least 1");
-    if (base_port == 0 || base_port + num_nodes - 1 > 65535)
+    if (num_nodes < 1 || num_nodes > 65535) throw cli::usage_error("--num-nodes must be between 1 and 65535");
+    // With --sim, port 0 asks for ephemeral ports.
+    const bool ephemeral = sim.enabled && base_port == 0;
+    if (!ephemeral && (base_port < 1 || base_port + num_nodes - 1 > 65535))
       throw cli::usage_error("--base-port: ports " + std::to_string(base_port) + ".." +
-                             std::to_string(base_port + num_nodes - 1) + " are out of range (1..65535)");
+                             std::to_string(base_port + num_nodes - 1) + " are out of range (1..65535)" +
+                             (sim.enabled ? "; 0 with --sim picks free ports" : ""));
     if (!sim.enabled)
-      for (unsigned i = 0; i < num_nodes; ++i)
+      for (long long i = 0; i < num_nodes; ++i)
         cfg.endpoints.push_back("http://" + host + ":" + std::to_string(base_port + i));
   }
-  cfg.maxq = maxq;
-  cfg.epochs = epochs;
+  cfg.maxq = static_cast<std::size_t>(maxq);
+  cfg.epochs = static_cast<std::size_t>(epochs);
   cfg.metrics_interval = std::chrono::duration<double>(metrics_interval);
   cfg.request_timeout = std::chrono::duration<double>(request_timeout);
   cfg.drain_timeout = std::chrono::duration<double>(drain_timeout);
@@ -180,8 +193,9 @@ int cmd_run(int argc, char** argv) {
   std::optional<sim_fleet_handle> fleet;
   if (sim.enabled) {
     fleet.emplace();
-    if (auto ec = fleet->start(io.get_executor(), sim, num_nodes, host == "localhost" ? "127.0.0.1" : host,
-                               base_port, api_key, cfg.seed, diag)) {
+    if (auto ec = fleet->start(io.get_executor(), sim, static_cast<unsigned>(num_nodes),
+                               host == "localhost" ? "127.0.0.1" : host, static_cast<unsigned>(base_port), api_key,
+                               cfg.seed, diag)) {
       std::cerr << "pswm run: --sim: " << diag.message << "\n";
       return cli::exit_failure;
     }
@@ -203,6 +217,9 @@ int cmd_run(int argc, char** argv) {
     if (++interrupts >= 2) {
       // requests.jsonl is flushed line by line: nothing already finished is lost.
       std::cerr << "\npswm: second interrupt: exiting now\n";
+      // Messages still buffered (stdout redirected to a file) go out; this runs as an
+      // ordinary handler on the io thread, not inside the signal, so flushing is safe.
+      std::cout << std::flush;
       std::_Exit(130);
     }
     runner.request_stop();

@@ -10,8 +10,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <memory>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -82,6 +85,7 @@ int cmd_sim(int argc, char** argv) {
   double unhealthy_s = 0, grace_s = 5;
   unsigned delay_ms = 0, jitter_ms = 0;
   double output_mean = 0;
+  std::string timing_log;
   options.add_options()
       ("num-nodes,n", cli::po::value(&num_nodes)->default_value(num_nodes), "number of nodes")
       ("base-port,p", cli::po::value(&base_port)->default_value(base_port), "port of node 0; node i uses base-port + i (0: ephemeral ports)")
@@ -107,7 +111,8 @@ int cmd_sim(int argc, char** argv) {
       ("fault-unhealthy-seconds", cli::po::value(&unhealthy_s)->default_value(unhealthy_s), "/health (and generation) answer 503 for this long after start")
       ("fault-delay-ms", cli::po::value(&delay_ms)->default_value(delay_ms), "network delay added before each generation response")
       ("fault-delay-jitter-ms", cli::po::value(&jitter_ms)->default_value(jitter_ms), "plus a uniform extra delay up to this")
-      ("shutdown-grace-seconds", cli::po::value(&grace_s)->default_value(grace_s), "on SIGINT/SIGTERM, let running requests finish for this long");
+      ("shutdown-grace-seconds", cli::po::value(&grace_s)->default_value(grace_s), "on SIGINT/SIGTERM, let running requests finish for this long")
+      ("timing-log", cli::po::value(&timing_log), "write 'port prompt_hash received_ns first_token_ns' (CLOCK_MONOTONIC) per streamed request to this file, for driver timing checks");
   int code = cli::exit_ok;
   auto vm = cli::parse(argc, argv, usage_text(), options, nullptr, code);
   if (!vm) return code;
@@ -168,6 +173,22 @@ int cmd_sim(int argc, char** argv) {
   nc.faults.added_delay = std::chrono::milliseconds(delay_ms);
   nc.faults.delay_jitter = std::chrono::milliseconds(jitter_ms);
   nc.faults.seed = seed;
+
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> timing_file(nullptr, &std::fclose);
+  if (!timing_log.empty()) {
+    timing_file.reset(std::fopen(timing_log.c_str(), "w"));
+    if (!timing_file) {
+      std::cerr << "pswm sim: cannot write --timing-log " << timing_log << ": " << std::strerror(errno) << "\n";
+      return cli::exit_failure;
+    }
+    nc.on_timing = [f = timing_file.get()](const sim::request_timing& t) {
+      const auto ns = [](std::chrono::steady_clock::time_point tp) {
+        return static_cast<long long>(std::chrono::duration_cast<std::chrono::nanoseconds>(tp.time_since_epoch()).count());
+      };
+      std::fprintf(f, "%u %016llx %lld %lld\n", static_cast<unsigned>(t.port),
+                   static_cast<unsigned long long>(t.prompt_hash), ns(t.received), ns(t.first_token));
+    };
+  }
 
   boost::asio::io_context io(1);
   sim::fleet nodes(io.get_executor(), fc);

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,15 @@ namespace planetserve::sim {
 namespace detail {
 struct node_state;
 }
+
+/// When a streamed generation request was received and when its first token was written,
+/// on the steady clock (CLOCK_MONOTONIC on Linux, so comparable across processes).
+struct request_timing {
+  std::uint16_t port = 0;            ///< the node's bound port
+  std::uint64_t prompt_hash = 0;     ///< XXH3-64 of the prompt text (chat: the last message's content)
+  std::chrono::steady_clock::time_point received{};     ///< the handler got the parsed request
+  std::chrono::steady_clock::time_point first_token{};  ///< the first chunk with content was handed to the socket
+};
 
 /// Everything one emulated node needs. from_profile() gives vLLM's defaults for a profile.
 struct node_config {
@@ -39,6 +49,7 @@ struct node_config {
   std::optional<std::size_t> num_gpu_blocks_override;  ///< shown in vllm:cache_config_info
   std::string engine_index = "0";             ///< the `engine` label of the V1 metrics
   http::server_config http;                   ///< HTTP limits and timeouts
+  std::function<void(const request_timing&)> on_timing;  ///< opt-in (driver timing checks): called once per streamed request that wrote a token
 
   /// vLLM's defaults for profile `p` (engine limits, KV blocks, costs, model name).
   static node_config from_profile(const profile& p);

@@ -119,6 +119,16 @@ struct runner::state {
 
   double now_s() const { return seconds_between(t0, clock::now()); }
 
+  /// `text` with every copy of the API key replaced: some servers quote the key they refuse.
+  std::string redact(std::string text) const {
+    if (cfg.api_key.empty()) return text;
+    static constexpr std::string_view mask = "<redacted>";
+    // Search on after the mask: a key that is part of "<redacted>" must not loop forever.
+    for (auto at = text.find(cfg.api_key); at != std::string::npos; at = text.find(cfg.api_key, at + mask.size()))
+      text.replace(at, cfg.api_key.size(), mask);
+    return text;
+  }
+
   // ---- preparation -------------------------------------------------------------------
 
   boost::system::error_code prepare(diagnostics& diag) {
@@ -224,17 +234,24 @@ struct runner::state {
     auto& nd = nodes[k];
     const std::string who = nd.name + " (" + nd.url + ")";
     diagnostics d;
-    if (auto ec = co_await openai::async_health(*nd.probe, d)) {
-      problems.push_back(who + ": " + (d.empty() ? ec.message() : d.message) +
-                         (ec == error::connection_failed || ec == error::timeout
+    // /health by hand rather than openai::async_health: the status itself goes in the message.
+    auto health = co_await nd.probe->async_fetch(http::client_request::get("/health", auth), d);
+    if (!health) {
+      problems.push_back(who + ": /health: " + (d.empty() ? health.error().message() : d.message) +
+                         (health.error() == error::connection_failed || health.error() == error::timeout
                               ? " (is the server running and reachable?)"
                               : ""));
+      co_return;
+    }
+    if (health->status != 200) {
+      problems.push_back(who + ": /health answered HTTP " + std::to_string(health->status) +
+                         " (the server is not ready)");
       co_return;
     }
     d.clear();
     auto ms = co_await openai::async_list_models(*nd.probe, cfg.api_key, d);
     if (!ms) {
-      problems.push_back(who + ": " + (d.empty() ? ms.error().message() : d.message) +
+      problems.push_back(who + ": /v1/models: " + (d.empty() ? ms.error().message() : d.message) +
                          (ms.error() == error::unauthorized
                               ? " (give the server's key with --api-key, OPENAI_API_KEY or VLLM_API_KEY)"
                               : ""));
@@ -248,9 +265,11 @@ struct runner::state {
       if (auto snap = prom::parse_vllm_snapshot(page->body); snap && snap->num_gpu_blocks)
         nd.cache_blocks = static_cast<std::size_t>(*snap->num_gpu_blocks);
     } else {
+      // The monitor would say the same on its first scrape: once per node is enough.
+      nd.scrape_warned = true;
       log << "pswm: warning: " << who << ": /metrics not readable now ("
           << (page ? "HTTP " + std::to_string(page->status) : d.message)
-          << "); server-side numbers will have gaps\n";
+          << "); server-side numbers will have gaps (warned once per node)\n";
     }
   }
 
@@ -293,7 +312,7 @@ struct runner::state {
     if (auto ec = ensure_writable_dir(cfg.output_dir, wd)) problems.push_back(wd.message);
     if (!problems.empty()) {
       diag.message = "preflight found " + std::to_string(problems.size()) + " problem(s):";
-      for (const auto& p : problems) diag.message += "\n  - " + p;
+      for (const auto& p : problems) diag.message += "\n  - " + redact(p);
       co_return error::connection_failed;
     }
     co_return boost::system::error_code{};
@@ -321,6 +340,9 @@ struct runner::state {
         auto snap = prom::parse_vllm_snapshot(page->body, &pd);
         if (!snap) {
           why = "malformed page: " + pd.message;
+        } else if (!snap->has_vllm()) {
+          // Zeros from a page that is not vLLM's would pass for an idle server.
+          why = "the page has no vLLM metrics (is this a vLLM server?)";
         } else {
           nd.timeline.samples.push_back({offset_s + seconds_between(t0, page->last_byte), *snap});
           policy->on_load(static_cast<dispatch::node_index>(k),
@@ -422,7 +444,7 @@ struct runner::state {
     }
     rec.ok = out.ok();
     if (!rec.ok) {
-      rec.error = out.error_text.empty() ? out.error.message() : out.error_text;
+      rec.error = redact(out.error_text.empty() ? out.error.message() : out.error_text);
       rec.error_kind = failure_kind(out);
     }
     dispatch::outcome fb;

@@ -18,6 +18,9 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include <algorithm>
 #include <charconv>
 #include <stdexcept>
@@ -129,6 +132,7 @@ struct generation_request {
   bool stream = false;
   bool include_usage = false;
   bool continuous_usage = false;
+  std::uint64_t prompt_hash = 0;  // XXH3 of the prompt text (chat: last message), for the timing hook
 };
 
 enum class usage_details { omit_when_off, null_when_off };
@@ -334,7 +338,8 @@ inline std::optional<request_error> read_text_content(const njson::value& v, std
 }
 
 // Llama-3's chat template, so that a conversation's prompt grows by appending.
-inline std::optional<request_error> render_chat(const njson::object& o, std::string& out) {
+inline std::optional<request_error> render_chat(const njson::object& o, std::string& out,
+                                               std::pair<std::size_t, std::size_t>* last_content = nullptr) {
   auto it = o.find("messages");
   if (it == o.end()) return request_error{400, "Field required (field `messages`)", "messages"};
   if (!it->value().is_array()) return type_error("messages", "a valid list");
@@ -349,8 +354,10 @@ inline std::optional<request_error> render_chat(const njson::object& o, std::str
     out += "<|start_header_id|>";
     out.append(role->value().get_string().data(), role->value().get_string().size());
     out += "<|end_header_id|>\n\n";
+    const std::size_t content_at = out.size();
     if (auto c = mo.find("content"); c != mo.end())
       if (auto e = read_text_content(c->value(), out)) return e;
+    if (last_content) *last_content = {content_at, out.size() - content_at};
     out += "<|eot_id|>";
   }
   out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
@@ -412,10 +419,15 @@ inline std::optional<request_error> parse_generation(std::string_view body, bool
   if (auto e = check_model(o, cfg)) return e;
   if (chat) {
     std::string text;
-    if (auto e = render_chat(o, text)) return e;
+    std::pair<std::size_t, std::size_t> last{0, 0};
+    if (auto e = render_chat(o, text, &last)) return e;
+    if (cfg.on_timing) out.prompt_hash = XXH3_64bits(text.data() + last.first, last.second);
     tok.encode(text, out.prompt);
   } else if (auto e = read_prompt(o, tok, out.prompt)) {
     return e;
+  } else if (cfg.on_timing) {
+    if (auto it = o.find("prompt"); it != o.end() && it->value().is_string())
+      out.prompt_hash = XXH3_64bits(it->value().get_string().data(), it->value().get_string().size());
   }
   std::optional<std::int64_t> max_tokens, min_tokens, n, seed;
   if (chat) {
@@ -528,6 +540,7 @@ inline nasio::awaitable<void> sleep_for(const nasio::any_io_executor& ex, std::c
 template <bool chat>
 nasio::awaitable<void> handle_generation(std::shared_ptr<node_state> st, http::server_request& req,
                                          http::server_response& res) {
+  const nclock::time_point received = nclock::now();
   if (!st->authorized(req)) {
     ++st->stats.rejected;
     co_await write_unauthorized(res);
@@ -639,6 +652,7 @@ nasio::awaitable<void> handle_generation(std::shared_ptr<node_state> st, http::s
     co_return;
   }
   std::size_t events = 0;
+  bool wrote_content = false;
   const std::size_t close_after = fault.close_after_chunks.value_or(SIZE_MAX);
   auto cut = [&]() -> bool {
     if (events < close_after) return false;
@@ -678,6 +692,7 @@ nasio::awaitable<void> handle_generation(std::shared_ptr<node_state> st, http::s
     // One SSE event per engine step, as vLLM sends them; events that are due together
     // leave in one write.
     out.clear();
+    bool first_content = false;
     std::size_t start = 0;
     std::size_t completed_before = p.usage.completion_tokens - std::min(p.usage.completion_tokens, p.tokens.size());
     for (std::size_t k = 0; k < p.step_counts.size() && events < close_after; ++k) {
@@ -686,6 +701,7 @@ nasio::awaitable<void> handle_generation(std::shared_ptr<node_state> st, http::s
       const std::optional<finish_reason> reason = final_event ? p.finished : std::nullopt;
       text.clear();
       for (std::size_t t = start; t < start + n; ++t) text += gen.piece(p.tokens[t]);
+      if (!wrote_content && !text.empty()) first_content = wrote_content = true;
       start += n;
       completed_before += n;
       request_usage so_far = p.usage;
@@ -731,10 +747,14 @@ nasio::awaitable<void> handle_generation(std::shared_ptr<node_state> st, http::s
       }
       if (events < close_after) out += "data: [DONE]\n\n";
     }
+    // Stamped just before the write; reported after it so the hook's cost is not in between.
+    const nclock::time_point written_at = first_content && st->cfg.on_timing ? nclock::now() : nclock::time_point{};
     if (auto ec = co_await res.async_write_chunk(out)) {
       ++st->stats.client_aborts;
       co_return;
     }
+    if (written_at != nclock::time_point{})
+      st->cfg.on_timing(request_timing{st->server.port(), g.prompt_hash, received, written_at});
     if (cut()) co_return;
     if (last) break;
   }

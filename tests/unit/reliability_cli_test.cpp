@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: MIT
+// The built pswm binary: bad flag values named, Ctrl-C once and twice, `pswm sim` on loopback.
+//
+// The binary is found beside this test executable (<build>/tests/.. /apps/pswm/pswm); when it
+// was not built (PLANETSERVE_BUILD_APPS=OFF) these tests say so and pass nothing else.
+#include <planetserve/experiment/report.hpp>
+
+#include "unit/reliability_support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <thread>
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace rt = reliability_test;
+namespace ex = planetserve::experiment;
+using namespace std::chrono_literals;
+
+fs::path pswm_binary() {
+  std::error_code ec;
+  const auto self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  const auto p = self.parent_path().parent_path() / "apps" / "pswm" / "pswm";
+  return fs::exists(p) ? p : fs::path{};
+}
+
+// A child process with stdout and stderr going to files.
+struct child {
+  pid_t pid = -1;
+  fs::path out, err;
+  int status = -1;
+
+  child(const fs::path& exe, const std::vector<std::string>& args, const fs::path& dir, const std::string& tag)
+      : out(dir / (tag + ".out")), err(dir / (tag + ".err")) {
+    std::vector<std::string> argv_s{exe.string()};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    pid = ::fork();
+    if (pid == 0) {
+      const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(o, 1);
+      ::dup2(e, 2);
+      std::vector<char*> argv;
+      for (auto& a : argv_s) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+  }
+
+  // Waits up to `limit`; kills the child (by its pid) if it is still running then.
+  bool wait(std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      const pid_t r = ::waitpid(pid, &status, WNOHANG);
+      if (r == pid) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    return false;
+  }
+
+  int exit_code() const { return WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
+  std::string stdout_text() const { return rt::slurp(out); }
+  std::string stderr_text() const { return rt::slurp(err); }
+
+  ~child() {
+    if (pid > 0 && ::waitpid(pid, &status, WNOHANG) == 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+    }
+  }
+};
+
+// Polls `pred` every 50 ms for up to `limit`.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return pred();
+}
+
+fs::path find_requests_jsonl(const fs::path& out_dir) {
+  if (!fs::exists(out_dir)) return {};
+  for (const auto& d : rt::dirs_starting(out_dir, "log_"))
+    if (fs::exists(d / "requests.jsonl")) return d / "requests.jsonl";
+  return {};
+}
+
+std::size_t line_count(const fs::path& p) {
+  if (p.empty()) return 0;
+  return rt::lines_of(rt::slurp(p)).size();
+}
+
+}  // namespace
+
+TEST_CASE("reliability cli: bad flag values are rejected naming the flag", "[reliability][cli]") {
+  const auto exe = pswm_binary();
+  if (exe.empty()) {
+    WARN("pswm binary not found beside the test executable: skipped");
+    return;
+  }
+  rt::temp_dir tmp("flags");
+  struct bad {
+    std::vector<std::string> args;
+    std::string must_say;
+  };
+  const std::vector<bad> cases = {
+      {{"--average-interval", "0"}, "--average-interval"},
+      {{"--average-interval=-1"}, "--average-interval"},
+      {{"--average-interval", "inf"}, "--average-interval"},
+      {{"--num-nodes", "0"}, "--num-nodes"},
+      {{"--num-nodes=-1"}, "--num-nodes"},
+      {{"--num-nodes", "70000"}, "--num-nodes"},
+      {{"--base-port", "0"}, "--base-port"},
+      {{"--base-port", "70000"}, "--base-port"},
+      {{"--base-port=-5"}, "--base-port"},
+      {{"--base-port", "65535", "--num-nodes", "2"}, "--base-port"},
+      {{"--maxq", "0"}, "--maxq"},
+      {{"--maxq=-3"}, "--maxq"},
+      {{"--maxq", "lots"}, "--maxq"},
+      {{"--epochs", "0"}, "--epochs"},
+      {{"--metrics-interval", "0"}, "--metrics-interval"},
+      {{"--request-timeout=-1"}, "--request-timeout"},
+      {{"--request-timeout", "inf"}, "--request-timeout"},
+      {{"--drain-timeout=-1"}, "--drain-timeout"},
+      {{"--max-new-tokens=-1"}, "--max-new-tokens"},
+      {{"--chunk-tokens", "0"}, "--chunk-tokens"},
+      {{"--burstiness", "0"}, "--burstiness"},
+      {{"--dispatch", "nosuch"}, "--dispatch: unknown policy 'nosuch' (known: "},
+      {{"--dispatch", "rr,nosuch"}, "unknown policy 'nosuch'"},
+      {{"--arrival", "weibull"}, "--arrival"},
+      {{"--api", "grpc"}, "--api"},
+      {{"--endpoints", "http://127.0.0.1:1", "--sim"}, "--sim"},
+  };
+  int i = 0;
+  for (const auto& c : cases) {
+    std::vector<std::string> args{"run", "--dataset-file", (tmp.path / "none.jsonl").string()};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    child p(exe, args, tmp.path, "case" + std::to_string(i++));
+    std::string joined;
+    for (const auto& a : c.args) joined += a + " ";
+    INFO("pswm run ... " << joined);
+    REQUIRE(p.wait(10s));
+    const std::string err = p.stderr_text();
+    INFO(err);
+    CHECK(p.exit_code() == 2);
+    CHECK(err.find(c.must_say) != std::string::npos);
+  }
+  // The unknown-policy message lists the known ones.
+  child p(exe, {"run", "--dataset-file", "x.jsonl", "--dispatch", "nosuch"}, tmp.path, "policies");
+  REQUIRE(p.wait(10s));
+  const std::string err = p.stderr_text();
+  CHECK(err.find("rr") != std::string::npos);
+  CHECK(err.find("lb") != std::string::npos);
+}
+
+TEST_CASE("reliability cli: Ctrl-C drains and marks the run interrupted; a second Ctrl-C exits at once", "[reliability][cli]") {
+  const auto exe = pswm_binary();
+  if (exe.empty()) {
+    WARN("pswm binary not found beside the test executable: skipped");
+    return;
+  }
+  const bool twice = GENERATE(false, true);
+  rt::temp_dir tmp(twice ? "sigint2" : "sigint1");
+  const auto dataset = rt::write_dataset(tmp.path, 400);
+  const auto out_dir = tmp.path / "out";
+  // The default profile takes about a second per 100-token request, so many are in flight.
+  child p(exe,
+          {"run", "--sim", "--num-nodes", "2", "--base-port", "0", "--dataset-file", dataset.string(), "--maxq",
+           "400", "--average-interval", "0.01", "--max-new-tokens", "100", "--output-dir", out_dir.string(),
+           "--no-plots", "--quiet", "--drain-timeout", "30", "--dispatch", "rr"},
+          tmp.path, "run");
+  INFO(rt::slurp(tmp.path / "run.out") << rt::slurp(tmp.path / "run.err"));
+  REQUIRE(eventually([&] { return line_count(find_requests_jsonl(out_dir)) >= 3; }, 20s));
+  REQUIRE(::kill(p.pid, SIGINT) == 0);
+  if (twice) {
+    // Time for the first interrupt to be taken (stdout is a file, so its message is still
+    // buffered); the requests in flight need about a second, so the drain is still going on.
+    std::this_thread::sleep_for(300ms);
+    REQUIRE(::kill(p.pid, SIGINT) == 0);
+  }
+  REQUIRE(p.wait(twice ? 5s : 30s));
+  const std::string out = p.stdout_text(), err = p.stderr_text();
+  INFO(out << err);
+  CHECK(p.exit_code() == 130);
+  const auto jsonl = find_requests_jsonl(out_dir);
+  REQUIRE_FALSE(jsonl.empty());
+  // Every line whole and readable, whichever way the process ended.
+  const auto text = rt::slurp(jsonl);
+  CHECK(text.back() == '\n');
+  std::size_t lines = 0;
+  for (const auto& line : rt::lines_of(text)) {
+    planetserve::diagnostics d;
+    auto r = ex::parse_record_line(line, d);
+    INFO(d.message << "\n" << line);
+    CHECK(r.has_value());
+    ++lines;
+  }
+  CHECK(lines >= 3);
+  CHECK(lines < 400);
+  const auto summary = jsonl.parent_path() / "summary.json";
+  if (twice) {
+    CHECK(err.find("second interrupt: exiting now") != std::string::npos);
+    CHECK(out.find("stopping: no more requests sent") != std::string::npos);  // flushed before exiting
+    CHECK_FALSE(fs::exists(summary));  // exited at once: nothing but what was already written
+  } else {
+    REQUIRE(fs::exists(summary));
+    CHECK(rt::slurp(summary).find("\"interrupted\":true") != std::string::npos);
+  }
+}
+
+TEST_CASE("reliability cli: pswm sim binds loopback unless --host says otherwise", "[reliability][cli]") {
+  const auto exe = pswm_binary();
+  if (exe.empty()) {
+    WARN("pswm binary not found beside the test executable: skipped");
+    return;
+  }
+  rt::temp_dir tmp("simhost");
+  child p(exe, {"sim", "--num-nodes", "1", "--base-port", "0", "--profile", "instant"}, tmp.path, "sim");
+  std::string port;
+  REQUIRE(eventually(
+      [&] {
+        const auto out = p.stdout_text();
+        const auto at = out.find("node 0: http://");
+        if (at == std::string::npos) return false;
+        const auto colon = out.find(':', at + 15);
+        const auto end = out.find_first_not_of("0123456789", colon + 1);
+        if (colon == std::string::npos || end == std::string::npos) return false;
+        port = out.substr(colon + 1, end - colon - 1);
+        CHECK(out.substr(at + 15, colon - at - 15) == "127.0.0.1");
+        return true;
+      },
+      10s));
+  // The kernel's own table: a listening socket on 127.0.0.1 (0100007F), none on any address.
+  char hex_port[8];
+  std::snprintf(hex_port, sizeof hex_port, "%04X", static_cast<unsigned>(std::stoul(port)));
+  const std::string table = rt::slurp("/proc/net/tcp") + rt::slurp("/proc/net/tcp6");
+  bool loopback = false, any = false;
+  for (const auto& line : rt::lines_of(table)) {
+    if (line.find(std::string(":") + hex_port + " ") == std::string::npos || line.find(" 0A ") == std::string::npos)
+      continue;
+    if (line.find("0100007F:" + std::string(hex_port)) != std::string::npos) loopback = true;
+    if (line.find("00000000:" + std::string(hex_port)) != std::string::npos ||
+        line.find("00000000000000000000000000000000:" + std::string(hex_port)) != std::string::npos)
+      any = true;
+  }
+  CHECK(loopback);
+  CHECK_FALSE(any);
+  REQUIRE(::kill(p.pid, SIGTERM) == 0);
+  REQUIRE(p.wait(10s));
+  CHECK(p.exit_code() == 0);
+}
+
+TEST_CASE("reliability cli: pswm run --api-key leaves the key in no output, file or message", "[reliability][cli]") {
+  const auto exe = pswm_binary();
+  if (exe.empty()) {
+    WARN("pswm binary not found beside the test executable: skipped");
+    return;
+  }
+  const std::string marker = "sk-MARKER-CLI-789";
+  rt::temp_dir tmp("clikey");
+  const auto dataset = rt::write_dataset(tmp.path, 12);
+  const auto out_dir = tmp.path / "out";
+  child p(exe,
+          {"run", "--sim", "--sim-profile", "instant", "--num-nodes", "2", "--base-port", "0", "--dataset-file",
+           dataset.string(), "--maxq", "12", "--average-interval", "0.01", "--max-new-tokens", "8", "--output-dir",
+           out_dir.string(), "--no-plots", "--dispatch", "rr,lb", "--api-key", marker},
+          tmp.path, "run");
+  REQUIRE(p.wait(30s));
+  const std::string out = p.stdout_text(), err = p.stderr_text();
+  INFO(out << err);
+  CHECK(p.exit_code() == 0);
+  CHECK(out.find("compare") != std::string::npos);  // it really ran both policies
+  std::string files;
+  for (const auto& e : fs::recursive_directory_iterator(out_dir))
+    if (e.is_regular_file()) files += rt::slurp(e.path());
+  CHECK(files.find("<redacted>") != std::string::npos);
+  CHECK(files.find("MARKER") == std::string::npos);
+  CHECK(out.find("MARKER") == std::string::npos);
+  CHECK(err.find("MARKER") == std::string::npos);
+}
