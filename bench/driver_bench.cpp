@@ -82,6 +82,10 @@ double cpu_seconds(const rusage& ru) {
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
 }
 
+double user_seconds(const rusage& ru) {
+  return static_cast<double>(ru.ru_utime.tv_sec) + static_cast<double>(ru.ru_utime.tv_usec) * 1e-6;
+}
+
 double self_cpu() {
   rusage ru{};
   ::getrusage(RUSAGE_SELF, &ru);
@@ -353,9 +357,11 @@ client_numbers run_client(const options& o, double rate, const std::vector<std::
 struct rate_result {
   client_numbers c;
   double client_cpu_total_s = 0;  // the whole child process (prepare, tokenize, outputs)
+  double client_user_s = 0;       // of which user time (the rest is system time)
   long client_peak_rss_kib = 0;
   std::vector<std::pair<double, long>> rss_trace;  // (s since fork, KiB)
   double sim_cpu_s = 0;
+  double sim_user_s = 0;
   long sim_peak_rss_kib = 0;
   std::string load_before, load_after;
 };
@@ -390,6 +396,8 @@ rate_result run_rate(const options& o, double rate, const fs::path& work, const 
   const rusage sim_ru = stop_sim(sp);
   rr.load_after = loadavg();
   rr.client_cpu_total_s = cpu_seconds(ru);
+  rr.client_user_s = user_seconds(ru);
+  rr.sim_user_s = user_seconds(sim_ru);
   rr.client_peak_rss_kib = ru.ru_maxrss;
   rr.sim_cpu_s = cpu_seconds(sim_ru);
   rr.sim_peak_rss_kib = sim_ru.ru_maxrss;
@@ -404,6 +412,17 @@ rate_result run_rate(const options& o, double rate, const fs::path& work, const 
   }
   rr.c = from_json(v.as_object());
   return rr;
+}
+
+// RSS growth while sending (the child starts sending ~0.5 s after the fork): RSS at the
+// schedule's end minus at 1.5 s, in MiB. The outputs written afterwards are left out.
+double rss_growth_mib(const rate_result& rr, double duration_s) {
+  long at1 = 0, atend = 0;
+  for (const auto& [t, k] : rr.rss_trace) {
+    if (t <= 1.5) at1 = k;
+    if (t <= duration_s) atend = k;
+  }
+  return at1 > 0 ? static_cast<double>(atend - at1) / 1024.0 : 0.0;
 }
 
 // ---- the timing check ----------------------------------------------------------------------
@@ -550,11 +569,14 @@ int main(int argc, char** argv) {
       json::object row = to_json(c);
       row["repeat"] = rep;
       row["client_cpu_total_s"] = rr.client_cpu_total_s;
+      row["client_user_s"] = rr.client_user_s;
+      row["sim_user_s"] = rr.sim_user_s;
       row["client_cpu_us_per_request"] = c.requests ? rr.client_cpu_total_s / static_cast<double>(c.requests) * 1e6 : 0.0;
       row["client_run_cpu_us_per_request"] = c.requests ? c.run_cpu_s / static_cast<double>(c.requests) * 1e6 : 0.0;
       row["client_steady_cpu_us_per_request"] =
           c.steady_requests ? c.steady_cpu_s / static_cast<double>(c.steady_requests) * 1e6 : 0.0;
       row["client_peak_rss_kib"] = rr.client_peak_rss_kib;
+      row["client_rss_growth_while_sending_mib"] = rss_growth_mib(rr, o.duration_s);
       json::array trace;
       for (const auto& [t, k] : rr.rss_trace) trace.push_back(json::array{t, k});
       row["client_rss_trace_kib"] = std::move(trace);
@@ -576,14 +598,7 @@ int main(int argc, char** argv) {
     const auto& c = rr.c;
     if (!c.ok) continue;
     const double n = static_cast<double>(c.requests);
-    // Growth over the sending period: the RSS at the end of sending minus at 1 s.
-    double grow = 0;
-    long at1 = 0, atend = 0;
-    for (const auto& [t, k] : rr.rss_trace) {
-      if (t <= 1.5) at1 = k;
-      if (t <= o.duration_s + 0.5) atend = k;
-    }
-    if (at1 > 0) grow = static_cast<double>(atend - at1) / 1024.0;
+    const double grow = rss_growth_mib(rr, o.duration_s);
     std::printf("%8.0f %9.1f %6.2f%% %6.0fus %6.0fus %6.1fms %9.1f %9.1f %9.1f %8.1f %7.1fM %6zu %8zu %7.2fms %s\n",
                 rate, c.achieved_rate, 100.0 * c.achieved_rate / c.scheduled_rate, c.lag_p50 * 1e6, c.lag_p99 * 1e6,
                 c.lag_max * 1e3, rr.client_cpu_total_s / n * 1e6,

@@ -4,6 +4,7 @@
 
 #include <planetserve/error.hpp>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <string_view>
@@ -27,13 +28,19 @@ class line_log {
 
   /// Opens (creating or appending to) `path`.
   boost::system::error_code open(const std::filesystem::path& path, diagnostics& diag);
-  /// Appends `line` and a newline, then flushes to the OS.
+  /// Appends `line` and a newline; hands the buffer to the OS when `flush_interval` has passed
+  /// since the last flush (one write per request would cost a system call each).
   boost::system::error_code append(std::string_view line, diagnostics& diag);
+  /// Hands buffered lines to the OS now (call it from a periodic timer).
+  boost::system::error_code flush(diagnostics& diag);
+  /// Longest time appended lines stay in the process's buffer (0: flush every line).
+  std::chrono::milliseconds flush_interval{100};
   void close() noexcept;
   bool is_open() const noexcept { return file_ != nullptr; }
 
  private:
   std::FILE* file_ = nullptr;
+  std::chrono::steady_clock::time_point last_flush_{};
   std::filesystem::path path_;
 };
 

@@ -83,6 +83,12 @@ class server_response {
   boost::asio::awaitable<boost::system::error_code> async_write_chunk(std::string_view data);
   /// Sends the terminating chunk.
   boost::asio::awaitable<boost::system::error_code> async_end_stream();
+  /// async_begin_stream then async_write_chunk(first_chunk), in one socket write: one
+  /// wake-up of the client instead of two (the emulator's hot path).
+  boost::asio::awaitable<boost::system::error_code> async_begin_stream(
+      unsigned status, std::string_view content_type, std::string_view first_chunk);
+  /// async_write_chunk(last_chunk) then async_end_stream, in one socket write.
+  boost::asio::awaitable<boost::system::error_code> async_end_stream(std::string_view last_chunk);
 
   /// Whether the client disconnected (or a write failed) while the handler ran.
   bool client_gone() const noexcept;

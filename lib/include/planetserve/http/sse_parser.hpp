@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -108,7 +109,17 @@ boost::system::error_code sse_parser::feed(std::string_view bytes, OnEvent&& on_
     if (bytes.front() == '\n') bytes.remove_prefix(1);
   }
   while (!bytes.empty()) {
-    std::size_t end = bytes.find_first_of("\r\n");
+    // find_first_of("\r\n") in libstdc++ calls memchr on the set once per byte; two
+    // vectorised scans are several times faster on ~250-byte chunk lines.
+    std::size_t end = std::string_view::npos;
+    {
+      const char* b = bytes.data();
+      const void* lf = std::memchr(b, '\n', bytes.size());
+      const std::size_t lf_at = lf ? static_cast<std::size_t>(static_cast<const char*>(lf) - b) : bytes.size();
+      const void* cr = std::memchr(b, '\r', lf_at);
+      if (cr) end = static_cast<std::size_t>(static_cast<const char*>(cr) - b);
+      else if (lf) end = lf_at;
+    }
     if (end == std::string_view::npos) {
       if (line_.size() + bytes.size() > limits_.max_event_size) {
         failed_ = true;

@@ -62,8 +62,18 @@ boost::system::error_code line_log::append(std::string_view line, diagnostics& d
     diag.message = "line log is not open";
     return error::file_unwritable;
   }
-  if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() ||
-      std::fputc('\n', file_) == EOF || std::fflush(file_) != 0) {
+  if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fputc('\n', file_) == EOF) {
+    diag.message = "cannot append to " + path_.string() + ": " + errno_text() + " (is the disk full?)";
+    return error::file_unwritable;
+  }
+  if (flush_interval.count() > 0 && std::chrono::steady_clock::now() - last_flush_ < flush_interval) return {};
+  return flush(diag);
+}
+
+boost::system::error_code line_log::flush(diagnostics& diag) {
+  if (!file_) return {};
+  last_flush_ = std::chrono::steady_clock::now();
+  if (std::fflush(file_) != 0) {
     diag.message = "cannot append to " + path_.string() + ": " + errno_text() + " (is the disk full?)";
     return error::file_unwritable;
   }

@@ -469,7 +469,16 @@ struct runner::state {
     while (!epoch_over) {
       timer.expires_after(std::chrono::seconds(1));
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-      if (epoch_over || !cfg.progress) break;
+      if (epoch_over) break;
+      // requests.jsonl is flushed by time, not per line: the tail reaches the OS here.
+      if (requests_log.is_open() && !log_failed) {
+        diagnostics d;
+        if (requests_log.flush(d)) {
+          log_failed = true;
+          log << "\npswm: error: " << d.message << "\n";
+        }
+      }
+      if (!cfg.progress) continue;
       const auto now = clock::now();
       const double rate = static_cast<double>(sent - last_sent) / seconds_between(last_t, now);
       last_sent = sent;

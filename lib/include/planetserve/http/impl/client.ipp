@@ -69,6 +69,16 @@ struct client_connection {
   clock::time_point idle_since{};
   clock::time_point last_read{};
   std::array<char, 16384> body_buf;
+  // Read timeouts of plain connections. Beast's tcp_stream arms and cancels a timer for
+  // every read, i.e. for every streamed token; instead one timer per response is armed at
+  // the first read's limit and, when it fires during a later read, moved to that read's
+  // limit. Only a read that is still pending past its own limit times out.
+  asio::steady_timer watch;
+  clock::time_point read_limit = clock::time_point::max();  // the pending read's limit
+  bool reading = false;    // a plain read is pending
+  bool watching = false;   // `watch` has a wait pending (or a fired one not yet run)
+  bool timed_out = false;  // `watch` cancelled the pending read
+  std::shared_ptr<client_connection*> self;  // nulled on destruction; the watch handler checks it
 };
 
 struct client_pool {
@@ -96,11 +106,12 @@ struct client_pool {
 };
 
 inline client_connection::client_connection(client_pool& p, const asio::any_io_executor& ex)
-    : pool(&p), stream(std::in_place_index<0>, ex) {
+    : pool(&p), stream(std::in_place_index<0>, ex), watch(ex), self(std::make_shared<client_connection*>(this)) {
   pool->all.insert(this);
 }
 
 inline client_connection::~client_connection() {
+  *self = nullptr;
   pool->all.erase(this);
   pool->wake_one();
 }
@@ -357,9 +368,37 @@ inline error_code build_head(const client_pool& p, const client_request& req, st
   return {};
 }
 
+// Arms the connection's read watch at the pending read's limit unless it is armed already.
+inline void watch_read(client_connection& c) {
+  if (c.watching || c.read_limit == clock::time_point::max()) return;
+  c.watching = true;
+  c.watch.expires_at(c.read_limit);
+  c.watch.async_wait([self = c.self](error_code ec) {
+    client_connection* cp = *self;
+    if (ec || !cp) return;  // cancelled, or the connection is gone
+    auto& conn = *cp;
+    conn.watching = false;
+    if (!conn.reading) return;  // between reads: the next read arms it again
+    if (clock::now() < conn.read_limit) {
+      watch_read(conn);  // the pending read started later: wait for its own limit
+      return;
+    }
+    conn.timed_out = true;
+    error_code ignored;
+    conn.lowest().socket().cancel(ignored);
+  });
+}
+
+// Disarms the read watch (the response is over, or the connection goes idle).
+inline void unwatch(client_connection& c) noexcept {
+  // Cancelled even when not marked armed: a stale expiry may have re-armed nothing but left
+  // a wait pending, and a pending wait would keep the io_context running.
+  c.watching = false;
+  c.watch.cancel();
+}
+
 // One socket read into c.in; stamps the arrival time before anything parses the bytes.
 inline asio::awaitable<error_code> fill(client_connection& c, clock::time_point limit) {
-  set_expiry(c.lowest(), limit);
   asio::mutable_buffer buf;
   try {
     buf = c.in.prepare(c.body_buf.size());
@@ -367,10 +406,18 @@ inline asio::awaitable<error_code> fill(client_connection& c, clock::time_point 
     co_return bhttp::error::buffer_overflow;
   }
   std::tuple<error_code, std::size_t> r;
-  if (c.stream.index() == 0)
-    r = co_await std::get<0>(c.stream).async_read_some(buf, use_tuple);
-  else
+  if (c.stream.index() == 0) {
+    // The raw socket: the timeout is the connection's watch (see client_connection).
+    c.read_limit = limit;
+    c.reading = true;
+    watch_read(c);
+    r = co_await std::get<0>(c.stream).socket().async_read_some(buf, use_tuple);
+    c.reading = false;
+    if (c.timed_out && std::get<1>(r) == 0) std::get<0>(r) = beast::error::timeout;
+  } else {
+    set_expiry(c.lowest(), limit);
     r = co_await std::get<1>(c.stream).async_read_some(buf, use_tuple);
+  }
   c.last_read = clock::now();
   c.in.commit(std::get<1>(r));
   co_return std::get<0>(r);
@@ -427,7 +474,8 @@ void response_reader::close() noexcept {
   if (!conn_) return;
   auto& c = *conn_;
   // A fully read keep-alive response leaves a reusable connection; anything else is dropped.
-  if (done_ && pool_ && !pool_->closed && c.parser && c.parser->keep_alive() && c.in.size() == 0) {
+  if (done_ && pool_ && !pool_->closed && c.parser && c.parser->keep_alive() && c.in.size() == 0 && !c.timed_out) {
+    detail::unwatch(c);
     c.parser.reset();
     c.idle_since = clock::now();
     pool_->idle.push_back(std::move(conn_));
@@ -697,6 +745,7 @@ void client::shutdown() noexcept {
   p.idle.clear();
   for (auto* c : std::vector<detail::client_connection*>(p.all.begin(), p.all.end())) {
     boost::system::error_code ec;
+    detail::unwatch(*c);
     c->lowest().socket().close(ec);
   }
   while (!p.waiters.empty()) p.wake_one();

@@ -391,6 +391,38 @@ boost::asio::awaitable<boost::system::error_code> server_response::async_write_c
   co_return co_await detail::write_buffers(s, bufs);
 }
 
+boost::asio::awaitable<boost::system::error_code> server_response::async_begin_stream(
+    unsigned status, std::string_view content_type, std::string_view first_chunk) {
+  auto& s = *s_;
+  if (s.started) co_return error::invalid_argument;
+  s.started = true;
+  detail::build_response_head(s, status, content_type, true, 0);
+  if (first_chunk.empty()) co_return co_await detail::write_buffers(s, boost::asio::buffer(s.out));
+  auto r = std::to_chars(s.size_line.data(), s.size_line.data() + 20, first_chunk.size(), 16);
+  *r.ptr++ = '\r';
+  *r.ptr++ = '\n';
+  std::array<boost::asio::const_buffer, 4> bufs{
+      boost::asio::buffer(s.out),
+      boost::asio::buffer(s.size_line.data(), static_cast<std::size_t>(r.ptr - s.size_line.data())),
+      boost::asio::buffer(first_chunk), boost::asio::buffer("\r\n", 2)};
+  co_return co_await detail::write_buffers(s, bufs);
+}
+
+boost::asio::awaitable<boost::system::error_code> server_response::async_end_stream(std::string_view last_chunk) {
+  auto& s = *s_;
+  if (!s.started || s.finished) co_return error::invalid_argument;
+  if (last_chunk.empty()) co_return co_await async_end_stream();
+  auto r = std::to_chars(s.size_line.data(), s.size_line.data() + 20, last_chunk.size(), 16);
+  *r.ptr++ = '\r';
+  *r.ptr++ = '\n';
+  std::array<boost::asio::const_buffer, 3> bufs{
+      boost::asio::buffer(s.size_line.data(), static_cast<std::size_t>(r.ptr - s.size_line.data())),
+      boost::asio::buffer(last_chunk), boost::asio::buffer("\r\n0\r\n\r\n", 7)};
+  auto ec = co_await detail::write_buffers(s, bufs);
+  if (!ec) s.finished = true;
+  co_return ec;
+}
+
 boost::asio::awaitable<boost::system::error_code> server_response::async_end_stream() {
   auto& s = *s_;
   if (!s.started || s.finished) co_return error::invalid_argument;

@@ -647,10 +647,6 @@ nasio::awaitable<void> handle_generation(std::shared_ptr<node_state> st, http::s
   }
 
   // Streaming, as vLLM's serving_chat / serving_completion write it.
-  if (auto ec = co_await res.async_begin_stream(200, "text/event-stream; charset=utf-8")) {
-    ++st->stats.client_aborts;
-    co_return;
-  }
   std::size_t events = 0;
   bool wrote_content = false;
   const std::size_t close_after = fault.close_after_chunks.value_or(SIZE_MAX);
@@ -660,9 +656,10 @@ nasio::awaitable<void> handle_generation(std::shared_ptr<node_state> st, http::s
     res.close_after();
     return true;
   };
-  if (cut()) co_return;
-  if (chat) {
-    // vLLM's first chat chunk carries the role, before any token is generated.
+  out.clear();
+  if (chat && close_after > 0) {
+    // vLLM's first chat chunk carries the role, before any token is generated. It leaves
+    // with the response head: one write and one wake-up of the client instead of two.
     out = "data: ";
     out += head;
     out += ",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]";
@@ -671,13 +668,13 @@ nasio::awaitable<void> handle_generation(std::shared_ptr<node_state> st, http::s
       append_usage(out, request_usage{prompt_len, 0, 0}, details, usage_details::omit_when_off);
     }
     out += "}\n\n";
-    if (auto ec = co_await res.async_write_chunk(out)) {
-      ++st->stats.client_aborts;
-      co_return;
-    }
-    ++events;
-    if (cut()) co_return;
   }
+  if (auto ec = co_await res.async_begin_stream(200, "text/event-stream; charset=utf-8", out)) {
+    ++st->stats.client_aborts;
+    co_return;
+  }
+  if (!out.empty()) ++events;
+  if (cut()) co_return;
   for (;;) {
     if (p.gone) {
       ++st->stats.client_aborts;
@@ -749,18 +746,21 @@ nasio::awaitable<void> handle_generation(std::shared_ptr<node_state> st, http::s
     }
     // Stamped just before the write; reported after it so the hook's cost is not in between.
     const nclock::time_point written_at = first_content && st->cfg.on_timing ? nclock::now() : nclock::time_point{};
-    if (auto ec = co_await res.async_write_chunk(out)) {
+    // The normal end carries the terminating chunk in the same write.
+    const bool ends = last && events < close_after;
+    boost::system::error_code wec;
+    if (ends)
+      wec = co_await res.async_end_stream(out);
+    else
+      wec = co_await res.async_write_chunk(out);
+    if (wec) {
       ++st->stats.client_aborts;
       co_return;
     }
     if (written_at != nclock::time_point{})
       st->cfg.on_timing(request_timing{st->server.port(), g.prompt_hash, received, written_at});
+    if (ends) break;
     if (cut()) co_return;
-    if (last) break;
-  }
-  if (auto ec = co_await res.async_end_stream()) {
-    ++st->stats.client_aborts;
-    co_return;
   }
   ++st->stats.completed;
 }
