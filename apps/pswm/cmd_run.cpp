@@ -220,6 +220,7 @@ int cmd_run(int argc, char** argv) {
       // Messages still buffered (stdout redirected to a file) go out; this runs as an
       // ordinary handler on the io thread, not inside the signal, so flushing is safe.
       std::cout << std::flush;
+      runner.flush_request_log();  // whole lines only: nothing half-written is left behind
       std::_Exit(130);
     }
     runner.request_stop();

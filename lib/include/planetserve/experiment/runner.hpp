@@ -58,6 +58,8 @@ class runner {
 
   /// Stop sending; in-flight requests get the drain timeout; outputs are still written.
   void request_stop();
+  /// Hands requests.jsonl's buffered lines to the OS (before an immediate exit).
+  void flush_request_log() noexcept;
   bool stop_requested() const noexcept;
 
   /// Results of the policies run so far.

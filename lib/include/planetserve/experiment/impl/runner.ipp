@@ -729,6 +729,11 @@ void runner::request_stop() {
   if (s_->sched_timer) s_->sched_timer->cancel();
 }
 
+void runner::flush_request_log() noexcept {
+  diagnostics d;
+  if (s_->requests_log.is_open()) (void)s_->requests_log.flush(d);
+}
+
 bool runner::stop_requested() const noexcept { return s_->stop; }
 const std::vector<policy_result>& runner::results() const noexcept { return s_->results; }
 const std::string& runner::model() const noexcept { return s_->model; }
