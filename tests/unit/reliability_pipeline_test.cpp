@@ -609,6 +609,40 @@ TEST_CASE("reliability: stop mid-run drains in flight, writes everything, marks 
     CHECK(e.path().filename().string().find(".tmp.") == std::string::npos);
 }
 
+TEST_CASE("reliability: a stop after the last send still bounds the wait by the drain timeout", "[reliability]") {
+  rt::temp_dir tmp("stoplate");
+  asio::io_context io;
+  auto fc = instant_fleet(1);
+  fc.node.faults.added_delay = 3000ms;
+  sim::fleet fleet(io.get_executor(), fc);
+  ps::diagnostics diag;
+  REQUIRE_FALSE(fleet.start(diag));
+  auto cfg = rt::quick_config(rt::write_dataset(tmp.path, 10), tmp.path / "out");
+  cfg.endpoints = fleet.urls();
+  cfg.average_interval_s = 0.001;  // everything sent within a few ms
+  cfg.drain_timeout = std::chrono::duration<double>(0.2);
+  std::ostringstream log;
+  ex::runner r(io.get_executor(), cfg, log);
+  rt::pass_result pr;
+  drive(io, [&]() -> asio::awaitable<void> {
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          co_await rt::sleep_for(500ms);
+          r.request_stop();
+        },
+        asio::detached);
+    co_await rt::full_pass(r, pr);
+  });
+  INFO(pr.diag << "\n" << log.str());
+  REQUIRE_FALSE(pr.run);
+  const auto& res = r.results().at(0);
+  REQUIRE(res.records.size() == 10);  // all were sent before the stop
+  CHECK(res.summary.interrupted);
+  for (const auto& rec : res.records) CHECK(rec.error_kind == "interrupted");  // cut at the drain timeout
+  CHECK(log.str().find("drain timeout: abandoning 10 request(s)") != std::string::npos);
+}
+
 TEST_CASE("reliability: running the same configuration twice keeps both runs' results", "[reliability]") {
   rt::temp_dir tmp("twice");
   asio::io_context io;

@@ -551,6 +551,10 @@ struct runner::state {
       asio::co_spawn(ex, send(i, d.node, inflight), asio::detached);
     }
     sched_timer = nullptr;
+    // A stop may also come after the last send, while requests are still in flight: those
+    // get the drain timeout too, so the wait looks at `stop` every 100 ms.
+    while (inflight.count() > 0 && !stop)
+      co_await inflight.wait_until(clock::now() + std::chrono::milliseconds(100));
     if (stop) {
       log << "\npswm: stopping: no more requests sent; waiting up to " << cfg.drain_timeout.count()
           << " s for " << inflight.count() << " in flight (Ctrl-C again to quit at once)\n";
