@@ -113,6 +113,21 @@ struct runner::state {
   std::size_t sent = 0, completed = 0, failed = 0;
   std::vector<double> ttfts;
   bool epoch_over = false;
+  // Coroutines that only sleep and look (progress, /health probers) must not outlive the
+  // epoch that started them: run_epoch wakes their timers and waits for them at its end.
+  wait_group* background = nullptr;
+  std::vector<asio::steady_timer*> background_timers;
+
+  /// Registers a background coroutine's timer for the epoch's lifetime.
+  struct background_task {
+    state& s;
+    asio::steady_timer& timer;
+    background_task(state& st, asio::steady_timer& t) : s(st), timer(t) { s.background_timers.push_back(&t); }
+    ~background_task() {
+      std::erase(s.background_timers, &timer);
+      s.background->done();
+    }
+  };
 
   state(asio::any_io_executor e, run_config c, std::ostream& l)
       : ex(std::move(e)), cfg(std::move(c)), log(l), tty(::isatty(1) == 1) {}
@@ -374,9 +389,11 @@ struct runner::state {
   asio::awaitable<void> health_prober(std::size_t k) {
     auto& nd = nodes[k];
     asio::steady_timer timer(ex);
+    background_task task(*this, timer);
     while (!epoch_over && !stop) {
       timer.expires_after(std::chrono::duration_cast<clock::duration>(cfg.health_interval));
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (epoch_over || stop) break;
       diagnostics d;
       auto r = co_await nd.probe->async_fetch(http::client_request::get("/health", auth), d);
       if (r && r->status == 200) {
@@ -390,11 +407,12 @@ struct runner::state {
 
   void mark_down(std::size_t k, const std::string& why) {
     auto& nd = nodes[k];
-    if (nd.probing) return;
+    if (nd.probing || epoch_over || !background) return;
     nd.probing = true;
     policy->set_available(static_cast<dispatch::node_index>(k), false);
     log << "\npswm: " << nd.name << " (" << nd.url << ") failed: " << why
         << "; not routing to it until /health answers\n";
+    background->add();
     asio::co_spawn(ex, health_prober(k), asio::detached);
   }
 
@@ -463,6 +481,7 @@ struct runner::state {
 
   asio::awaitable<void> progress(std::size_t total) {
     asio::steady_timer timer(ex);
+    background_task task(*this, timer);
     std::size_t last_sent = 0;
     auto last_t = clock::now();
     int ticks = 0;
@@ -508,6 +527,8 @@ struct runner::state {
     ttfts.clear();
     epoch_over = false;
     stop_monitors = false;
+    // A node still down from the last epoch gets another chance; a failure marks it again.
+    for (std::size_t k = 0; k < nodes.size(); ++k) policy->set_available(static_cast<dispatch::node_index>(k), true);
     t0 = clock::now();
 
     wait_group monitors(ex);
@@ -515,6 +536,9 @@ struct runner::state {
       monitors.add();
       asio::co_spawn(ex, monitor(k, monitors), asio::detached);
     }
+    wait_group bg(ex);
+    background = &bg;
+    bg.add();
     asio::co_spawn(ex, progress(n), asio::detached);
 
     wait_group inflight(ex);
@@ -566,7 +590,10 @@ struct runner::state {
     }
     co_await inflight.wait();
     epoch_over = true;
+    for (auto* t : background_timers) t->cancel();
     co_await monitors.wait();
+    co_await bg.wait();
+    background = nullptr;
     if (cfg.progress && tty) log << "\n";
 
     // Requests never sent (stopped early) stay out of the records.
