@@ -50,11 +50,5 @@ inline std::optional<po::variables_map> parse(int argc, char** argv, const std::
   return vm;
 }
 
-/// The one allowed placeholder: a command whose issue has not landed yet.
-inline int not_available(const char* command, const char* issue_topic) {
-  std::cerr << "pswm " << command << ": not available yet in this build (" << issue_topic
-            << ").\n";
-  return exit_usage;
-}
 
 }  // namespace pswm::cli
