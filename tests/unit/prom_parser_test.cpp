@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Tests for the Prometheus text parser: real pages, every split point, and what it must reject.
+#include "prom_test_data.hpp"
 #include <planetserve/prom/page.hpp>
 #include <planetserve/prom/parser.hpp>
 
@@ -16,17 +17,7 @@ using namespace planetserve::prom;
 
 namespace {
 
-std::string read_data(const std::string& name) {
-  // Appended piecewise: GCC 12 warns falsely (-Warray-bounds) on a chain of string +.
-  std::string path = PLANETSERVE_TEST_DATA_DIR;
-  path += "/prom/";
-  path += name;
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using prom_test::read_page;
 
 // Records every event as one line of text, so two parses can be compared exactly.
 struct recorder final : sample_sink {
@@ -134,7 +125,7 @@ TEST_CASE("prom parser: feeding a page split at every byte gives the same events
 }
 
 TEST_CASE("prom parser: a real vLLM page fed one byte at a time equals the whole", "[prom]") {
-  const std::string text = read_data("vllm_v1.prom");
+  const std::string text = read_page("vllm_v1.prom");
   const outcome whole = parse_whole(text);
   REQUIRE_FALSE(whole.ec);
   std::vector<std::size_t> every;
@@ -222,7 +213,7 @@ TEST_CASE("prom parser: every generated vLLM page parses, with its histograms co
                            "vllm_v1_multiprocess.prom", "vllm_v1_openmetrics.prom"}) {
     INFO(name);
     diagnostics diag;
-    auto parsed = parse_page(read_data(name), &diag);
+    auto parsed = parse_page(read_page(name), &diag);
     INFO(diag.message);
     REQUIRE(parsed.has_value());
     CHECK(parsed->eof == (std::string(name) == "vllm_v1_openmetrics.prom"));
@@ -250,7 +241,7 @@ TEST_CASE("prom parser: every generated vLLM page parses, with its histograms co
 }
 
 TEST_CASE("prom parser: the multi-process page puts _sum before the buckets", "[prom]") {
-  const std::string text = read_data("vllm_v1_multiprocess.prom");
+  const std::string text = read_page("vllm_v1_multiprocess.prom");
   const auto sum_at = text.find("vllm:time_to_first_token_seconds_sum{");
   const auto bucket_at = text.find("vllm:time_to_first_token_seconds_bucket{");
   REQUIRE(sum_at != std::string::npos);
@@ -265,7 +256,7 @@ TEST_CASE("prom parser: the multi-process page puts _sum before the buckets", "[
 }
 
 TEST_CASE("prom parser: OpenMetrics counters, _created and # EOF", "[prom]") {
-  auto parsed = parse_page(read_data("vllm_v1_openmetrics.prom"));
+  auto parsed = parse_page(read_page("vllm_v1_openmetrics.prom"));
   REQUIRE(parsed.has_value());
   const family* prompt = parsed->find("vllm:prompt_tokens");
   REQUIRE(prompt);
@@ -276,7 +267,7 @@ TEST_CASE("prom parser: OpenMetrics counters, _created and # EOF", "[prom]") {
   CHECK(prompt->samples[1].kind == sample_kind::created);
   CHECK(prompt->samples[1].value > 1e9);
   // In 0.0.4 the same client writes _created as a gauge family of its own.
-  auto classic = parse_page(read_data("vllm_v1.prom"));
+  auto classic = parse_page(read_page("vllm_v1.prom"));
   REQUIRE(classic.has_value());
   const family* created = classic->find("vllm:prompt_tokens_created");
   REQUIRE(created);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Tests for the vLLM metric model: snapshots of generated V1/V0 pages, name preferences, intervals.
+#include "prom_test_data.hpp"
 #include <planetserve/prom/parser.hpp>
 #include <planetserve/prom/vllm_interval.hpp>
 #include <planetserve/prom/vllm_snapshot.hpp>
@@ -17,17 +18,7 @@ using namespace planetserve::prom;
 
 namespace {
 
-std::string read_prom(const std::string& name) {
-  // Appended piecewise: GCC 12 warns falsely (-Warray-bounds) on a chain of string +.
-  std::string path = PLANETSERVE_TEST_DATA_DIR;
-  path += "/prom/";
-  path += name;
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using prom_test::read_page;
 
 double num(const boost::json::object& o, const char* key) {
   return o.at(key).to_number<double>();
@@ -40,7 +31,7 @@ void check_close(double got, double want, const char* what) {
 }
 
 void check_against_expected(const std::string& page_name, const vllm_snapshot& s) {
-  const auto expected = boost::json::parse(read_prom(page_name + ".expected.json")).as_object();
+  const auto expected = boost::json::parse(read_page(page_name + ".expected.json")).as_object();
   INFO(page_name);
   check_close(s.kv_cache_usage, num(expected, "kv_cache_usage"), "kv_cache_usage");
   check_close(s.prefix_cache_queries, num(expected, "prefix_cache_queries"), "prefix_cache_queries");
@@ -71,7 +62,7 @@ TEST_CASE("prom vllm: snapshots of generated pages match what the generator reco
   for (const char* name : {"vllm_v1.prom", "vllm_v1_openmetrics.prom", "vllm_v1_dp2.prom",
                            "vllm_v1_multiprocess.prom", "vllm_v0.prom"}) {
     diagnostics diag;
-    auto snap = parse_vllm_snapshot(read_prom(name), &diag);
+    auto snap = parse_vllm_snapshot(read_page(name), &diag);
     INFO(name << ": " << diag.message);
     REQUIRE(snap.has_value());
     check_against_expected(name, *snap);
@@ -81,13 +72,13 @@ TEST_CASE("prom vllm: snapshots of generated pages match what the generator reco
 TEST_CASE("prom vllm: current names win over their deprecated twins", "[prom]") {
   // The dp2 page carries gpu_cache_usage_perc = 0.999 and gpu_prefix_cache_* = current + 1 per
   // request, and every V1 page carries time_per_output_token = 2 × inter_token_latency.
-  auto dp2 = parse_vllm_snapshot(read_prom("vllm_v1_dp2.prom"));
+  auto dp2 = parse_vllm_snapshot(read_page("vllm_v1_dp2.prom"));
   REQUIRE(dp2.has_value());
   CHECK(dp2->current_names);
   CHECK(dp2->legacy_names);
   CHECK(dp2->engines == 2);
   CHECK(dp2->kv_cache_usage < 0.99);
-  auto v1 = parse_vllm_snapshot(read_prom("vllm_v1.prom"));
+  auto v1 = parse_vllm_snapshot(read_page("vllm_v1.prom"));
   REQUIRE(v1.has_value());
   CHECK(v1->current_names);
   CHECK_FALSE(v1->legacy_names);
@@ -97,7 +88,7 @@ TEST_CASE("prom vllm: current names win over their deprecated twins", "[prom]") 
 }
 
 TEST_CASE("prom vllm: a V0 page reads the old names", "[prom]") {
-  auto v0 = parse_vllm_snapshot(read_prom("vllm_v0.prom"));
+  auto v0 = parse_vllm_snapshot(read_page("vllm_v0.prom"));
   REQUIRE(v0.has_value());
   CHECK(v0->legacy_names);
   CHECK_FALSE(v0->current_names);
@@ -153,7 +144,7 @@ TEST_CASE("prom vllm: a page without vLLM metrics, and a malformed page", "[prom
 }
 
 TEST_CASE("prom vllm: a builder fed in chunks gives the one-call snapshot", "[prom]") {
-  const std::string page = read_prom("vllm_v1_dp2.prom");
+  const std::string page = read_page("vllm_v1_dp2.prom");
   auto whole = parse_vllm_snapshot(page);
   REQUIRE(whole.has_value());
   vllm_snapshot_builder builder;
@@ -220,7 +211,7 @@ TEST_CASE("prom vllm: the interval hit ratio is Δhits/Δqueries, not the cumula
 }
 
 TEST_CASE("prom vllm: to_json writes the agreed keys, null for undefined values", "[prom]") {
-  auto s = parse_vllm_snapshot(read_prom("vllm_v0.prom"));
+  auto s = parse_vllm_snapshot(read_page("vllm_v0.prom"));
   REQUIRE(s.has_value());
   const std::string text = to_json(*s);
   CHECK(text.find('\n') == std::string::npos);

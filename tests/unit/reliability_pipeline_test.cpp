@@ -62,6 +62,21 @@ void drive(asio::io_context& io, F f, std::chrono::seconds limit = 20s) {
   REQUIRE(done);
 }
 
+// Runs `r` through preflight and run, asking it to stop `after` into the run.
+void run_stopped_after(asio::io_context& io, ex::runner& r, rt::pass_result& pr,
+                       std::chrono::milliseconds after) {
+  drive(io, [&]() -> asio::awaitable<void> {
+    asio::co_spawn(
+        io,
+        [&r, after]() -> asio::awaitable<void> {
+          co_await rt::sleep_for(after);
+          r.request_stop();
+        },
+        asio::detached);
+    co_await rt::full_pass(r, pr);
+  });
+}
+
 sim::fleet_config instant_fleet(std::size_t nodes) {
   sim::fleet_config fc;
   fc.num_nodes = nodes;
@@ -576,16 +591,7 @@ TEST_CASE("reliability: stop mid-run drains in flight, writes everything, marks 
   std::ostringstream log;
   ex::runner r(io.get_executor(), cfg, log);
   rt::pass_result pr;
-  drive(io, [&]() -> asio::awaitable<void> {
-    asio::co_spawn(
-        io,
-        [&]() -> asio::awaitable<void> {
-          co_await rt::sleep_for(500ms);
-          r.request_stop();
-        },
-        asio::detached);
-    co_await rt::full_pass(r, pr);
-  });
+  run_stopped_after(io, r, pr, 500ms);
   INFO(pr.diag << "\n" << log.str());
   REQUIRE_FALSE(pr.run);
   CHECK(r.stop_requested());
@@ -631,16 +637,7 @@ TEST_CASE("reliability: a stop after the last send still bounds the wait by the 
   std::ostringstream log;
   ex::runner r(io.get_executor(), cfg, log);
   rt::pass_result pr;
-  drive(io, [&]() -> asio::awaitable<void> {
-    asio::co_spawn(
-        io,
-        [&]() -> asio::awaitable<void> {
-          co_await rt::sleep_for(500ms);
-          r.request_stop();
-        },
-        asio::detached);
-    co_await rt::full_pass(r, pr);
-  });
+  run_stopped_after(io, r, pr, 500ms);
   INFO(pr.diag << "\n" << log.str());
   REQUIRE_FALSE(pr.run);
   const auto& res = r.results().at(0);
