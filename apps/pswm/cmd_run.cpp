@@ -71,7 +71,7 @@ int cmd_run(int argc, char** argv) {
   std::string endpoints, dispatch = "lb", api = "completions", arrival = "poisson", field = "workload";
   std::string dataset, api_key, memory = "lru-blocks";
   double metrics_interval = 0.1, request_timeout = 600, drain_timeout = 10;
-  long long maxq = 50, epochs = 1, chunk_tokens = 16, lb_recent = 10;
+  long long maxq = 50, epochs = 1, chunk_tokens = 16, lb_recent = 10, max_connections = 1000;
   bool quiet = false, no_plots = false;
   sim_fleet_option sim;
 
@@ -94,8 +94,10 @@ int cmd_run(int argc, char** argv) {
       ("arrival", cli::po::value(&arrival)->default_value(arrival), "poisson | gamma | constant inter-arrival times")
       ("burstiness", cli::po::value(&cfg.burstiness)->default_value(1.0), "gamma shape: < 1 burstier than Poisson, 1 = Poisson")
       ("seed", cli::po::value(&cfg.seed)->default_value(0), "seed of the arrival times and of the policies' random choices")
-      ("metrics-interval", cli::po::value(&metrics_interval)->default_value(metrics_interval), "seconds between /metrics scrapes of each node")
+      ("metrics-interval", cli::po::value(&metrics_interval)->default_value(metrics_interval, "0.1"), "seconds between /metrics scrapes of each node")
       ("request-timeout", cli::po::value(&request_timeout)->default_value(request_timeout), "seconds a request may take before it is recorded as failed")
+      ("max-connections", cli::po::value(&max_connections)->default_value(max_connections),
+       "connections open at once to each node; further requests wait for one, and their send lag shows it")
       ("drain-timeout", cli::po::value(&drain_timeout)->default_value(drain_timeout), "after Ctrl-C, seconds to wait for requests in flight")
       ("output-dir", cli::po::value(&cfg.output_dir)->default_value("."), "folder for log_*/, fig_*/ and compare_*/")
       ("epochs", cli::po::value(&epochs)->default_value(epochs), "repeat the workload; prefix caches are reset between epochs (POST /reset_prefix_cache)")
@@ -105,6 +107,10 @@ int cmd_run(int argc, char** argv) {
        "least recently used blocks forgotten first, as vLLM does) or recent-prompts (the seed's model: "
        "only the last --lb-recent prompts)")
       ("lb-recent", cli::po::value(&lb_recent)->default_value(lb_recent), "prompts each server remembers with --lb-memory recent-prompts")
+      ("lb-min-match", cli::po::value(&cfg.policy.lb.min_match_ratio)->default_value(cfg.policy.lb.min_match_ratio, "0.5"),
+       "lb counts a node as matching when it holds at least this fraction of the prompt's blocks; "
+       "0 is the seed's rule (any shared block), which lets a common instruction preamble pin "
+       "every request to the nodes that have served before")
       ("ca-file", cli::po::value(&cfg.ca_file), "PEM CA certificates to trust for https endpoints")
       ("insecure", cli::po::bool_switch(&cfg.insecure), "do not verify TLS certificates (https endpoints)")
       ("no-plots", cli::po::bool_switch(&no_plots), "write the chart scripts but do not run gnuplot")
@@ -130,6 +136,11 @@ int cmd_run(int argc, char** argv) {
     throw cli::usage_error("--drain-timeout must be a number of seconds, 0 or more");
   if (chunk_tokens < 1) throw cli::usage_error("--chunk-tokens must be at least 1");
   if (lb_recent < 1) throw cli::usage_error("--lb-recent must be at least 1");
+  if (max_connections < 1 || max_connections > 1'000'000)
+    throw cli::usage_error("--max-connections must be between 1 and 1000000");
+  cfg.max_connections_per_node = static_cast<std::size_t>(max_connections);
+  if (!(cfg.policy.lb.min_match_ratio >= 0 && cfg.policy.lb.min_match_ratio <= 1))
+    throw cli::usage_error("--lb-min-match must be a fraction between 0 and 1");
   if (!(cfg.burstiness > 0) || !std::isfinite(cfg.burstiness)) throw cli::usage_error("--burstiness must be > 0");
   if (max_new_tokens < 1 || max_new_tokens > 10'000'000)
     throw cli::usage_error("--max-new-tokens must be at least 1 (and at most 10000000)");

@@ -7,6 +7,8 @@
 
 #include <boost/version.hpp>
 
+#include <sys/resource.h>
+
 #include <cstring>
 #include <exception>
 #include <iostream>
@@ -42,9 +44,20 @@ void print_usage(std::ostream& os) {
         "  pswm run --sim --num-nodes 4 --dataset-file datasets/mixed.jsonl --dispatch rr,lb\n";
 }
 
+// Every request in flight holds a socket, and so does every emulated client connection:
+// a run at thousands of requests per second needs more descriptors than the usual soft
+// limit of 1024. Raise it to the hard limit, which needs no privilege.
+void raise_descriptor_limit() noexcept {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= lim.rlim_max) return;
+  lim.rlim_cur = lim.rlim_max;
+  (void)setrlimit(RLIMIT_NOFILE, &lim);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  raise_descriptor_limit();
   if (argc < 2) {
     print_usage(std::cerr);
     return pswm::cli::exit_usage;

@@ -222,6 +222,34 @@ TEST_CASE("dispatch lb: the BF cut is over every available node, not just the ma
   CHECK(dec.fired == d::rule::lowest_busy);
 }
 
+TEST_CASE("dispatch lb: a match below min_match_ratio counts as none", "[dispatch]") {
+  auto c = config(3);
+  c.lb.initial_latency_jitter = 0;  // every BF is 0 with the default drain: the cut passes all
+  d::lb_policy p(c);
+  REQUIRE(c.lb.min_match_ratio == 0.5);
+  // Node 0 served a prompt behind a 2-block shared preamble {1,2}.
+  CHECK(route(p, prompt({1, 2, 50, 51, 52, 53, 54, 55})) == 0);
+  // Preamble only (2 of 8 blocks, 0.25): no match, so the least busy node with fewer requests.
+  auto dec = p.choose(d::request_view{prompt({1, 2, 60, 61, 62, 63, 64, 65})});
+  CHECK(dec.match_blocks[0] == 2);
+  CHECK(dec.fired == d::rule::lowest_busy);
+  CHECK(dec.node == 1);
+  // Exactly half the prompt (4 of 8 blocks) is a match.
+  dec = p.choose(d::request_view{prompt({1, 2, 50, 51, 70, 71, 72, 73})});
+  CHECK(dec.fired == d::rule::best_match);
+  CHECK(dec.node == 0);
+  // The seed's rule (0): any shared block is a match, and the preamble pins node 0.
+  c.lb.min_match_ratio = 0;
+  d::lb_policy seed(c);
+  route(seed, prompt({1, 2, 50, 51, 52, 53, 54, 55}));
+  dec = seed.choose(d::request_view{prompt({1, 2, 60, 61, 62, 63, 64, 65})});
+  CHECK(dec.fired == d::rule::best_match);
+  CHECK(dec.node == 0);
+  // Out-of-range ratios are a configuration error naming the field.
+  c.lb.min_match_ratio = 1.5;
+  CHECK(d::check(c).find("lb.min_match_ratio") != std::string::npos);
+}
+
 TEST_CASE("dispatch least-loaded and p2c: fewer in flight wins; ties spread", "[dispatch]") {
   auto ll = d::make_policy("least-loaded", config(4));
   const auto t = prompt({1});

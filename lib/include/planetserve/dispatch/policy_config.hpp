@@ -19,6 +19,7 @@ struct lb_config {
   std::size_t batch_size_tokens = 2048;                    ///< queued batches = ceil(queued tokens / this)
   std::size_t service_tokens_per_step = 2048;              ///< every node's queue drains this much per decision
   double eligible_percentile = 80;                         ///< matching nodes with BF at or below this percentile of all available nodes' BFs are eligible
+  double min_match_ratio = 0.5;                            ///< a node matches when it holds at least this fraction of the prompt's blocks (0: any non-zero match, the seed's rule)
 };
 
 /// `cache-aware`, the SGLang router's rules. Defaults are sgl-router's original ones.

@@ -38,6 +38,7 @@ struct run_config {
   std::chrono::duration<double> request_timeout{600};   ///< longest a request may take
   std::chrono::duration<double> drain_timeout{10};      ///< after Ctrl-C, wait this for in-flight
   std::chrono::duration<double> health_interval{1.0};   ///< re-probe a failed node this often
+  std::size_t max_connections_per_node = 1000;  ///< connections open at once to one node; further requests wait for one (their send lag shows it)
   std::filesystem::path output_dir = ".";  ///< where log_*/fig_*/compare_* go
   std::size_t epochs = 1;                ///< repeat the workload; prefix caches reset between
   std::string ca_file;                   ///< trust these CAs for https endpoints

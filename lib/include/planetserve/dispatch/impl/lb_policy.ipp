@@ -36,6 +36,8 @@ decision lb_policy::do_choose(const request_view&, const fleet_view&) {
   const std::size_t n = nodes();
   matching_.clear();
   sorted_.clear();
+  // Blocks a node must hold to count as matching: at least one, and min_match_ratio of the prompt.
+  const double min_blocks = std::max(1.0, config().lb.min_match_ratio * static_cast<double>(prompt_blocks()));
   for (std::size_t i = 0; i < n; ++i) {
     bf[i] = busy_factor(static_cast<node_index>(i));
     if (!stats()[i].available) continue;
@@ -43,7 +45,7 @@ decision lb_policy::do_choose(const request_view&, const fleet_view&) {
     // nodes alone, a prefix held by one node would make that node eligible however busy
     // it is, and a shared preamble would send every request to it.
     sorted_.push_back(bf[i]);
-    if (d[i] > 0) matching_.push_back(static_cast<node_index>(i));
+    if (static_cast<double>(d[i]) >= min_blocks) matching_.push_back(static_cast<node_index>(i));
   }
 
   // (match desc, BF asc, requests asc, index asc): lexicographic, first wins on full ties.

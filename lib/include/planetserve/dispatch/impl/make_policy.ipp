@@ -20,8 +20,9 @@ namespace {
 constexpr std::array<policy_info, 7> registry{{
     {"rr", "round-robin over available nodes (the seed's baseline)"},
     {"lb",
-     "the seed's PlanetServe policy: best prefix match among nodes whose busy factor "
-     "(latency EMA x queued batches) is within the 80th percentile, else lowest busy factor; "
+     "the seed's PlanetServe policy: best prefix match (at least --lb-min-match of the prompt) "
+     "among nodes whose busy factor (latency EMA x queued batches) is within the 80th "
+     "percentile, else lowest busy factor; "
      "default memory lru-blocks (each node keeps its KV capacity in blocks, evicting LRU, as "
      "vLLM does), recent-prompts reproduces the seed's 10 most recent prompts per node"},
     {"least-loaded", "fewest requests in flight, random among equals"},

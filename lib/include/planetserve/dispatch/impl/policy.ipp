@@ -40,6 +40,7 @@ std::string check(const policy_config& c) {
   if (c.lb.batch_size_tokens == 0) return "lb.batch_size_tokens: must be at least 1";
   if (!(c.lb.eligible_percentile >= 0 && c.lb.eligible_percentile <= 100))
     return "lb.eligible_percentile: must be in [0, 100]";
+  if (!(c.lb.min_match_ratio >= 0 && c.lb.min_match_ratio <= 1)) return "lb.min_match_ratio: must be in [0, 1]";
   if (!(c.cache_aware.cache_threshold >= 0 && c.cache_aware.cache_threshold <= 1))
     return "cache_aware.cache_threshold: must be in [0, 1]";
   if (!(c.cache_aware.balance_abs_threshold >= 0)) return "cache_aware.balance_abs_threshold: must not be negative";

@@ -219,7 +219,7 @@ struct runner::state {
     for (auto& nd : nodes) {
       if (nd.requests) continue;
       http::client_config rc;
-      rc.max_connections = 65536;
+      rc.max_connections = cfg.max_connections_per_node;
       rc.read_timeout = to_ms(cfg.request_timeout);
       rc.total_timeout = to_ms(cfg.request_timeout);
       rc.ca_file = cfg.ca_file;
@@ -498,11 +498,12 @@ struct runner::state {
         }
       }
       if (!cfg.progress) continue;
+      // Plain lines come every 5 s: the rate covers the time since the last line printed.
+      if (!tty && ++ticks % 5 != 0) continue;
       const auto now = clock::now();
       const double rate = static_cast<double>(sent - last_sent) / seconds_between(last_t, now);
       last_sent = sent;
       last_t = now;
-      if (!tty && ++ticks % 5 != 0) continue;
       double p50 = missing;
       if (!ttfts.empty()) {
         std::vector<double> sorted = ttfts;
@@ -645,7 +646,10 @@ struct runner::state {
     o["epochs"] = cfg.epochs;
     o["metrics_interval_s"] = cfg.metrics_interval.count();
     o["request_timeout_s"] = cfg.request_timeout.count();
+    o["max_connections_per_node"] = cfg.max_connections_per_node;
     o["chunk_tokens"] = cfg.policy.tree.chunk_tokens;
+    o["lb_memory"] = std::string(hrtree::to_string(cfg.policy.tree.memory));
+    o["lb_min_match_ratio"] = cfg.policy.lb.min_match_ratio;
     const auto now = std::chrono::system_clock::now();
     o["started_unix_s"] = std::chrono::duration<double>(now.time_since_epoch()).count();
     return json::serialize(o);
