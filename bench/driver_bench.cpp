@@ -195,6 +195,7 @@ struct client_numbers {
   std::size_t steady_requests = 0;  // requests scheduled in that window
   std::size_t short_streams = 0;  // ok but not max_tokens tokens
   std::string log_dir;
+  long long t0_ns = 0;            // the run's time zero, steady clock (CLOCK_MONOTONIC) ns
 };
 
 json::object to_json(const client_numbers& c) {
@@ -220,6 +221,7 @@ json::object to_json(const client_numbers& c) {
   o["steady_requests"] = c.steady_requests;
   o["short_streams"] = c.short_streams;
   o["log_dir"] = c.log_dir;
+  o["t0_ns"] = c.t0_ns;
   return o;
 }
 
@@ -246,6 +248,7 @@ client_numbers from_json(const json::object& o) {
   c.steady_requests = static_cast<std::size_t>(num("steady_requests"));
   c.short_streams = static_cast<std::size_t>(num("short_streams"));
   c.log_dir = o.at("log_dir").as_string().c_str();
+  c.t0_ns = o.at("t0_ns").to_number<long long>();
   return c;
 }
 
@@ -313,6 +316,8 @@ client_numbers run_client(const options& o, double rate, const std::vector<std::
   const auto& pr = r.results().front();
   const auto& recs = pr.records;
   res.log_dir = pr.layout.log_dir.string();
+  if (!pr.epoch_starts.empty())
+    res.t0_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(pr.epoch_starts.front().time_since_epoch()).count();
   res.requests = recs.size();
   res.requested_rate = rate;
   res.run_cpu_s = cpu_b - cpu_a;
@@ -431,9 +436,14 @@ struct timing_result {
   std::size_t matched = 0, unmatched = 0;
   double diff_p50 = 0, diff_p99 = 0, diff_max = 0;  // pswm TTFT - emulator TTFT
   double client_ttft_p50 = 0, server_ttft_p50 = 0;
+  // Instants on the shared monotonic clock: pswm's first-token arrival - the emulator's
+  // first-token write (how exactly pswm stamps what arrives), and the emulator's receipt of
+  // the request - pswm's send (the request's way in, including the emulator's own queue).
+  double arrive_p50 = 0, arrive_p99 = 0, arrive_max = 0;
+  double transit_p50 = 0, transit_p99 = 0;
 };
 
-timing_result timing_check(const fs::path& log_dir, const std::string& timing_log, std::size_t n) {
+timing_result timing_check(const fs::path& log_dir, const std::string& timing_log, std::size_t n, long long t0_ns) {
   timing_result t;
   // The emulator's record: prompt hash -> (received, first token written), nanoseconds.
   std::unordered_map<std::uint64_t, std::pair<long long, long long>> server;
@@ -451,7 +461,7 @@ timing_result timing_check(const fs::path& log_dir, const std::string& timing_lo
   }
   std::ifstream in(log_dir / "requests.jsonl");
   std::string line;
-  std::vector<double> diffs, cl, sv;
+  std::vector<double> diffs, cl, sv, arrive, transit;
   while (std::getline(in, line)) {
     boost::system::error_code ec;
     auto v = json::parse(line, ec);
@@ -470,6 +480,12 @@ timing_result timing_check(const fs::path& log_dir, const std::string& timing_lo
     const double client_ttft = ft.to_number<double>() - st.to_number<double>();
     const double server_ttft = static_cast<double>(it->second.second - it->second.first) * 1e-9;
     diffs.push_back(client_ttft - server_ttft);
+    if (t0_ns != 0) {
+      const double first_abs = static_cast<double>(t0_ns) * 1e-9 + ft.to_number<double>();
+      const double sent_abs = static_cast<double>(t0_ns) * 1e-9 + st.to_number<double>();
+      arrive.push_back(first_abs - static_cast<double>(it->second.second) * 1e-9);
+      transit.push_back(static_cast<double>(it->second.first) * 1e-9 - sent_abs);
+    }
     cl.push_back(client_ttft);
     sv.push_back(server_ttft);
   }
@@ -478,6 +494,11 @@ timing_result timing_check(const fs::path& log_dir, const std::string& timing_lo
   t.diff_p99 = pct(diffs, 99);
   t.diff_max = diffs.empty() ? std::nan("") : *std::max_element(diffs.begin(), diffs.end());
   t.client_ttft_p50 = pct(cl, 50);
+  t.arrive_p50 = pct(arrive, 50);
+  t.arrive_p99 = pct(arrive, 99);
+  t.arrive_max = arrive.empty() ? std::nan("") : *std::max_element(arrive.begin(), arrive.end());
+  t.transit_p50 = pct(transit, 50);
+  t.transit_p99 = pct(transit, 99);
   t.server_ttft_p50 = pct(sv, 50);
   return t;
 }
@@ -620,11 +641,15 @@ int main(int argc, char** argv) {
     const std::string tlog = (work / "sim_timing.log").string();
     rate_result rr = run_rate(o, o.timing_rate, work, dataset, tlog, "timing");
     if (rr.c.ok) {
-      const auto t = timing_check(rr.c.log_dir, tlog, static_cast<std::size_t>(std::llround(o.timing_rate * o.duration_s)));
+      const auto t = timing_check(rr.c.log_dir, tlog, static_cast<std::size_t>(std::llround(o.timing_rate * o.duration_s)),
+                                  rr.c.t0_ns);
       std::printf("\ntiming check at %.0f req/s: %zu matched (%zu unmatched); pswm TTFT - emulator TTFT: p50 %.1f us, "
                   "p99 %.1f us, max %.1f us (pswm TTFT p50 %.1f us, emulator %.1f us); load %s\n",
                   o.timing_rate, t.matched, t.unmatched, t.diff_p50 * 1e6, t.diff_p99 * 1e6, t.diff_max * 1e6,
                   t.client_ttft_p50 * 1e6, t.server_ttft_p50 * 1e6, rr.load_before.c_str());
+      std::printf("  first token: pswm's arrival stamp - emulator's write: p50 %.1f us, p99 %.1f us, max %.1f us\n"
+                  "  request: emulator's receipt - pswm's send: p50 %.1f us, p99 %.1f us\n",
+                  t.arrive_p50 * 1e6, t.arrive_p99 * 1e6, t.arrive_max * 1e6, t.transit_p50 * 1e6, t.transit_p99 * 1e6);
       json::object tj;
       tj["rate"] = o.timing_rate;
       tj["matched"] = t.matched;
@@ -634,6 +659,11 @@ int main(int argc, char** argv) {
       tj["ttft_diff_max_s"] = t.diff_max;
       tj["pswm_ttft_p50_s"] = t.client_ttft_p50;
       tj["emulator_ttft_p50_s"] = t.server_ttft_p50;
+      tj["first_token_arrival_minus_write_p50_s"] = t.arrive_p50;
+      tj["first_token_arrival_minus_write_p99_s"] = t.arrive_p99;
+      tj["first_token_arrival_minus_write_max_s"] = t.arrive_max;
+      tj["request_receipt_minus_send_p50_s"] = t.transit_p50;
+      tj["request_receipt_minus_send_p99_s"] = t.transit_p99;
       tj["load_before"] = rr.load_before;
       result["timing"] = std::move(tj);
     } else {

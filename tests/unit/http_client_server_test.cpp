@@ -6,10 +6,14 @@
 #include "unit/http_test_support.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
 #include <catch2/catch.hpp>
+
+#include <atomic>
+#include <thread>
 
 namespace {
 
@@ -488,4 +492,48 @@ TEST_CASE("http: response body over the client's limit is body_too_large", "[htt
     client.shutdown();
     co_await srv.async_shutdown(1s);
   });
+}
+
+TEST_CASE("http: a body piece is stamped when it arrived, not when a busy client read it", "[http]") {
+  // The server runs on its own thread, so it writes while the client's thread is blocked.
+  asio::io_context server_io;
+  http::server srv(server_io.get_executor());
+  std::atomic<std::int64_t> written_ns{0};
+  srv.route(verb::post, "/stream", [&](http::server_request&, http::server_response& res) -> asio::awaitable<void> {
+    { auto ec_ = co_await res.async_begin_stream(200, "text/event-stream"); REQUIRE_FALSE(ec_); }
+    co_await sleep_for(5ms);
+    written_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(http::clock::now().time_since_epoch()).count();
+    { auto ec_ = co_await res.async_write_chunk("data: 1\n\n"); REQUIRE_FALSE(ec_); }
+    co_await sleep_for(100ms);
+    { auto ec_ = co_await res.async_end_stream(); REQUIRE_FALSE(ec_); }
+  });
+  const auto port = listen_local(srv);
+  std::thread server_thread([&] { server_io.run_for(10s); });
+  run_coro([&](asio::io_context& io) -> asio::awaitable<void> {
+    auto client = make_client(io, port);
+    ps::diagnostics diag;
+    auto r = co_await client.async_open(http::client_request::post("/stream", "application/json", "{}"), diag);
+    REQUIRE(r.has_value());
+    // The event loop is busy (blocked) while the chunk arrives.
+    std::this_thread::sleep_for(60ms);
+    const auto read_at = http::clock::now();
+    auto piece = co_await r->async_read_some(diag);
+    REQUIRE(piece.has_value());
+    REQUIRE(piece->bytes == "data: 1\n\n");
+    REQUIRE(written_ns.load() != 0);
+    const http::clock::time_point written{std::chrono::nanoseconds(written_ns.load())};
+    using ms = std::chrono::duration<double, std::milli>;
+    const double arrived_ms = ms(piece->arrived - written).count();
+    const double read_ms = ms(read_at - written).count();
+    INFO("arrived " << arrived_ms << " ms after the write; read " << read_ms << " ms after it");
+    CHECK(read_at - written > 30ms);
+    CHECK(piece->arrived < written + 10ms);
+    CHECK(piece->arrived > written - 1ms);
+    client.shutdown();
+  });
+  asio::post(server_io, [&] {
+    srv.stop();
+    server_io.stop();
+  });
+  server_thread.join();
 }

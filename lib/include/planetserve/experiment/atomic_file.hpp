@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <string_view>
 
 namespace planetserve::experiment {
@@ -17,8 +18,9 @@ namespace planetserve::experiment {
 boost::system::error_code write_file_atomic(const std::filesystem::path& path,
                                             std::string_view content, diagnostics& diag);
 
-/// An append-only line log (requests.jsonl): each line is written and flushed as it comes,
-/// so a crash or Ctrl-C loses nothing that was already appended.
+/// An append-only line log (requests.jsonl): lines reach the OS at most `flush_interval`
+/// after they are appended (and on flush() and close()), so a crash or Ctrl-C loses at most
+/// that much; the buffer is large enough that nothing is written in between.
 class line_log {
  public:
   line_log() = default;
@@ -39,6 +41,8 @@ class line_log {
   bool is_open() const noexcept { return file_ != nullptr; }
 
  private:
+  static constexpr std::size_t buffer_bytes = 1u << 20;
+  std::unique_ptr<char[]> buffer_;
   std::FILE* file_ = nullptr;
   std::chrono::steady_clock::time_point last_flush_{};
   std::filesystem::path path_;

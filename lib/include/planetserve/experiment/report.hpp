@@ -24,6 +24,9 @@ boost::json::object result_object(const request_record& r, std::span<const node_
 /// experiment_results.json: every request in query order.
 std::string experiment_results_json(std::span<const request_record> records,
                                     std::span<const node_timeline> timelines);
+/// The same, for records held elsewhere (e.g. sorted pointers instead of a sorted copy).
+std::string experiment_results_json(std::span<const request_record* const> records,
+                                    std::span<const node_timeline> timelines);
 
 /// throughput_records.json: every `tick_s`, the seed's {elapsed, prompt_tokens, gen_tokens,
 /// request_success} summed over nodes (cumulative since the run started), plus per-node

@@ -32,6 +32,9 @@ struct policy_result {
   std::vector<request_record> records;  ///< every request of every epoch, in send order
   std::vector<node_timeline> timelines; ///< per node, every epoch's scrapes (times offset per epoch)
   run_summary summary;                  ///< the headline numbers
+  /// Each epoch's time zero on the steady clock (CLOCK_MONOTONIC on Linux): a record's `*_s`
+  /// times are seconds since its epoch's entry, comparable with other processes' clocks.
+  std::vector<std::chrono::steady_clock::time_point> epoch_starts;
 };
 
 /// Runs an experiment on one io_context (one thread): call prepare(), then async_preflight(),

@@ -89,6 +89,10 @@ class server_response {
       unsigned status, std::string_view content_type, std::string_view first_chunk);
   /// async_write_chunk(last_chunk) then async_end_stream, in one socket write.
   boost::asio::awaitable<boost::system::error_code> async_end_stream(std::string_view last_chunk);
+  /// A whole chunked stream in one socket write: head, `only_chunk`, terminating chunk.
+  /// For a stream whose every event is already due (the emulator's zero-time steps).
+  boost::asio::awaitable<boost::system::error_code> async_write_stream(
+      unsigned status, std::string_view content_type, std::string_view only_chunk);
 
   /// Whether the client disconnected (or a write failed) while the handler ran.
   bool client_gone() const noexcept;
@@ -102,6 +106,8 @@ class server_response {
   void close_after() noexcept;
 
  private:
+  boost::asio::awaitable<boost::system::error_code> async_begin_stream(
+      unsigned status, std::string_view content_type, std::string_view first_chunk, bool end);
   detail::server_session* s_;
 };
 

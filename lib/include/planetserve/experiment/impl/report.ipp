@@ -142,12 +142,25 @@ json::object result_object(const request_record& r, std::span<const node_timelin
   return o;
 }
 
+std::string experiment_results_json(std::span<const request_record* const> records,
+                                    std::span<const node_timeline> timelines) {
+  // One request's object at a time: a document of every request at once would cost several
+  // kilobytes per request at the end of a long run.
+  std::string out = "[";
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    if (i) out += ',';
+    out += json::serialize(result_object(*records[i], timelines));
+  }
+  out += ']';
+  return out;
+}
+
 std::string experiment_results_json(std::span<const request_record> records,
                                     std::span<const node_timeline> timelines) {
-  json::array a;
-  a.reserve(records.size());
-  for (const auto& r : records) a.push_back(result_object(r, timelines));
-  return json::serialize(a);
+  std::vector<const request_record*> p;
+  p.reserve(records.size());
+  for (const auto& r : records) p.push_back(&r);
+  return experiment_results_json(std::span<const request_record* const>(p), timelines);
 }
 
 std::string throughput_records_json(std::span<const node_timeline> timelines, double tick_s) {

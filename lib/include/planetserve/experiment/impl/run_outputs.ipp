@@ -44,12 +44,14 @@ boost::system::error_code write_run_outputs(std::span<const request_record> reco
                                             diagnostics& diag) {
   const auto& dir = layout.log_dir;
   if (auto ec = ensure_writable_dir(dir, diag)) return ec;
-  std::vector<request_record> by_query(records.begin(), records.end());
-  std::stable_sort(by_query.begin(), by_query.end(), [](const auto& a, const auto& b) {
-    return a.epoch != b.epoch ? a.epoch < b.epoch : a.query_id < b.query_id;
+  std::vector<const request_record*> by_query;
+  by_query.reserve(records.size());
+  for (const auto& r : records) by_query.push_back(&r);
+  std::stable_sort(by_query.begin(), by_query.end(), [](const auto* a, const auto* b) {
+    return a->epoch != b->epoch ? a->epoch < b->epoch : a->query_id < b->query_id;
   });
   const std::pair<std::string, std::string> files[] = {
-      {"experiment_results.json", experiment_results_json(by_query, timelines)},
+      {"experiment_results.json", experiment_results_json(std::span<const request_record* const>(by_query), timelines)},
       {"throughput_records.json", throughput_records_json(timelines, tick_s)},
       {"summary.json", summary_json(summary)},
       {"timeline.json", timelines_json(timelines)},

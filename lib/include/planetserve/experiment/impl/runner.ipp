@@ -339,7 +339,10 @@ struct runner::state {
     auto& nd = nodes[k];
     asio::steady_timer timer(ex);
     const auto period = std::chrono::duration_cast<clock::duration>(cfg.metrics_interval);
-    auto next = clock::now();
+    // Every node is scraped at once at the start (the counters' baseline); after that node
+    // k's scrapes are offset by k/n of a period, so the fleet's pages do not all arrive (and
+    // get parsed, and rendered by an emulator) in one burst that delays the requests' timing.
+    auto next = clock::now() + (period * static_cast<clock::rep>(k)) / static_cast<clock::rep>(nodes.size());
     // One last scrape after the epoch ends, so the final counters are in.
     bool last = false;
     while (true) {
@@ -702,6 +705,7 @@ struct runner::state {
         log << "pswm: " << name << ": epoch " << epoch + 1 << "/" << cfg.epochs << ": " << n
             << " requests to " << nodes.size() << " node(s), mean interval " << cfg.average_interval_s << " s\n";
         co_await run_epoch(pr.records);
+        pr.epoch_starts.push_back(t0);
       }
       requests_log.close();
       for (auto& nd : nodes) pr.timelines.push_back(nd.timeline);

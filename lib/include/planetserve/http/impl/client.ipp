@@ -25,9 +25,14 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include <sys/socket.h>
+#include <time.h>
+
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <deque>
 #include <optional>
 #include <unordered_set>
@@ -78,6 +83,11 @@ struct client_connection {
   bool reading = false;    // a plain read is pending
   bool watching = false;   // `watch` has a wait pending (or a fired one not yet run)
   bool timed_out = false;  // `watch` cancelled the pending read
+  // Plain connections read with recvmsg to get the kernel's arrival stamp (SO_TIMESTAMPNS).
+  bool kernel_stamps = false;
+  // Whether bytes may already be queued: the last read filled the buffer. Otherwise (and
+  // right after a request was sent) wait for readiness first instead of a read that fails.
+  bool more_queued = false;
   std::shared_ptr<client_connection*> self;  // nulled on destruction; the watch handler checks it
 };
 
@@ -168,7 +178,8 @@ inline bool looks_alive(client_connection& c) {
   auto& sock = c.lowest().socket();
   if (!sock.is_open()) return false;
   error_code ec;
-  sock.non_blocking(true, ec);
+  // Only this peek uses the socket synchronously; set the mode once, not per request.
+  if (!sock.non_blocking()) sock.non_blocking(true, ec);
   if (ec) return false;
   char b;
   std::size_t n = sock.receive(asio::buffer(&b, 1), tcp::socket::message_peek, ec);
@@ -229,7 +240,14 @@ inline asio::awaitable<error_code> connect(client_pool& p, client_connection& c,
   }
   error_code ignored;
   tcp_s.socket().set_option(tcp::no_delay(true), ignored);
-  if (!p.base.tls) co_return error_code{};
+  if (!p.base.tls) {
+    // Arrival times come from the kernel, so a busy event loop does not delay them.
+    const int on = 1;
+    auto& sock = tcp_s.socket();
+    sock.non_blocking(true, ignored);
+    c.kernel_stamps = !ignored && ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) == 0;
+    co_return error_code{};
+  }
 
   beast::tcp_stream plain = std::move(tcp_s);
   auto& s = c.stream.emplace<1>(std::move(plain), *p.ssl);
@@ -397,6 +415,38 @@ inline void unwatch(client_connection& c) noexcept {
   c.watch.cancel();
 }
 
+// One non-blocking recvmsg. On success `arrived` is when the kernel received the newest
+// bytes read (SO_TIMESTAMPNS, moved from the real-time clock to the steady one), or now
+// when the kernel gave no stamp. Returns the byte count, 0 at EOF, -1 with `err` set.
+inline std::ptrdiff_t recv_stamped(int fd, asio::mutable_buffer buf, clock::time_point& arrived, int& err) {
+  iovec iov{buf.data(), buf.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  const ssize_t n = ::recvmsg(fd, &msg, MSG_DONTWAIT);
+  if (n < 0) {
+    err = errno;
+    return -1;
+  }
+  arrived = clock::now();
+  for (cmsghdr* h = CMSG_FIRSTHDR(&msg); h; h = CMSG_NXTHDR(&msg, h)) {
+    if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_TIMESTAMPNS) continue;
+    timespec stamp{};
+    std::memcpy(&stamp, CMSG_DATA(h), sizeof stamp);
+    timespec real{};
+    if ((stamp.tv_sec == 0 && stamp.tv_nsec == 0) || ::clock_gettime(CLOCK_REALTIME, &real) != 0) break;
+    const long long age_ns = (static_cast<long long>(real.tv_sec) - stamp.tv_sec) * 1'000'000'000LL +
+                             (static_cast<long long>(real.tv_nsec) - stamp.tv_nsec);
+    // A stamp from the future or older than a second means the wall clock was stepped.
+    if (age_ns >= 0 && age_ns < 1'000'000'000LL) arrived -= std::chrono::nanoseconds(age_ns);
+    break;
+  }
+  return n;
+}
+
 // One socket read into c.in; stamps the arrival time before anything parses the bytes.
 inline asio::awaitable<error_code> fill(client_connection& c, clock::time_point limit) {
   asio::mutable_buffer buf;
@@ -404,6 +454,46 @@ inline asio::awaitable<error_code> fill(client_connection& c, clock::time_point 
     buf = c.in.prepare(c.body_buf.size());
   } catch (const std::length_error&) {
     co_return bhttp::error::buffer_overflow;
+  }
+  if (c.stream.index() == 0 && c.kernel_stamps) {
+    auto& sock = std::get<0>(c.stream).socket();
+    c.read_limit = limit;
+    c.reading = true;
+    watch_read(c);
+    error_code ec;
+    std::size_t got = 0;
+    bool try_now = c.more_queued;
+    for (;;) {
+      if (try_now) {
+        int err = 0;
+        const auto n = recv_stamped(sock.native_handle(), buf, c.last_read, err);
+        if (n > 0) {
+          got = static_cast<std::size_t>(n);
+          break;
+        }
+        if (n == 0) {
+          ec = asio::error::eof;
+          break;
+        }
+        if (err == EINTR) continue;
+        if (err != EAGAIN && err != EWOULDBLOCK) {
+          ec = error_code(err, asio::error::get_system_category());
+          break;
+        }
+      }
+      try_now = true;
+      auto [wec] = co_await sock.async_wait(tcp::socket::wait_read, use_tuple);
+      if (wec) {
+        ec = wec;
+        break;
+      }
+    }
+    c.reading = false;
+    c.more_queued = got == buf.size();
+    if (c.timed_out && got == 0) ec = beast::error::timeout;
+    if (got == 0 && !ec) ec = asio::error::eof;
+    c.in.commit(got);
+    co_return ec;
   }
   std::tuple<error_code, std::size_t> r;
   if (c.stream.index() == 0) {
@@ -664,6 +754,7 @@ boost::asio::awaitable<result<response_reader>> client::async_open(const client_
       wr = co_await detail::asio::async_write(std::get<1>(c.stream), bufs, detail::use_tuple);
     ec = std::get<0>(wr);
     const clock::time_point sent = clock::now();
+    c.more_queued = false;  // the answer cannot be there yet: wait before reading
     bool got_bytes = false;
     const char* doing = "sending the request";
     if (!ec) {

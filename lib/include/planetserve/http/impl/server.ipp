@@ -393,19 +393,37 @@ boost::asio::awaitable<boost::system::error_code> server_response::async_write_c
 
 boost::asio::awaitable<boost::system::error_code> server_response::async_begin_stream(
     unsigned status, std::string_view content_type, std::string_view first_chunk) {
+  co_return co_await async_begin_stream(status, content_type, first_chunk, false);
+}
+
+boost::asio::awaitable<boost::system::error_code> server_response::async_write_stream(
+    unsigned status, std::string_view content_type, std::string_view only_chunk) {
+  co_return co_await async_begin_stream(status, content_type, only_chunk, true);
+}
+
+boost::asio::awaitable<boost::system::error_code> server_response::async_begin_stream(
+    unsigned status, std::string_view content_type, std::string_view first_chunk, bool end) {
   auto& s = *s_;
   if (s.started) co_return error::invalid_argument;
   s.started = true;
   detail::build_response_head(s, status, content_type, true, 0);
-  if (first_chunk.empty()) co_return co_await detail::write_buffers(s, boost::asio::buffer(s.out));
-  auto r = std::to_chars(s.size_line.data(), s.size_line.data() + 20, first_chunk.size(), 16);
-  *r.ptr++ = '\r';
-  *r.ptr++ = '\n';
+  // After the head: the chunk's size line, the chunk, its CRLF, and the terminator if it ends.
+  const std::string_view crlf = end ? std::string_view("\r\n0\r\n\r\n", 7) : std::string_view("\r\n", 2);
+  const std::string_view terminator_only = end ? std::string_view("0\r\n\r\n", 5) : std::string_view();
+  std::size_t size_len = 0;
+  if (!first_chunk.empty()) {
+    auto r = std::to_chars(s.size_line.data(), s.size_line.data() + 20, first_chunk.size(), 16);
+    *r.ptr++ = '\r';
+    *r.ptr++ = '\n';
+    size_len = static_cast<std::size_t>(r.ptr - s.size_line.data());
+  }
   std::array<boost::asio::const_buffer, 4> bufs{
-      boost::asio::buffer(s.out),
-      boost::asio::buffer(s.size_line.data(), static_cast<std::size_t>(r.ptr - s.size_line.data())),
-      boost::asio::buffer(first_chunk), boost::asio::buffer("\r\n", 2)};
-  co_return co_await detail::write_buffers(s, bufs);
+      boost::asio::buffer(s.out), boost::asio::buffer(s.size_line.data(), size_len),
+      boost::asio::buffer(first_chunk),
+      boost::asio::buffer(first_chunk.empty() ? terminator_only : crlf)};
+  auto ec = co_await detail::write_buffers(s, bufs);
+  if (!ec && end) s.finished = true;
+  co_return ec;
 }
 
 boost::asio::awaitable<boost::system::error_code> server_response::async_end_stream(std::string_view last_chunk) {

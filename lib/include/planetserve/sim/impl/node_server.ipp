@@ -669,12 +669,22 @@ nasio::awaitable<void> handle_generation(std::shared_ptr<node_state> st, http::s
     }
     out += "}\n\n";
   }
-  if (auto ec = co_await res.async_begin_stream(200, "text/event-stream; charset=utf-8", out)) {
-    ++st->stats.client_aborts;
-    co_return;
-  }
+  constexpr std::string_view event_stream = "text/event-stream; charset=utf-8";
   if (!out.empty()) ++events;
-  if (cut()) co_return;
+  // Zero-time steps (the instant profile) produce every token as soon as the engine's
+  // burst has run. One turn of the event loop lets it run; then the head, the role chunk
+  // and the tokens are all due together and leave in one write, as events due together
+  // always do. With a real step time no token is due yet, and the head leaves at once.
+  if (close_after == SIZE_MAX) co_await nasio::post(st->ex, nasio::use_awaitable);
+  bool begun = false;
+  if (close_after != SIZE_MAX || p.gone || (p.tokens.empty() && !p.finished)) {
+    if (auto ec = co_await res.async_begin_stream(200, event_stream, out)) {
+      ++st->stats.client_aborts;
+      co_return;
+    }
+    begun = true;
+    if (cut()) co_return;
+  }
   for (;;) {
     if (p.gone) {
       ++st->stats.client_aborts;
@@ -687,8 +697,8 @@ nasio::awaitable<void> handle_generation(std::shared_ptr<node_state> st, http::s
     const bool last = p.finished.has_value();
     if (p.step_counts.empty()) p.step_counts.push_back(static_cast<std::uint32_t>(p.tokens.size()));
     // One SSE event per engine step, as vLLM sends them; events that are due together
-    // leave in one write.
-    out.clear();
+    // leave in one write (before the head has gone, after the role chunk).
+    if (begun) out.clear();
     bool first_content = false;
     std::size_t start = 0;
     std::size_t completed_before = p.usage.completion_tokens - std::min(p.usage.completion_tokens, p.tokens.size());
@@ -749,10 +759,15 @@ nasio::awaitable<void> handle_generation(std::shared_ptr<node_state> st, http::s
     // The normal end carries the terminating chunk in the same write.
     const bool ends = last && events < close_after;
     boost::system::error_code wec;
-    if (ends)
+    if (!begun && ends)
+      wec = co_await res.async_write_stream(200, event_stream, out);
+    else if (!begun)
+      wec = co_await res.async_begin_stream(200, event_stream, out);
+    else if (ends)
       wec = co_await res.async_end_stream(out);
     else
       wec = co_await res.async_write_chunk(out);
+    begun = true;
     if (wec) {
       ++st->stats.client_aborts;
       co_return;
