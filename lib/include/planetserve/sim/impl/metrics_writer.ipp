@@ -7,6 +7,8 @@
 #include <planetserve/sim/python_float.hpp>
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <utility>
 #include <vector>
 
@@ -53,6 +55,19 @@ inline void escape_label_value(std::string_view s, std::string& out) {
   }
 }
 
+// go_float_string(v) appended to `out`. Counts and bucket totals are whole numbers below a
+// million nearly always: Python writes those as "12.0", with no need for the general path.
+inline void append_go_float(std::string& out, double v) {
+  if (v == std::floor(v) && std::fabs(v) < 1e6 && !(v == 0 && std::signbit(v))) {
+    char buf[16];
+    auto r = std::to_chars(buf, buf + sizeof buf, static_cast<long>(v));
+    out.append(buf, r.ptr);
+    out += ".0";
+    return;
+  }
+  out += go_float_string(v);
+}
+
 class page {
  public:
   page(const metrics_page_config& cfg, std::string& out) : cfg_(cfg), out_(out) {
@@ -87,8 +102,23 @@ class page {
       out_ += '}';
     }
     out_ += ' ';
-    out_ += go_float_string(value);
+    append_go_float(out_, value);
     out_ += '\n';
+  }
+
+  /// `labels` rendered as they appear between the braces, sorted: base_ plus `extra`.
+  std::string label_text(labels extra = {}) const {
+    labels ls = with(std::move(extra));
+    std::sort(ls.begin(), ls.end(), [](const label& a, const label& b) { return a.first < b.first; });
+    std::string t;
+    for (std::size_t i = 0; i < ls.size(); ++i) {
+      if (i) t += ',';
+      t += ls[i].first;
+      t += "=\"";
+      escape_label_value(ls[i].second, t);
+      t += '"';
+    }
+    return t;
   }
 
   labels with(labels extra) const {
@@ -116,14 +146,29 @@ class page {
 
   void hist(std::string_view name, std::string_view help, const histogram& h) {
     header(name, help, "histogram");
-    const std::string bucket = std::string(name) + "_bucket";
+    // The bucket lines differ only in `le` and the count: the label text around `le` is
+    // rendered once (a page has hundreds of bucket lines, rendered on every scrape).
+    const std::string marker = "\x01";
+    const std::string around = label_text({{"le", marker}});
+    const auto at = around.find(marker);
+    const std::string_view before(around.data(), at), after(around.data() + at + marker.size(), around.size() - at - marker.size());
     double acc = 0;
+    auto bucket_line = [&](std::string_view le, double count) {
+      out_ += name;
+      out_ += "_bucket{";
+      out_ += before;
+      out_ += le;
+      out_ += after;
+      out_ += "} ";
+      append_go_float(out_, count);
+      out_ += '\n';
+    };
     for (std::size_t i = 0; i < h.bounds.size(); ++i) {
       acc += static_cast<double>(h.counts[i]);
-      sample(bucket, with({{"le", go_float_string(h.bounds[i])}}), acc);
+      bucket_line(go_float_string(h.bounds[i]), acc);
     }
     acc += static_cast<double>(h.counts.back());
-    sample(bucket, with({{"le", "+Inf"}}), acc);
+    bucket_line("+Inf", acc);
     sample(std::string(name) + "_count", base_, acc);
     sample(std::string(name) + "_sum", base_, h.sum);
     created(name, help, 1, [&](std::size_t) { return base_; });
