@@ -334,11 +334,9 @@ TEST_CASE("reliability: a node killed mid-run is routed around until /health ans
       ++failed_on_1;
       if (rec.http_status == 0) down_at = std::min(down_at, rec.finished_s);
       INFO(rec.error_kind << ": " << rec.error);
-      // Seen only on a heavily loaded machine (several sanitizer builds at once): a stream in
-      // flight at the kill got no end of file and was ended by the request timeout instead.
-      // Still recorded, still failed; open question whether node_server::stop() always cuts.
-      CHECK((rec.error_kind == "connection_failed" || rec.error_kind == "connection_closed" ||
-             rec.error_kind == "timeout"));
+      // Not a timeout: a request that reached its handler as the node stopped used to wait
+      // for tokens that never came (see "a request inside its handler when the node stops").
+      CHECK((rec.error_kind == "connection_failed" || rec.error_kind == "connection_closed"));
       CHECK(rec.error.find("127.0.0.1:" + std::to_string(port1)) != std::string::npos);
     }
     if (rec.node == 0) CHECK(rec.ok);  // the other node never suffers

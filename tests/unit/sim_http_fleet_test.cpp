@@ -181,6 +181,41 @@ TEST_CASE("sim_http: added network delay holds the response at least that long",
   });
 }
 
+TEST_CASE("sim_http: a request inside its handler when the node stops gets its connection dropped at once", "[sim][sim_http]") {
+  // A killed server answers nothing. The request below is in its handler (held by the added
+  // delay) when the node stops; after the delay the engine no longer steps, and waiting for
+  // tokens would hold the client until its own timeout.
+  run_coro([](asio::io_context& io) -> asio::awaitable<void> {
+    auto cfg = small_node();
+    cfg.faults.added_delay = 200ms;
+    sim::fleet f(io.get_executor(), one_node(cfg));
+    start(f);
+    ps::diagnostics diag;
+    http::client_config cc;
+    cc.read_timeout = 5s;
+    auto c = http::client::create(io.get_executor(), f.urls().at(0), cc, diag);
+    REQUIRE(c.has_value());
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          co_await sleep_for(50ms);
+          f.node(0).stop();
+        },
+        asio::detached);
+    const std::string body = stream_body("hi", 4);
+    const auto req = http::client_request::post("/v1/completions", "application/json", body);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = co_await c->async_fetch(req, diag);
+    const auto took = std::chrono::steady_clock::now() - t0;
+    INFO(diag.message);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error() == ps::error::connection_closed);
+    CHECK(took < 2s);
+    CHECK(f.node(0).stats().completed == 0);
+    c->shutdown();
+  });
+}
+
 TEST_CASE("sim_http: /metrics parsed by prom::parse_vllm_snapshot matches the engine's counters", "[sim][sim_http]") {
   run_coro([](asio::io_context& io) -> asio::awaitable<void> {
     sim::fleet f(io.get_executor(), one_node(slow_node(0.004)));

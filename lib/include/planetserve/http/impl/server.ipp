@@ -274,6 +274,8 @@ inline sasio::awaitable<void> run_session(std::shared_ptr<server_state> st, stcp
       co_await linger_close(s);
       break;
     }
+    // A request read whole just as the server stopped: a stopped server answers nothing.
+    if (st->stopping) break;
     ++st->stats.requests;
     s.keep_alive_req = parser.keep_alive();
     s.started = s.finished = false;
@@ -306,7 +308,9 @@ inline sasio::awaitable<void> run_session(std::shared_ptr<server_state> st, stcp
       s.handling = false;
       s.gone_cb = nullptr;
       if (!s.finished) {
-        if (s.started || s.gone) break;  // cannot complete this response: drop the connection
+        // Cannot complete this response, or the server stopped while the handler ran (as a
+        // killed process would): drop the connection rather than invent an answer.
+        if (s.started || s.gone || st->stopping) break;
         s.close_after = true;
         const std::string body = json_detail(failure.empty() ? std::string("handler returned without responding")
                                                              : "handler failed: " + failure);

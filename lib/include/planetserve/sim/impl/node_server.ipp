@@ -549,6 +549,9 @@ nasio::awaitable<void> handle_generation(std::shared_ptr<node_state> st, http::s
   ++st->stats.generation_requests;
   const fault_decision fault = st->faults.enabled() ? st->faults.decide(st->next_index++) : fault_decision{};
   if (fault.delay.count() > 0) co_await sleep_for(st->ex, fault.delay);
+  // Stopped meanwhile (a killed server): no engine steps any more, so waiting for tokens
+  // would hang the client until its timeout. Return unanswered; the server drops the connection.
+  if (st->stopping) co_return;
   if (st->faults.enabled() && !st->faults.healthy(nclock::now() - st->epoch)) {
     ++st->stats.injected_errors;
     co_await write_error(res, 503, "The engine is not ready yet (injected unhealthy window).");
