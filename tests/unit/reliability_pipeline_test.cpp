@@ -84,6 +84,26 @@ sim::fleet_config instant_fleet(std::size_t nodes) {
   return fc;
 }
 
+// What most tests here start from: a fresh folder, an io_context, a started emulated fleet and
+// a quick run_config over `prompts` prompts aimed at that fleet, writing under tmp/out. Member
+// order matters: the fleet is destroyed before the io_context whose executor it holds.
+struct fleet_run {
+  rt::temp_dir tmp;
+  asio::io_context io;
+  sim::fleet fleet;
+  ex::run_config cfg;
+  std::ostringstream log;
+
+  fleet_run(const std::string& name, const sim::fleet_config& fc, std::size_t prompts)
+      : tmp(name), fleet(io.get_executor(), fc) {
+    ps::diagnostics diag;
+    INFO(diag.message);
+    REQUIRE_FALSE(fleet.start(diag));
+    cfg = rt::quick_config(rt::write_dataset(tmp.path, prompts), tmp.path / "out");
+    cfg.endpoints = fleet.urls();
+  }
+};
+
 // A port on loopback where nothing listens (bound, then released).
 std::uint16_t closed_port(asio::io_context& io) {
   asio::ip::tcp::acceptor a(io, {asio::ip::make_address("127.0.0.1"), 0});
@@ -238,19 +258,13 @@ struct tls_fake_node {
 }  // namespace
 
 TEST_CASE("reliability: preflight names every unreachable node and its URL, and sends nothing", "[reliability]") {
-  rt::temp_dir tmp("refused");
-  asio::io_context io;
-  sim::fleet fleet(io.get_executor(), instant_fleet(1));
-  ps::diagnostics diag;
-  REQUIRE_FALSE(fleet.start(diag));
-  const std::string bad1 = "http://127.0.0.1:" + std::to_string(closed_port(io));
-  const std::string bad2 = "http://127.0.0.1:" + std::to_string(closed_port(io));
-  auto cfg = rt::quick_config(rt::write_dataset(tmp.path, 5), tmp.path / "out");
-  cfg.endpoints = {fleet.urls()[0], bad1, bad2};
-  std::ostringstream log;
-  ex::runner r(io.get_executor(), cfg, log);
+  fleet_run f("refused", instant_fleet(1), 5);
+  const std::string bad1 = "http://127.0.0.1:" + std::to_string(closed_port(f.io));
+  const std::string bad2 = "http://127.0.0.1:" + std::to_string(closed_port(f.io));
+  f.cfg.endpoints = {f.fleet.urls()[0], bad1, bad2};
+  ex::runner r(f.io.get_executor(), f.cfg, f.log);
   rt::pass_result pr;
-  drive(io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
+  drive(f.io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
   REQUIRE_FALSE(pr.prepare);
   CHECK(pr.preflight == ps::error::connection_failed);
   INFO(pr.diag);
@@ -259,61 +273,46 @@ TEST_CASE("reliability: preflight names every unreachable node and its URL, and 
   CHECK(pr.diag.find("node_2 (" + bad2 + "): /health") != std::string::npos);
   CHECK(pr.diag.find("node_0") == std::string::npos);
   CHECK(pr.diag.find("is the server running") != std::string::npos);
-  CHECK(fleet.node(0).stats().generation_requests == 0);
-  CHECK(rt::dirs_starting(tmp.path / "out", "log_").empty());
+  CHECK(f.fleet.node(0).stats().generation_requests == 0);
+  CHECK(rt::dirs_starting(f.tmp.path / "out", "log_").empty());
 }
 
 TEST_CASE("reliability: a node not ready at start (/health 503) fails preflight, saying so", "[reliability]") {
-  rt::temp_dir tmp("notready");
-  asio::io_context io;
   auto fc = instant_fleet(1);
   fc.node.faults.unhealthy_for = 60s;
-  sim::fleet fleet(io.get_executor(), fc);
-  ps::diagnostics diag;
-  REQUIRE_FALSE(fleet.start(diag));
-  auto cfg = rt::quick_config(rt::write_dataset(tmp.path, 3), tmp.path / "out");
-  cfg.endpoints = fleet.urls();
-  std::ostringstream log;
-  ex::runner r(io.get_executor(), cfg, log);
+  fleet_run f("notready", fc, 3);
+  ex::runner r(f.io.get_executor(), f.cfg, f.log);
   rt::pass_result pr;
-  drive(io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
+  drive(f.io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
   CHECK(pr.preflight);
   INFO(pr.diag);
-  CHECK(pr.diag.find("node_0 (" + fleet.urls()[0] + "): /health answered HTTP 503 (the server is not ready)") !=
+  CHECK(pr.diag.find("node_0 (" + f.fleet.urls()[0] + "): /health answered HTTP 503 (the server is not ready)") !=
         std::string::npos);
-  CHECK(fleet.node(0).stats().generation_requests == 0);
+  CHECK(f.fleet.node(0).stats().generation_requests == 0);
 }
 
 TEST_CASE("reliability: a node killed mid-run is routed around until /health answers, then used again", "[reliability]") {
   // Every policy must honour availability.
   const std::string policy = GENERATE(as<std::string>{}, "rr", "lb", "least-loaded", "random", "p2c", "cache-aware", "hrt");
   INFO("policy " << policy);
-  rt::temp_dir tmp("killed");
-  asio::io_context io;
-  auto fc = instant_fleet(2);
-  sim::fleet fleet(io.get_executor(), fc);
-  ps::diagnostics diag;
-  REQUIRE_FALSE(fleet.start(diag));
-  const auto port1 = fleet.port(1);
-  auto cfg = rt::quick_config(rt::write_dataset(tmp.path, 120), tmp.path / "out");
-  cfg.endpoints = fleet.urls();
-  cfg.average_interval_s = 0.01;  // 1.2 s of sending
-  cfg.policies = {policy};
-  std::ostringstream log;
-  ex::runner r(io.get_executor(), cfg, log);
+  fleet_run f("killed", instant_fleet(2), 120);
+  const auto port1 = f.fleet.port(1);
+  f.cfg.average_interval_s = 0.01;  // 1.2 s of sending
+  f.cfg.policies = {policy};
+  ex::runner r(f.io.get_executor(), f.cfg, f.log);
   rt::pass_result pr;
   std::optional<sim::node_server> reborn;
-  drive(io, [&]() -> asio::awaitable<void> {
+  drive(f.io, [&]() -> asio::awaitable<void> {
     asio::co_spawn(
-        io,
+        f.io,
         [&]() -> asio::awaitable<void> {
           // Killed once it has served a few requests (not at a fixed time: a loaded machine,
           // or a sanitizer build, may take that long just for the preflight).
-          while (fleet.node(1).stats().completed < 5) co_await rt::sleep_for(10ms);
-          fleet.node(1).stop();
+          while (f.fleet.node(1).stats().completed < 5) co_await rt::sleep_for(10ms);
+          f.fleet.node(1).stop();
           co_await rt::sleep_for(400ms);
           // Back on the same port, as a restarted server would be.
-          reborn.emplace(io.get_executor(), fleet.node(1).config());
+          reborn.emplace(f.io.get_executor(), f.fleet.node(1).config());
           ps::diagnostics d;
           auto p = reborn->listen("127.0.0.1", port1, d);
           if (!p) throw std::runtime_error("restart failed: " + d.message);
@@ -321,7 +320,7 @@ TEST_CASE("reliability: a node killed mid-run is routed around until /health ans
         asio::detached);
     co_await rt::full_pass(r, pr);
   });
-  INFO(pr.diag << "\n" << log.str());
+  INFO(pr.diag << "\n" << f.log.str());
   REQUIRE_FALSE(pr.run);
   const auto& recs = r.results().at(0).records;
   REQUIRE(recs.size() == 120);
@@ -356,8 +355,8 @@ TEST_CASE("reliability: a node killed mid-run is routed around until /health ans
   // with zero-time steps), so a node coming back cold may rightly get nothing.
   if (policy != "cache-aware") CHECK(ok_on_1_after > 0);
   CHECK(reborn->stats().generation_requests == ok_on_1_after);
-  CHECK(log.str().find("not routing to it until /health answers") != std::string::npos);
-  CHECK(log.str().find("answers /health again") != std::string::npos);
+  CHECK(f.log.str().find("not routing to it until /health answers") != std::string::npos);
+  CHECK(f.log.str().find("answers /health again") != std::string::npos);
   const auto& s = r.results().at(0).summary;
   CHECK(s.failed == failed_on_1);
   CHECK(s.ok == 120 - failed_on_1);
@@ -365,22 +364,15 @@ TEST_CASE("reliability: a node killed mid-run is routed around until /health ans
 }
 
 TEST_CASE("reliability: 4xx, 5xx and 429 answers are recorded with the server's message", "[reliability]") {
-  rt::temp_dir tmp("status");
-  asio::io_context io;
   auto fc = instant_fleet(2);
   fc.node.faults.error_rate = 0.6;
   fc.node.faults.error_statuses = {400, 429, 500, 503};
   fc.node.faults.seed = 7;
-  sim::fleet fleet(io.get_executor(), fc);
-  ps::diagnostics diag;
-  REQUIRE_FALSE(fleet.start(diag));
-  auto cfg = rt::quick_config(rt::write_dataset(tmp.path, 60), tmp.path / "out");
-  cfg.endpoints = fleet.urls();
-  std::ostringstream log;
-  ex::runner r(io.get_executor(), cfg, log);
+  fleet_run f("status", fc, 60);
+  ex::runner r(f.io.get_executor(), f.cfg, f.log);
   rt::pass_result pr;
-  drive(io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
-  INFO(pr.diag << "\n" << log.str());
+  drive(f.io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
+  INFO(pr.diag << "\n" << f.log.str());
   REQUIRE_FALSE(pr.run);
   const auto& res = r.results().at(0);
   std::set<int> statuses;
@@ -396,11 +388,11 @@ TEST_CASE("reliability: 4xx, 5xx and 429 answers are recorded with the server's 
     CHECK(rec.error.find("Injected fault: the emulator was told to fail this request.") != std::string::npos);
   }
   CHECK(statuses == std::set<int>{400, 429, 500, 503});
-  CHECK(failed == fleet.node(0).stats().injected_errors + fleet.node(1).stats().injected_errors);
+  CHECK(failed == f.fleet.node(0).stats().injected_errors + f.fleet.node(1).stats().injected_errors);
   CHECK(res.summary.failed == failed);
   CHECK(res.summary.failures.count("http_429") == 1);
   // Refusals are answers: the node stays in rotation.
-  CHECK(log.str().find("not routing") == std::string::npos);
+  CHECK(f.log.str().find("not routing") == std::string::npos);
   // The file has the same story.
   const auto jsonl = read_requests_jsonl(res.layout.log_dir / "requests.jsonl");
   REQUIRE(jsonl.size() == res.records.size());
@@ -411,22 +403,15 @@ TEST_CASE("reliability: 4xx, 5xx and 429 answers are recorded with the server's 
 }
 
 TEST_CASE("reliability: a stream cut mid-way is a failure that keeps its partial tokens", "[reliability]") {
-  rt::temp_dir tmp("cut");
-  asio::io_context io;
   auto fc = instant_fleet(1);
   fc.node.faults.close_rate = 1.0;
   fc.node.faults.close_after_chunks = 3;
-  sim::fleet fleet(io.get_executor(), fc);
-  ps::diagnostics diag;
-  REQUIRE_FALSE(fleet.start(diag));
-  auto cfg = rt::quick_config(rt::write_dataset(tmp.path, 10), tmp.path / "out");
-  cfg.endpoints = fleet.urls();
-  cfg.max_new_tokens = 12;
-  std::ostringstream log;
-  ex::runner r(io.get_executor(), cfg, log);
+  fleet_run f("cut", fc, 10);
+  f.cfg.max_new_tokens = 12;
+  ex::runner r(f.io.get_executor(), f.cfg, f.log);
   rt::pass_result pr;
-  drive(io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
-  INFO(pr.diag << "\n" << log.str());
+  drive(f.io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
+  INFO(pr.diag << "\n" << f.log.str());
   REQUIRE_FALSE(pr.run);
   const auto& res = r.results().at(0);
   REQUIRE(res.records.size() == 10);
@@ -439,7 +424,7 @@ TEST_CASE("reliability: a stream cut mid-way is a failure that keeps its partial
     CHECK(rec.completion_tokens == 3);
     CHECK(std::isfinite(rec.first_token_s));
   }
-  CHECK(fleet.node(0).stats().injected_closes == 10);
+  CHECK(f.fleet.node(0).stats().injected_closes == 10);
   const auto jsonl = read_requests_jsonl(res.layout.log_dir / "requests.jsonl");
   REQUIRE(jsonl.size() == 10);
   CHECK(jsonl[0].chunk_s.size() == 3);
@@ -573,24 +558,17 @@ TEST_CASE("reliability: a TLS certificate for another host fails preflight clear
 }
 
 TEST_CASE("reliability: stop mid-run drains in flight, writes everything, marks the summary interrupted", "[reliability]") {
-  rt::temp_dir tmp("stop");
   const bool abandon = GENERATE(false, true);
-  asio::io_context io;
   auto fc = instant_fleet(2);
   // Every request takes a while, so some are in flight when the stop comes.
   fc.node.faults.added_delay = abandon ? 3000ms : 200ms;
-  sim::fleet fleet(io.get_executor(), fc);
-  ps::diagnostics diag;
-  REQUIRE_FALSE(fleet.start(diag));
-  auto cfg = rt::quick_config(rt::write_dataset(tmp.path, 200), tmp.path / "out");
-  cfg.endpoints = fleet.urls();
-  cfg.average_interval_s = 0.02;
-  cfg.drain_timeout = std::chrono::duration<double>(abandon ? 0.2 : 5.0);
-  std::ostringstream log;
-  ex::runner r(io.get_executor(), cfg, log);
+  fleet_run f("stop", fc, 200);
+  f.cfg.average_interval_s = 0.02;
+  f.cfg.drain_timeout = std::chrono::duration<double>(abandon ? 0.2 : 5.0);
+  ex::runner r(f.io.get_executor(), f.cfg, f.log);
   rt::pass_result pr;
-  run_stopped_after(io, r, pr, 500ms);
-  INFO(pr.diag << "\n" << log.str());
+  run_stopped_after(f.io, r, pr, 500ms);
+  INFO(pr.diag << "\n" << f.log.str());
   REQUIRE_FALSE(pr.run);
   CHECK(r.stop_requested());
   const auto& res = r.results().at(0);
@@ -607,90 +585,70 @@ TEST_CASE("reliability: stop mid-run drains in flight, writes everything, marks 
       CHECK(rec.ok);  // the drain let every request in flight finish
     }
   }
-  if (abandon) CHECK(log.str().find("drain timeout: abandoning") != std::string::npos);
-  CHECK(log.str().find("stopping: no more requests sent") != std::string::npos);
+  if (abandon) CHECK(f.log.str().find("drain timeout: abandoning") != std::string::npos);
+  CHECK(f.log.str().find("stopping: no more requests sent") != std::string::npos);
   const auto jsonl = read_requests_jsonl(res.layout.log_dir / "requests.jsonl");
   CHECK(jsonl.size() == res.records.size());
   const std::string summary = rt::slurp(res.layout.log_dir / "summary.json");
   CHECK(summary.find("\"interrupted\":true") != std::string::npos);
-  for (const char* f : {"run.json", "timeline.json", "experiment_results.json", "throughput_records.json"})
-    CHECK(fs::exists(res.layout.log_dir / f));
+  for (const char* file : {"run.json", "timeline.json", "experiment_results.json", "throughput_records.json"})
+    CHECK(fs::exists(res.layout.log_dir / file));
   // No temporary file was left behind.
   for (const auto& e : fs::directory_iterator(res.layout.log_dir))
     CHECK(e.path().filename().string().find(".tmp.") == std::string::npos);
 }
 
 TEST_CASE("reliability: a stop after the last send still bounds the wait by the drain timeout", "[reliability]") {
-  rt::temp_dir tmp("stoplate");
-  asio::io_context io;
   auto fc = instant_fleet(1);
   fc.node.faults.added_delay = 3000ms;
-  sim::fleet fleet(io.get_executor(), fc);
-  ps::diagnostics diag;
-  REQUIRE_FALSE(fleet.start(diag));
-  auto cfg = rt::quick_config(rt::write_dataset(tmp.path, 10), tmp.path / "out");
-  cfg.endpoints = fleet.urls();
-  cfg.average_interval_s = 0.001;  // everything sent within a few ms
-  cfg.drain_timeout = std::chrono::duration<double>(0.2);
-  std::ostringstream log;
-  ex::runner r(io.get_executor(), cfg, log);
+  fleet_run f("stoplate", fc, 10);
+  f.cfg.average_interval_s = 0.001;  // everything sent within a few ms
+  f.cfg.drain_timeout = std::chrono::duration<double>(0.2);
+  ex::runner r(f.io.get_executor(), f.cfg, f.log);
   rt::pass_result pr;
-  run_stopped_after(io, r, pr, 500ms);
-  INFO(pr.diag << "\n" << log.str());
+  run_stopped_after(f.io, r, pr, 500ms);
+  INFO(pr.diag << "\n" << f.log.str());
   REQUIRE_FALSE(pr.run);
   const auto& res = r.results().at(0);
   REQUIRE(res.records.size() == 10);  // all were sent before the stop
   CHECK(res.summary.interrupted);
   for (const auto& rec : res.records) CHECK(rec.error_kind == "interrupted");  // cut at the drain timeout
-  CHECK(log.str().find("drain timeout: abandoning 10 request(s)") != std::string::npos);
+  CHECK(f.log.str().find("drain timeout: abandoning 10 request(s)") != std::string::npos);
 }
 
 TEST_CASE("reliability: running the same configuration twice keeps both runs' results", "[reliability]") {
-  rt::temp_dir tmp("twice");
-  asio::io_context io;
-  sim::fleet fleet(io.get_executor(), instant_fleet(1));
-  ps::diagnostics diag;
-  REQUIRE_FALSE(fleet.start(diag));
-  auto cfg = rt::quick_config(rt::write_dataset(tmp.path, 6), tmp.path / "out");
-  cfg.endpoints = fleet.urls();
-  std::ostringstream log;
-  ex::runner first(io.get_executor(), cfg, log);
-  ex::runner second(io.get_executor(), cfg, log);
+  fleet_run f("twice", instant_fleet(1), 6);
+  ex::runner first(f.io.get_executor(), f.cfg, f.log);
+  ex::runner second(f.io.get_executor(), f.cfg, f.log);
   rt::pass_result p1, p2;
-  drive(io, [&]() -> asio::awaitable<void> {
+  drive(f.io, [&]() -> asio::awaitable<void> {
     co_await rt::full_pass(first, p1);
     co_await rt::full_pass(second, p2);
   });
-  INFO(p1.diag << p2.diag << "\n" << log.str());
+  INFO(p1.diag << p2.diag << "\n" << f.log.str());
   REQUIRE_FALSE(p1.run);
   REQUIRE_FALSE(p2.run);
-  const auto logs = rt::dirs_starting(tmp.path / "out", "log_tiny_");
-  const auto figs = rt::dirs_starting(tmp.path / "out", "fig_tiny_");
+  const auto logs = rt::dirs_starting(f.tmp.path / "out", "log_tiny_");
+  const auto figs = rt::dirs_starting(f.tmp.path / "out", "fig_tiny_");
   CHECK(logs.size() == 2);
   CHECK(figs.size() == 2);
   for (const auto& d : logs) CHECK(read_requests_jsonl(d / "requests.jsonl").size() == 6);
-  CHECK(log.str().find("kept earlier results: moved") != std::string::npos);
+  CHECK(f.log.str().find("kept earlier results: moved") != std::string::npos);
 }
 
 TEST_CASE("reliability: an output folder that cannot be made fails preflight before any request", "[reliability]") {
-  rt::temp_dir tmp("unwritable");
+  fleet_run f("unwritable", instant_fleet(1), 3);
   // Root ignores permission bits, so the folder is put where no folder can be: under a file.
-  const auto blocker = tmp.path / "not_a_folder";
+  const auto blocker = f.tmp.path / "not_a_folder";
   std::ofstream(blocker) << "x";
-  asio::io_context io;
-  sim::fleet fleet(io.get_executor(), instant_fleet(1));
-  ps::diagnostics diag;
-  REQUIRE_FALSE(fleet.start(diag));
-  auto cfg = rt::quick_config(rt::write_dataset(tmp.path, 3), blocker / "out");
-  cfg.endpoints = fleet.urls();
-  std::ostringstream log;
-  ex::runner r(io.get_executor(), cfg, log);
+  f.cfg.output_dir = blocker / "out";
+  ex::runner r(f.io.get_executor(), f.cfg, f.log);
   rt::pass_result pr;
-  drive(io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
+  drive(f.io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
   CHECK(pr.preflight);
   INFO(pr.diag);
   CHECK(pr.diag.find("cannot create folder " + (blocker / "out").string()) != std::string::npos);
-  CHECK(fleet.node(0).stats().generation_requests == 0);
+  CHECK(f.fleet.node(0).stats().generation_requests == 0);
 }
 
 TEST_CASE("reliability: a full disk is reported at the write, naming the file", "[reliability]") {
@@ -708,38 +666,31 @@ TEST_CASE("reliability: a full disk is reported at the write, naming the file", 
 
 TEST_CASE("reliability: the API key appears in no output file, log line or error", "[reliability]") {
   const std::string marker = "sk-MARKER-123";
-  rt::temp_dir tmp("secret");
-  asio::io_context io;
   auto fc = instant_fleet(2);
   fc.node.api_key = marker;
   fc.node.faults.error_rate = 0.3;  // some error texts too
-  sim::fleet fleet(io.get_executor(), fc);
-  ps::diagnostics diag;
-  REQUIRE_FALSE(fleet.start(diag));
-  fake_node echo(io, fake_node::metrics_mode::not_found, fake_node::gen_mode::echo_key_401);
+  fleet_run f("secret", fc, 20);
+  fake_node echo(f.io, fake_node::metrics_mode::not_found, fake_node::gen_mode::echo_key_401);
 
-  auto cfg = rt::quick_config(rt::write_dataset(tmp.path, 20), tmp.path / "out");
-  cfg.endpoints = fleet.urls();
-  cfg.api_key = marker;
-  cfg.policies = {"rr", "lb"};
-  std::ostringstream log;
-  ex::runner good(io.get_executor(), cfg, log);
+  f.cfg.api_key = marker;
+  f.cfg.policies = {"rr", "lb"};
+  ex::runner good(f.io.get_executor(), f.cfg, f.log);
 
   // The wrong key: the server refuses it, and the refusal must not repeat it.
-  auto wrong_cfg = cfg;
+  auto wrong_cfg = f.cfg;
   wrong_cfg.api_key = "sk-MARKER-WRONG-456";
-  wrong_cfg.output_dir = tmp.path / "out_wrong";
-  ex::runner wrong(io.get_executor(), wrong_cfg, log);
+  wrong_cfg.output_dir = f.tmp.path / "out_wrong";
+  ex::runner wrong(f.io.get_executor(), wrong_cfg, f.log);
 
   // A server that quotes the key back in its 401 body.
-  auto echo_cfg = cfg;
+  auto echo_cfg = f.cfg;
   echo_cfg.endpoints = {echo.url};
   echo_cfg.policies = {"rr"};
-  echo_cfg.output_dir = tmp.path / "out_echo";
-  ex::runner echoed(io.get_executor(), echo_cfg, log);
+  echo_cfg.output_dir = f.tmp.path / "out_echo";
+  ex::runner echoed(f.io.get_executor(), echo_cfg, f.log);
 
   rt::pass_result pg, pw, pe;
-  drive(io, [&]() -> asio::awaitable<void> {
+  drive(f.io, [&]() -> asio::awaitable<void> {
     co_await rt::full_pass(good, pg);
     co_await rt::full_pass(wrong, pw);
     co_await rt::full_pass(echoed, pe);
@@ -756,9 +707,9 @@ TEST_CASE("reliability: the API key appears in no output file, log line or error
   CHECK(echoed_recs[0].http_status == 401);
   CHECK(echoed_recs[0].error.find("Incorrect API key provided") != std::string::npos);
 
-  const std::string files = all_files_text(tmp.path);
+  const std::string files = all_files_text(f.tmp.path);
   CHECK(files.find("<redacted>") != std::string::npos);  // run.json says a key was used
-  for (const std::string& text : {files, log.str(), pg.diag, pw.diag, pe.diag}) {
+  for (const std::string& text : {files, f.log.str(), pg.diag, pw.diag, pe.diag}) {
     CHECK(text.find("MARKER") == std::string::npos);
   }
   for (const auto& rec : echoed_recs) CHECK(rec.error.find("MARKER") == std::string::npos);
