@@ -27,6 +27,7 @@
 #include <boost/json/value.hpp>
 
 #include <algorithm>
+#include <deque>
 #include <cmath>
 #include <cstdio>
 
@@ -81,6 +82,11 @@ struct runner::state {
     bool reset_warned = false;
     std::optional<std::size_t> cache_blocks;
     node_timeline timeline;
+    // Requests at this node (at most max_connections_per_node), and those due that wait for
+    // one of them to end: an index each, not a suspended coroutine and its buffers, so an
+    // overloaded node costs a few bytes per waiting request.
+    std::size_t active = 0;
+    std::deque<std::size_t> backlog;
   };
 
   asio::any_io_executor ex;
@@ -478,6 +484,43 @@ struct runner::state {
     if (!rec.ok && node_unreachable(out) && !stop) mark_down(k, rec.error);
     finish_record(rec);
     wg.done();
+    --nodes[k].active;
+    start_next(k, wg);
+  }
+
+  /// Sends request `i` to node `k` now, or queues it until one of the node's requests ends.
+  void dispatch_or_queue(std::size_t i, dispatch::node_index k, wait_group& wg) {
+    wg.add();
+    auto& nd = nodes[k];
+    if (nd.active < cfg.max_connections_per_node && nd.backlog.empty()) {
+      ++nd.active;
+      asio::co_spawn(ex, send(i, k, wg), asio::detached);
+    } else {
+      nd.backlog.push_back(i);
+    }
+  }
+
+  /// After a request at `k` ended: the next queued one goes, unless the run is stopping, in
+  /// which case the queued ones are recorded as never sent.
+  void start_next(dispatch::node_index k, wait_group& wg) {
+    auto& nd = nodes[k];
+    if (stop) {
+      while (!nd.backlog.empty()) {
+        auto& rec = epoch_records[nd.backlog.front()];
+        nd.backlog.pop_front();
+        rec.sent_s = rec.finished_s = now_s();
+        rec.error = "stopped before a connection to " + nd.name + " (" + nd.url + ") was free: not sent";
+        rec.error_kind = "interrupted";
+        finish_record(rec);
+        wg.done();
+      }
+      return;
+    }
+    if (nd.backlog.empty() || nd.active >= cfg.max_connections_per_node) return;
+    const std::size_t i = nd.backlog.front();
+    nd.backlog.pop_front();
+    ++nd.active;
+    asio::co_spawn(ex, send(i, k, wg), asio::detached);
   }
 
   // ---- progress ------------------------------------------------------------------------
@@ -575,8 +618,7 @@ struct runner::state {
         continue;
       }
       policy->on_dispatched(d.node, req);
-      inflight.add();
-      asio::co_spawn(ex, send(i, d.node, inflight), asio::detached);
+      dispatch_or_queue(i, d.node, inflight);
     }
     sched_timer = nullptr;
     // A stop may also come after the last send, while requests are still in flight: those
