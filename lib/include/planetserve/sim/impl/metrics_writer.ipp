@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -39,6 +40,10 @@ using label = std::pair<std::string, std::string>;
 using labels = std::vector<label>;
 
 inline void escape_help(std::string_view s, std::string& out) {
+  if (s.find_first_of("\\\n") == std::string_view::npos) {
+    out += s;
+    return;
+  }
   for (char c : s) {
     if (c == '\\') out += "\\\\";
     else if (c == '\n') out += "\\n";
@@ -53,6 +58,15 @@ inline void escape_label_value(std::string_view s, std::string& out) {
     else if (c == '"') out += "\\\"";
     else out += c;
   }
+}
+
+// A bucket bound as its `le` label: a few dozen distinct bounds, formatted on every scrape
+// otherwise. Per thread: an embedding program may render pages on several threads.
+inline const std::string& le_text(double bound) {
+  thread_local std::unordered_map<double, std::string> cache;
+  auto it = cache.find(bound);
+  if (it == cache.end()) it = cache.emplace(bound, go_float_string(bound)).first;
+  return it->second;
 }
 
 // go_float_string(v) appended to `out`. Counts and bucket totals are whole numbers below a
@@ -73,6 +87,7 @@ class page {
   page(const metrics_page_config& cfg, std::string& out) : cfg_(cfg), out_(out) {
     if (cfg.names != metric_names::v0) base_.push_back({"engine", cfg.engine_index});
     base_.push_back({"model_name", cfg.model_name});
+    base_text_ = label_text();
   }
 
   void header(std::string_view name, std::string_view help, std::string_view type) {
@@ -87,18 +102,15 @@ class page {
     out_ += '\n';
   }
 
-  void sample(std::string_view name, labels ls, double value) {
-    std::sort(ls.begin(), ls.end(), [](const label& a, const label& b) { return a.first < b.first; });
+  void sample(std::string_view name, labels ls, double value) { line(name, "", sorted_text(std::move(ls)), value); }
+
+  /// One sample line: `name` + `suffix`, the rendered labels (none if empty) and the value.
+  void line(std::string_view name, std::string_view suffix, std::string_view label_text, double value) {
     out_ += name;
-    if (!ls.empty()) {
+    out_ += suffix;
+    if (!label_text.empty()) {
       out_ += '{';
-      for (std::size_t i = 0; i < ls.size(); ++i) {
-        if (i) out_ += ',';
-        out_ += ls[i].first;
-        out_ += "=\"";
-        escape_label_value(ls[i].second, out_);
-        out_ += '"';
-      }
+      out_ += label_text;
       out_ += '}';
     }
     out_ += ' ';
@@ -106,9 +118,8 @@ class page {
     out_ += '\n';
   }
 
-  /// `labels` rendered as they appear between the braces, sorted: base_ plus `extra`.
-  std::string label_text(labels extra = {}) const {
-    labels ls = with(std::move(extra));
+  /// `ls` rendered as they appear between the braces, sorted by name.
+  static std::string sorted_text(labels ls) {
     std::sort(ls.begin(), ls.end(), [](const label& a, const label& b) { return a.first < b.first; });
     std::string t;
     for (std::size_t i = 0; i < ls.size(); ++i) {
@@ -121,6 +132,9 @@ class page {
     return t;
   }
 
+  /// base_ plus `extra`, rendered.
+  std::string label_text(labels extra = {}) const { return sorted_text(with(std::move(extra))); }
+
   labels with(labels extra) const {
     labels ls = base_;
     for (auto& e : extra) ls.push_back(std::move(e));
@@ -129,15 +143,20 @@ class page {
 
   void gauge(std::string_view name, std::string_view help, double value) {
     header(name, help, "gauge");
-    sample(name, base_, value);
+    line(name, "", base_text_, value);
   }
 
   /// A counter with one child per label set in `children` (extra labels, value).
   void counter(std::string_view base, std::string_view help, const std::vector<std::pair<labels, double>>& children) {
     const std::string total = std::string(base) + "_total";
     header(total, help, "counter");
-    for (const auto& [extra, v] : children) sample(total, with(extra), v);
-    created(base, help, children.size(), [&](std::size_t i) { return with(children[i].first); });
+    std::vector<std::string> texts;
+    texts.reserve(children.size());
+    for (const auto& [extra, v] : children) {
+      texts.push_back(label_text(extra));
+      line(total, "", texts.back(), v);
+    }
+    created(base, help, children.size(), [&](std::size_t i) -> std::string_view { return texts[i]; });
   }
 
   void counter(std::string_view base, std::string_view help, double value) {
@@ -165,13 +184,13 @@ class page {
     };
     for (std::size_t i = 0; i < h.bounds.size(); ++i) {
       acc += static_cast<double>(h.counts[i]);
-      bucket_line(go_float_string(h.bounds[i]), acc);
+      bucket_line(le_text(h.bounds[i]), acc);
     }
     acc += static_cast<double>(h.counts.back());
     bucket_line("+Inf", acc);
-    sample(std::string(name) + "_count", base_, acc);
-    sample(std::string(name) + "_sum", base_, h.sum);
-    created(name, help, 1, [&](std::size_t) { return base_; });
+    line(name, "_count", base_text_, acc);
+    line(name, "_sum", base_text_, h.sum);
+    created(name, help, 1, [&](std::size_t) -> std::string_view { return base_text_; });
   }
 
   void info(std::string_view name, std::string_view help, labels ls) {
@@ -183,17 +202,18 @@ class page {
   std::string& out() { return out_; }
 
  private:
-  template <class LabelsOf>
-  void created(std::string_view base, std::string_view help, std::size_t n, LabelsOf labels_of) {
+  template <class LabelTextOf>
+  void created(std::string_view base, std::string_view help, std::size_t n, LabelTextOf label_text_of) {
     if (!cfg_.created_series) return;
     const std::string name = std::string(base) + "_created";
     header(name, help, "gauge");
-    for (std::size_t i = 0; i < n; ++i) sample(name, labels_of(i), cfg_.created_unix_s);
+    for (std::size_t i = 0; i < n; ++i) line(name, "", label_text_of(i), cfg_.created_unix_s);
   }
 
   const metrics_page_config& cfg_;
   std::string& out_;
   labels base_;
+  std::string base_text_;  // base_ rendered once: most lines carry exactly these labels
 };
 
 inline void write_process_families(page& p, double start_time) {
