@@ -491,17 +491,13 @@ struct runner::state {
   /// Sends request `i` to node `k` now, or queues it until one of the node's requests ends.
   void dispatch_or_queue(std::size_t i, dispatch::node_index k, wait_group& wg) {
     wg.add();
-    auto& nd = nodes[k];
-    if (nd.active < cfg.max_connections_per_node && nd.backlog.empty()) {
-      ++nd.active;
-      asio::co_spawn(ex, send(i, k, wg), asio::detached);
-    } else {
-      nd.backlog.push_back(i);
-    }
+    nodes[k].backlog.push_back(i);
+    start_next(k, wg);
   }
 
-  /// After a request at `k` ended: the next queued one goes, unless the run is stopping, in
-  /// which case the queued ones are recorded as never sent.
+  /// The oldest queued request at `k` goes if the node has room (called on every dispatch and
+  /// whenever one of its requests ends); once the run is stopping, the queued ones are
+  /// recorded as never sent instead.
   void start_next(dispatch::node_index k, wait_group& wg) {
     auto& nd = nodes[k];
     if (stop) {

@@ -491,7 +491,6 @@ inline asio::awaitable<error_code> fill(client_connection& c, clock::time_point 
     c.reading = false;
     c.more_queued = got == buf.size();
     if (c.timed_out && got == 0) ec = beast::error::timeout;
-    if (got == 0 && !ec) ec = asio::error::eof;
     c.in.commit(got);
     co_return ec;
   }
