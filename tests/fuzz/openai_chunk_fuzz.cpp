@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// libFuzzer target: the OpenAI chunk decoder and error-body mapping on arbitrary bytes.
+// libFuzzer target: the OpenAI chunk decoder and error-body mapping on arbitrary bytes, and
+// the decoder's fast path held to the full parse's answers.
 // The decoder's body is compiled here, not taken from the library, so that libFuzzer's
 // coverage instrumentation sees it (the library is built without it; clang 14 cannot
 // instrument the library's coroutine code). The linker then never pulls openai.cpp.o.
@@ -17,6 +18,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto ec = dec.decode(text, ch, diag);
   if (ec && diag.message.empty()) std::abort();  // every failure must say why
   if (!ec && ch.usage && ch.error) std::abort();  // an error chunk carries nothing else
+  // Whatever the fast path takes, the full parse takes with the same answer.
+  planetserve::openai::chunk fast, full;
+  if (planetserve::openai::detail::scan_chunk(text, fast)) {
+    unsigned char scratch[256];
+    if (planetserve::openai::detail::decode_full(text, full, diag, scratch, sizeof scratch)) std::abort();
+    if (fast.content != full.content || fast.finish_reason != full.finish_reason || full.error) std::abort();
+    if (fast.usage.has_value() != full.usage.has_value()) std::abort();
+    if (fast.usage && (fast.usage->prompt_tokens != full.usage->prompt_tokens ||
+                       fast.usage->completion_tokens != full.usage->completion_tokens ||
+                       fast.usage->cached_tokens != full.usage->cached_tokens))
+      std::abort();
+  }
   planetserve::openai::parse_error_body(text);
   planetserve::openai::map_http_error(400 + static_cast<unsigned>(size % 200), text, "fuzz", diag);
   if (diag.message.empty()) std::abort();

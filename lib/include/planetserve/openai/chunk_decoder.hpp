@@ -41,9 +41,11 @@ struct chunk {
   }
 };
 
-/// Decodes chat and completions chunks and responses with Boost.JSON. Unknown fields are
-/// ignored; a known field of the wrong type is an error. Reuse one decoder per stream: it
-/// keeps its parse buffer.
+/// Decodes chat and completions chunks and responses. Well-formed chunks take one
+/// hand-written pass over the text; anything else (errors, odd types, invalid JSON) goes to
+/// Boost.JSON's DOM, which gives the answer and the error messages, so both agree. Unknown
+/// fields are ignored; a known field of the wrong type is an error. Reuse one decoder per
+/// stream: it keeps its parse buffer.
 class chunk_decoder {
  public:
   /// Decodes `json` into `out` (cleared first). Errors: invalid_json, wrong_field_type,
