@@ -363,12 +363,44 @@ TEST_CASE("http: pooled connection closed by the server is replaced transparentl
     ps::diagnostics diag;
     auto r = co_await client.async_fetch(http::client_request::get("/h"), diag);
     REQUIRE(r.has_value());
+    // Idle long enough to be checked before reuse: the peek sees the close, nothing is resent.
     co_await sleep_for(200ms);
     r = co_await client.async_fetch(http::client_request::get("/h"), diag);
     INFO(diag.message);
     REQUIRE(r.has_value());
     CHECK(r->body == "ok");
     CHECK(client.stats().connections_opened == 2);
+    CHECK(client.stats().stale_retries == 0);
+    client.shutdown();
+    co_await srv.async_shutdown(1s);
+  });
+}
+
+TEST_CASE("http: a connection reused soon after the server closed it is resent once on a new one", "[http]") {
+  run_coro([](asio::io_context& io) -> asio::awaitable<void> {
+    http::server_config scfg;
+    scfg.read_timeout = 10ms;  // closes idle keep-alive connections almost at once
+    http::server srv(io.get_executor(), scfg);
+    unsigned served = 0;
+    srv.route(verb::post, "/p", [&](http::server_request&, http::server_response& res) -> asio::awaitable<void> {
+      ++served;
+      co_await res.async_write_whole(200, "text/plain", "ok");
+    });
+    auto port = listen_local(srv);
+    auto client = make_client(io, port);
+    ps::diagnostics diag;
+    auto r = co_await client.async_fetch(http::client_request::post("/p", "text/plain", "1"), diag);
+    REQUIRE(r.has_value());
+    // Closed by the server, but back in the pool too recently to be peeked at: the request
+    // goes out on the dead connection, finds it closed before any answer, and is resent.
+    co_await sleep_for(40ms);
+    r = co_await client.async_fetch(http::client_request::post("/p", "text/plain", "2"), diag);
+    INFO(diag.message);
+    REQUIRE(r.has_value());
+    CHECK(r->body == "ok");
+    CHECK(client.stats().connections_opened == 2);
+    CHECK(client.stats().stale_retries == 1);
+    CHECK(served == 2);  // each request reached the handler once
     client.shutdown();
     co_await srv.async_shutdown(1s);
   });

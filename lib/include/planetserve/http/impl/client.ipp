@@ -173,6 +173,12 @@ inline void set_expiry(beast::tcp_stream& s, clock::time_point limit) {
     s.expires_at(limit);
 }
 
+// A connection back in the pool for less than this is handed out without looks_alive's
+// peek (a syscall per request at high rates). Servers drop idle connections after seconds
+// (uvicorn 5 s); one dropped sooner fails the request before any byte arrives, and the
+// stale retry in async_open sends it again on a new connection.
+inline constexpr std::chrono::milliseconds recent_use{100};
+
 // A pooled connection the server has closed shows EOF to a non-blocking peek.
 inline bool looks_alive(client_connection& c) {
   auto& sock = c.lowest().socket();
@@ -293,7 +299,8 @@ inline asio::awaitable<error_code> acquire(client_pool& p, std::unique_ptr<clien
     while (!p.idle.empty()) {
       std::unique_ptr<client_connection> c = std::move(p.idle.back());
       p.idle.pop_back();
-      if (now - c->idle_since <= p.cfg.idle_timeout && looks_alive(*c)) {
+      const auto idle = now - c->idle_since;
+      if (idle <= p.cfg.idle_timeout && (idle < recent_use || looks_alive(*c))) {
         out = std::move(c);
         reused = true;
         co_return error_code{};
