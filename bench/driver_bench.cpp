@@ -21,6 +21,8 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include "floor_client.hpp"
+
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
@@ -70,6 +72,7 @@ struct options {
   std::string out = "driver_bench.json";
   std::string keep_dir;  // keep the runs' outputs here (else a temp dir, removed)
   int repeat = 1;
+  bool floor = false;  // also run the floor client (floor_client.hpp) at each rate
 };
 
 [[noreturn]] void die(const std::string& what) {
@@ -84,6 +87,12 @@ double cpu_seconds(const rusage& ru) {
 
 double user_seconds(const rusage& ru) {
   return static_cast<double>(ru.ru_utime.tv_sec) + static_cast<double>(ru.ru_utime.tv_usec) * 1e-6;
+}
+
+double self_user() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return user_seconds(ru);
 }
 
 double self_cpu() {
@@ -192,6 +201,7 @@ struct client_numbers {
   std::size_t peak_inflight = 0;
   double run_cpu_s = 0;           // CPU of async_run (sending, receiving, outputs)
   double steady_cpu_s = 0;        // CPU between 1 s and duration-0.5 s
+  double steady_user_s = 0;       // of which user time (the rest is the kernel's)
   std::size_t steady_requests = 0;  // requests scheduled in that window
   std::size_t short_streams = 0;  // ok but not max_tokens tokens
   std::string log_dir;
@@ -218,6 +228,7 @@ json::object to_json(const client_numbers& c) {
   o["peak_inflight"] = c.peak_inflight;
   o["run_cpu_s"] = c.run_cpu_s;
   o["steady_cpu_s"] = c.steady_cpu_s;
+  o["steady_user_s"] = c.steady_user_s;
   o["steady_requests"] = c.steady_requests;
   o["short_streams"] = c.short_streams;
   o["log_dir"] = c.log_dir;
@@ -245,11 +256,41 @@ client_numbers from_json(const json::object& o) {
   c.peak_inflight = static_cast<std::size_t>(num("peak_inflight"));
   c.run_cpu_s = num("run_cpu_s");
   c.steady_cpu_s = num("steady_cpu_s");
+  c.steady_user_s = num("steady_user_s");
   c.steady_requests = static_cast<std::size_t>(num("steady_requests"));
   c.short_streams = static_cast<std::size_t>(num("short_streams"));
   c.log_dir = o.at("log_dir").as_string().c_str();
   c.t0_ns = o.at("t0_ns").to_number<long long>();
   return c;
+}
+
+json::object to_json(const driver_bench::floor_numbers& f) {
+  json::object o;
+  o["ok"] = f.ok;
+  o["error"] = f.error;
+  o["requests"] = f.requests;
+  o["completed"] = f.completed;
+  o["failures"] = f.failures;
+  o["steady_cpu_s"] = f.steady_cpu_s;
+  o["steady_user_s"] = f.steady_user_s;
+  o["steady_requests"] = f.steady_requests;
+  o["send_lag_p99_s"] = f.lag_p99_s;
+  return o;
+}
+
+driver_bench::floor_numbers floor_from_json(const json::object& o) {
+  driver_bench::floor_numbers f;
+  auto count = [&](const char* k) { return static_cast<std::size_t>(o.at(k).to_number<double>()); };
+  f.ok = o.at("ok").as_bool();
+  f.error = o.at("error").as_string().c_str();
+  f.requests = count("requests");
+  f.completed = count("completed");
+  f.failures = count("failures");
+  f.steady_cpu_s = o.at("steady_cpu_s").to_number<double>();
+  f.steady_user_s = o.at("steady_user_s").to_number<double>();
+  f.steady_requests = count("steady_requests");
+  f.lag_p99_s = o.at("send_lag_p99_s").to_number<double>();
+  return f;
 }
 
 client_numbers run_client(const options& o, double rate, const std::vector<std::string>& urls,
@@ -279,7 +320,7 @@ client_numbers run_client(const options& o, double rate, const std::vector<std::
     return res;
   }
   bool done = false;
-  double cpu_a = 0, cpu_b = 0, cpu_1 = 0, cpu_2 = 0;
+  double cpu_a = 0, cpu_b = 0, cpu_1 = 0, cpu_2 = 0, user_1 = 0, user_2 = 0;
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
@@ -295,10 +336,14 @@ client_numbers run_client(const options& o, double rate, const std::vector<std::
               t.expires_after(std::chrono::seconds(1));
               co_await t.async_wait(asio::use_awaitable);
               cpu_1 = self_cpu();
+              user_1 = self_user();
               t.expires_after(std::chrono::duration_cast<steady::duration>(
                   std::chrono::duration<double>(o.duration_s - 1.5)));
               co_await t.async_wait(asio::use_awaitable);
-              if (!done) cpu_2 = self_cpu();
+              if (!done) {
+                cpu_2 = self_cpu();
+                user_2 = self_user();
+              }
             },
             asio::detached);
         cpu_a = self_cpu();
@@ -322,6 +367,7 @@ client_numbers run_client(const options& o, double rate, const std::vector<std::
   res.requested_rate = rate;
   res.run_cpu_s = cpu_b - cpu_a;
   res.steady_cpu_s = cpu_2 > 0 ? cpu_2 - cpu_1 : std::nan("");
+  res.steady_user_s = cpu_2 > 0 ? user_2 - user_1 : std::nan("");
   std::vector<double> lag, ttft;
   std::vector<std::pair<double, int>> events;
   double last_sched = 0, last_sent = 0;
@@ -369,10 +415,14 @@ struct rate_result {
   double sim_user_s = 0;
   long sim_peak_rss_kib = 0;
   std::string load_before, load_after;
+  driver_bench::floor_numbers floor;  // when the child ran the floor client instead
 };
 
+enum class client_kind { pswm, floor };
+
 rate_result run_rate(const options& o, double rate, const fs::path& work, const fs::path& dataset,
-                     const std::string& timing_log, const std::string& label) {
+                     const std::string& timing_log, const std::string& label,
+                     client_kind kind = client_kind::pswm) {
   rate_result rr;
   rr.load_before = loadavg();
   const auto n = static_cast<std::size_t>(std::llround(rate * o.duration_s));
@@ -384,6 +434,12 @@ rate_result run_rate(const options& o, double rate, const fs::path& work, const 
   const pid_t child = ::fork();
   if (child < 0) die("fork failed");
   if (child == 0) {
+    if (kind == client_kind::floor) {
+      const auto f = driver_bench::run_floor_client(sp.urls, "meta-llama/Llama-3.1-8B-Instruct", rate, n,
+                                                    o.max_tokens, o.duration_s, prompt_text);
+      std::ofstream(result_file) << json::serialize(to_json(f));
+      std::_Exit(f.ok ? 0 : 1);
+    }
     client_numbers c = run_client(o, rate, sp.urls, dataset, n, out_dir);
     std::ofstream(result_file) << json::serialize(to_json(c));
     std::_Exit(c.ok ? 0 : 1);
@@ -413,6 +469,10 @@ rate_result run_rate(const options& o, double rate, const fs::path& work, const 
   auto v = json::parse(ss.str(), ec);
   if (ec || !v.is_object()) {
     rr.c.error = "client process failed (status " + std::to_string(status) + ")";
+    return rr;
+  }
+  if (kind == client_kind::floor) {
+    rr.floor = floor_from_json(v.as_object());
     return rr;
   }
   rr.c = from_json(v.as_object());
@@ -530,15 +590,20 @@ options parse_args(int argc, char** argv) {
       o.out = next();
     } else if (a == "--keep") {
       o.keep_dir = next();
+    } else if (a == "--floor") {
+      o.floor = true;
     } else if (a == "--repeat") {
       o.repeat = std::stoi(next());
     } else if (a == "--help" || a == "-h") {
       std::cout << "Usage: driver_bench [--pswm PATH] [--rates 500,1000,2000,5000,10000] [--duration 10]\n"
                    "                    [--nodes 8] [--timing-rate 1000 | --no-timing] [--repeat 1]\n"
-                   "                    [--out driver_bench.json] [--keep DIR]\n"
+                   "                    [--out driver_bench.json] [--keep DIR] [--floor]\n"
                    "Runs pswm's pipeline (experiment::runner, streaming chat, 16 tokens, policy lb) against\n"
                    "`pswm sim --profile instant` in a separate process at each Poisson rate; prints a table\n"
-                   "and writes the numbers as JSON. PATH defaults to ../apps/pswm/pswm next to this binary.\n";
+                   "and writes the numbers as JSON. PATH defaults to ../apps/pswm/pswm next to this binary.\n"
+                   "--floor also runs, at each rate, a minimal epoll client (same emulator, schedule and\n"
+                   "requests; no parsing, no records) and reports its CPU per request: the kernel's and the\n"
+                   "event loop's share on this machine, which pswm's CPU per request includes.\n";
       std::exit(0);
     } else {
       die("unknown argument " + a + " (see --help)");
@@ -596,6 +661,8 @@ int main(int argc, char** argv) {
       row["client_run_cpu_us_per_request"] = c.requests ? c.run_cpu_s / static_cast<double>(c.requests) * 1e6 : 0.0;
       row["client_steady_cpu_us_per_request"] =
           c.steady_requests ? c.steady_cpu_s / static_cast<double>(c.steady_requests) * 1e6 : 0.0;
+      row["client_steady_user_us_per_request"] =
+          c.steady_requests ? c.steady_user_s / static_cast<double>(c.steady_requests) * 1e6 : 0.0;
       row["client_peak_rss_kib"] = rr.client_peak_rss_kib;
       row["client_rss_growth_while_sending_mib"] = rss_growth_mib(rr, o.duration_s);
       json::array trace;
@@ -606,8 +673,23 @@ int main(int argc, char** argv) {
       row["sim_peak_rss_kib"] = rr.sim_peak_rss_kib;
       row["load_before"] = rr.load_before;
       row["load_after"] = rr.load_after;
-      rows.push_back(std::move(row));
       if (!c.ok) std::cout << "rate " << rate << ": " << c.error << "\n";
+      if (o.floor) {
+        rr.floor = run_rate(o, rate, work, dataset, "",
+                            "floor_" + std::to_string(static_cast<long>(rate)) + "_" + std::to_string(rep),
+                            client_kind::floor)
+                       .floor;
+        const auto& f = rr.floor;
+        if (!f.ok) std::cout << "rate " << rate << ", floor client: " << f.error << "\n";
+        row["floor_ok"] = f.ok;
+        row["floor_failures"] = f.failures;
+        row["floor_send_lag_p99_s"] = f.lag_p99_s;
+        row["floor_steady_cpu_us_per_request"] =
+            f.steady_requests ? f.steady_cpu_s / static_cast<double>(f.steady_requests) * 1e6 : 0.0;
+        row["floor_steady_user_us_per_request"] =
+            f.steady_requests ? f.steady_user_s / static_cast<double>(f.steady_requests) * 1e6 : 0.0;
+      }
+      rows.push_back(std::move(row));
       all.emplace_back(rate, std::move(rr));
     }
   }
@@ -626,6 +708,25 @@ int main(int argc, char** argv) {
                 c.steady_requests ? c.steady_cpu_s / static_cast<double>(c.steady_requests) * 1e6 : 0.0,
                 rr.sim_cpu_s / n * 1e6, static_cast<double>(rr.client_peak_rss_kib) / 1024.0, grow, c.peak_inflight,
                 c.failures + c.short_streams, c.ttft_p50 * 1e3, rr.load_before.c_str());
+  }
+
+  if (o.floor) {
+    std::printf("\nfloor: a minimal epoll client, same emulator, schedule and requests, no parsing or records;\n"
+                "steady-state CPU per request, split into user and kernel (sys) time\n"
+                "%8s %9s %9s %9s %10s %10s %10s %11s %9s\n",
+                "rate", "pswm_us", "pswm_usr", "pswm_sys", "floor_us", "floor_usr", "floor_sys", "pswm-floor",
+                "failures");
+    for (const auto& [rate, rr] : all) {
+      const auto& c = rr.c;
+      const auto& f = rr.floor;
+      if (!c.ok || !c.steady_requests || !f.steady_requests) continue;
+      const double cn = static_cast<double>(c.steady_requests) * 1e-6;
+      const double fn = static_cast<double>(f.steady_requests) * 1e-6;
+      const double p = c.steady_cpu_s / cn, pu = c.steady_user_s / cn;
+      const double fl = f.steady_cpu_s / fn, fu = f.steady_user_s / fn;
+      std::printf("%8.0f %9.1f %9.1f %9.1f %10.1f %10.1f %10.1f %11.1f %9zu\n", rate, p, pu, p - pu, fl, fu, fl - fu,
+                  p - fl, f.failures + (f.requests - f.completed - f.failures));
+    }
   }
 
   json::object result;
