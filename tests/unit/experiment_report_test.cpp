@@ -9,7 +9,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -396,6 +400,39 @@ TEST_CASE("experiment: request record line round-trips every field", "[experimen
   CHECK(fb->error == f.error);
   CHECK(fb->error_kind == "connection_failed");
   CHECK(fb->chunk_s.empty());
+}
+
+TEST_CASE("experiment: request record times read back as the same doubles", "[experiment][report]") {
+  // Times are whole nanoseconds over 1e9 and take the record's own formatter; the other
+  // numbers (fractions of a nanosecond, negative, huge, scores) take std::to_chars.
+  std::mt19937_64 rng(7);
+  std::vector<double> times{0.0, 1e-9, 0.1, 0.3, 1.0, 2.5, 1.000000001, 8999999.999999999, 9e6};
+  std::vector<double> others{12345.6789, 1795829180.1254895, -1.5, 1e-12, 1.0 / 3.0, 1.7976931348623157e308};
+  for (int i = 0; i < 20000; ++i) {
+    const auto ns = static_cast<std::int64_t>(rng() % 9'000'000'000'000'000ULL >> (rng() % 40));
+    times.push_back(std::chrono::duration<double>(std::chrono::nanoseconds(ns)).count());
+    others.push_back(static_cast<double>(rng() % 100000) / 7.0);
+  }
+  ex::request_record r;
+  r.query_id = 1;
+  r.chunk_s = times;
+  r.load_scores = others;
+  const auto line = ex::record_line(r);
+  CHECK(line.find("\"chunk_s\":[0,0.000000001,0.1,0.3,1,2.5,1.000000001,8999999.999999998,9e+06,") !=
+        std::string::npos);
+  CHECK(line.find("\"load_scores\":[12345.6789,1795829180.1254895,-1.5,1e-12,0.3333333333333333,") !=
+        std::string::npos);
+  planetserve::diagnostics diag;
+  auto back = ex::parse_record_line(line, diag);
+  REQUIRE(back.has_value());
+  REQUIRE(back->chunk_s.size() == times.size());
+  std::size_t differ = 0;
+  for (std::size_t i = 0; i < times.size(); ++i)
+    if (std::memcmp(&back->chunk_s[i], &times[i], sizeof(double)) != 0) ++differ;
+  CHECK(differ == 0);
+  // Boost.JSON 1.81 reads 17-digit numbers to within an ulp or two, not always exactly.
+  REQUIRE(back->load_scores.size() == others.size());
+  for (std::size_t i = 0; i < others.size(); ++i) CHECK(back->load_scores[i] == Approx(others[i]).epsilon(1e-15));
 }
 
 TEST_CASE("experiment: bad request record lines are rejected with a reason", "[experiment][report]") {

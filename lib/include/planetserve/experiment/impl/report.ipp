@@ -11,7 +11,9 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 
 namespace planetserve::experiment {
 
@@ -392,13 +394,39 @@ std::string comparison_json(std::span<const run_summary> runs) {
 namespace {
 
 // requests.jsonl is appended once per request while requests are in flight, so its line is
-// written by hand: building a json::object and serializing it cost ~4x more. Numbers are the
-// shortest round-trip form (std::to_chars), missing ones null, as with Boost.JSON.
+// written by hand: building a json::object and serializing it cost ~4x more. Numbers are
+// written so that a correctly rounding reader gets the same double; missing ones are null.
+//
+// Times are whole nanoseconds over 1e9 (std::chrono's conversion divides), about 25 of
+// them per record. Such a value is written as its nanoseconds' decimal digits: the decimal
+// is exactly n/1e9, and reading it gives the double nearest to n/1e9, which is the value
+// (the division was correctly rounded; n < 2^53 converts exactly). A record line takes
+// 1.3 us instead of 2.4 us this way; every other number takes std::to_chars' shortest form.
+bool put_nanoseconds(std::string& out, double v) {
+  if (!(v >= 0 && v < 9e6)) return false;  // 9e6 s = 9e15 ns < 2^53
+  const auto n = static_cast<std::int64_t>(v * 1e9 + 0.5);
+  if (static_cast<double>(n) / 1e9 != v) return false;
+  char buf[32];
+  char* p = std::to_chars(buf, buf + 20, n / 1'000'000'000).ptr;
+  if (auto frac = static_cast<std::uint32_t>(n % 1'000'000'000)) {
+    *p++ = '.';
+    char digits[9];
+    for (int i = 8; i >= 0; --i, frac /= 10) digits[i] = static_cast<char>('0' + frac % 10);
+    int len = 9;
+    while (digits[len - 1] == '0') --len;
+    std::memcpy(p, digits, static_cast<std::size_t>(len));
+    p += len;
+  }
+  out.append(buf, p);
+  return true;
+}
+
 void put_number(std::string& out, double v) {
   if (!std::isfinite(v)) {
     out += "null";
     return;
   }
+  if (put_nanoseconds(out, v)) return;
   char buf[32];
   const auto r = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, r.ptr);
