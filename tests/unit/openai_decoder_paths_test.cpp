@@ -50,6 +50,30 @@ bool paths_agree(const std::string& text) {
   return true;
 }
 
+// The same, for `text` read right after `prev` with one frame (as one stream's chunks are).
+bool frame_paths_agree(const std::string& prev, const std::string& text) {
+  oa::detail::chunk_frame frame;
+  oa::chunk first, fast, full;
+  oa::detail::scan_chunk(prev, first, frame);
+  const bool took = oa::detail::scan_chunk(text, fast, frame);
+  if (!took) return false;
+  unsigned char scratch[512];
+  ps::diagnostics diag;
+  const auto ec = oa::detail::decode_full(text, full, diag, scratch, sizeof scratch);
+  INFO(prev << "\nthen\n" << text << " -> " << diag.message);
+  REQUIRE_FALSE(ec);
+  CHECK(fast.content == full.content);
+  CHECK(fast.finish_reason == full.finish_reason);
+  REQUIRE(fast.usage.has_value() == full.usage.has_value());
+  if (fast.usage) {
+    CHECK(fast.usage->prompt_tokens == full.usage->prompt_tokens);
+    CHECK(fast.usage->completion_tokens == full.usage->completion_tokens);
+    CHECK(fast.usage->cached_tokens == full.usage->cached_tokens);
+  }
+  CHECK_FALSE(full.error);
+  return true;
+}
+
 // The shapes servers send, each of which the fast path must take.
 const std::vector<std::string>& common_chunks() {
   static const std::vector<std::string> v{
@@ -219,4 +243,76 @@ TEST_CASE("openai: decoder falls back for error objects, repeated and mistyped f
   CHECK(later.finish_reason == "stop");
   // The same decoder goes on working after a fallback.
   CHECK(decode_ok(R"({"choices":[{"delta":{"content":"ok"}}]})").content == "ok");
+}
+
+TEST_CASE("openai: a stream's chunks read through the last chunk's frame agree with the full parse", "[openai]") {
+  const std::string head = R"({"id":"chatcmpl-9","object":"chat.completion.chunk","created":7,"model":"m","choices":[{"index":0,)";
+  const auto content = [&](const std::string& json_text) {
+    return head + R"("delta":{"content":)" + json_text + R"(},"logprobs":null,"finish_reason":null}]})";
+  };
+  const std::string role = head + R"("delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]})";
+  const std::string last = head + R"("delta":{"content":"!"},"logprobs":null,"finish_reason":"length","stop_reason":null}]})";
+  const std::string usage = R"({"id":"chatcmpl-9","object":"chat.completion.chunk","created":7,"model":"m","choices":[],)"
+                            R"("usage":{"prompt_tokens":5,"total_tokens":9,"completion_tokens":4}})";
+  const std::vector<std::string> stream{role, content(R"("Hi")"), content(R"(" the\"re\n")"),
+                                        content(R"(" caf\u00e9 \ud83d\ude00")"), content(R"("")"), last, usage};
+  oa::chunk_decoder dec;
+  std::string text;
+  std::string finish;
+  for (const auto& c : stream) {
+    oa::chunk ch;
+    ps::diagnostics diag;
+    INFO(c);
+    REQUIRE_FALSE(dec.decode(c, ch, diag));
+    text += ch.content;
+    if (!ch.finish_reason.empty()) finish = ch.finish_reason;
+  }
+  CHECK(text == "Hi the\"re\n caf\xc3\xa9 \xf0\x9f\x98\x80!");
+  CHECK(finish == "length");
+  for (std::size_t i = 1; i < stream.size(); ++i) frame_paths_agree(stream[i - 1], stream[i]);
+  // Same frame, so read through it.
+  CHECK(frame_paths_agree(content(R"("a")"), content(R"("b\u0041")")));
+  // A text that closes its string early changes the parse: the frame is not used (and the
+  // full scan finds the rest invalid), or the full scan reads the new shape.
+  CHECK_FALSE(frame_paths_agree(content(R"("a")"), content(R"("x","delta":{"content":"y")")));
+  CHECK(frame_paths_agree(content(R"("a")"), content(R"("x","extra":"y")")));
+  // Invalid text inside the frame: declined, and the decoder reports the full parse's error.
+  CHECK_FALSE(frame_paths_agree(content(R"("a")"), content("\"\xc3\"")));
+  oa::chunk ch;
+  ps::diagnostics diag;
+  REQUIRE_FALSE(dec.decode(content(R"("a")"), ch, diag));
+  CHECK(dec.decode(content("\"\xff\""), ch, diag) == ps::error::invalid_json);
+  CHECK(dec.decode(content("\"\x01\""), ch, diag) == ps::error::invalid_json);
+  // A finish_reason before the text is part of the frame and carried over.
+  const std::string stop_first = head + R"("finish_reason":"stop","delta":{"content":"p"}}]})";
+  const std::string stop_next = head + R"("finish_reason":"stop","delta":{"content":"q"}}]})";
+  CHECK(frame_paths_agree(stop_first, stop_next));
+  // Two texts in the previous chunk leave no frame to use.
+  const std::string two = head + R"("text":"t","delta":{"content":"p"}}]})";
+  const std::string two_next = head + R"("text":"t","delta":{"content":"q"}}]})";
+  oa::detail::chunk_frame frame;
+  REQUIRE(oa::detail::scan_chunk(two, ch, frame));
+  CHECK_FALSE(frame.valid);
+  CHECK(frame_paths_agree(two, two_next));
+  REQUIRE(oa::detail::scan_chunk(two_next, ch, frame));
+  CHECK(ch.content == "tq");
+}
+
+TEST_CASE("openai: frame reads agree with the full parse on mutated texts", "[openai]") {
+  // Chunk B keeps chunk A's frame and gets a random text between its quotes, from an alphabet
+  // of quotes, escapes, control, multi-byte and invalid bytes.
+  std::mt19937_64 rng(11);
+  const std::string head = R"({"id":"x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":")";
+  const std::string tail = R"("},"logprobs":null,"finish_reason":null}],"usage":{"prompt_tokens":3,"completion_tokens":1}})";
+  const std::vector<std::string> pieces{"a", " ", "\"", "\\", "\\n", "\\\"", "\\u00e9", "\\ud83d", "\\ude00",
+                                        "\\x", "\xc3\xa9", "\xc3", "\xff", "\x01", "\t", ",", "}", "]", ":", "{"};
+  std::size_t taken = 0;
+  for (int i = 0; i < 5000; ++i) {
+    std::string mid;
+    const int n = static_cast<int>(rng() % 6);
+    for (int j = 0; j < n; ++j) mid += pieces[rng() % pieces.size()];
+    if (frame_paths_agree(head + "a" + tail, head + mid + tail)) ++taken;
+  }
+  CHECK(taken > 500);
+  CHECK(taken < 5000);
 }

@@ -41,11 +41,30 @@ struct chunk {
   }
 };
 
+namespace detail {
+
+/// What the fast path remembers of the last chunk it read whose whole text came from one
+/// string: the bytes before that string's content and from its closing quote on, and the
+/// chunk's other facts. The chunks of one stream differ only in that string (vLLM repeats
+/// id, created and model), so a chunk made of the same two frames around a valid string
+/// has the same parse with another text: it is read by comparing the frames and checking
+/// the string alone.
+struct chunk_frame {
+  bool valid = false;
+  std::string before;  ///< up to and including the text's opening quote
+  std::string after;   ///< from the text's closing quote to the end
+  std::string finish_reason;
+  std::optional<openai::usage> usage;
+};
+
+}  // namespace detail
+
 /// Decodes chat and completions chunks and responses. Well-formed chunks take one
-/// hand-written pass over the text; anything else (errors, odd types, invalid JSON) goes to
-/// Boost.JSON's DOM, which gives the answer and the error messages, so both agree. Unknown
-/// fields are ignored; a known field of the wrong type is an error. Reuse one decoder per
-/// stream: it keeps its parse buffer.
+/// hand-written pass over the text, or less when they repeat the last chunk's frame;
+/// anything else (errors, odd types, invalid JSON) goes to Boost.JSON's DOM, which gives the
+/// answer and the error messages, so all agree. Unknown fields are ignored; a known field of
+/// the wrong type is an error. Reuse one decoder per stream: it keeps its parse buffer and
+/// the last chunk's frame.
 class chunk_decoder {
  public:
   /// Decodes `json` into `out` (cleared first). Errors: invalid_json, wrong_field_type,
@@ -54,6 +73,7 @@ class chunk_decoder {
 
  private:
   alignas(16) unsigned char buffer_[2048];  // typical chunks parse without touching the heap
+  detail::chunk_frame frame_;              // the last chunk's frame (see chunk_frame)
 };
 
 /// Turns a non-2xx status and its body into an error code and a message. Understands

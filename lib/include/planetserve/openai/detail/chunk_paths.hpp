@@ -5,6 +5,8 @@
 #include <planetserve/openai/chunk_decoder.hpp>
 
 #include <cstddef>
+#include <optional>
+#include <string>
 #include <string_view>
 
 namespace planetserve::openai::detail {
@@ -16,6 +18,9 @@ namespace planetserve::openai::detail {
 /// deeper than 32) returns false, and decode_full decides, so the two agree by construction:
 /// whenever scan_chunk returns true, decode_full succeeds with the same chunk.
 bool scan_chunk(std::string_view text, chunk& out);
+
+/// scan_chunk with `frame`: tries the remembered frame first, and remembers this chunk's.
+bool scan_chunk(std::string_view text, chunk& out, chunk_frame& frame);
 
 /// The reference path: Boost.JSON's DOM (parsed into `scratch` first, the heap after), every
 /// rule and every error message of chunk_decoder::decode.

@@ -99,7 +99,7 @@ inline std::optional<server_error> error_from(const json::object& top) {
 
 boost::system::error_code chunk_decoder::decode(std::string_view text, chunk& out,
                                                 diagnostics& diag) {
-  if (detail::scan_chunk(text, out)) return {};
+  if (detail::scan_chunk(text, out, frame_)) return {};
   return detail::decode_full(text, out, diag, buffer_, sizeof buffer_);
 }
 

@@ -91,6 +91,16 @@ class scanner {
   scanner(std::string_view text, chunk& out) noexcept
       : p_(text.data()), end_(text.data() + text.size()), out_(out) {}
 
+  /// After a successful run: the only string the chunk's text came from, if exactly one
+  /// string (present, not null) supplied all of it.
+  const text_span* sole_text() const noexcept { return texts_ == 1 ? &sole_ : nullptr; }
+
+  /// Reads a string starting at `quote` that must close exactly at `close`.
+  bool string_between(const char* quote, const char* close, text_span& s) {
+    p_ = quote;
+    return string(s) && p_ == close + 1;
+  }
+
   bool run() {
     ws();
     if (!eat('{')) return false;
@@ -375,8 +385,11 @@ class scanner {
           return skip_value(3);
         }))
       return false;
-    for (const text_span* s : {&text, &delta[0], &delta[1], &message[0], &message[1]})
-      if (s->present) append_span(out_.content, *s);
+    for (const text_span* s : {&text, &delta[0], &delta[1], &message[0], &message[1]}) {
+      if (!s->present) continue;
+      append_span(out_.content, *s);
+      if (++texts_ == 1) sole_ = *s;
+    }
     if (out_.finish_reason.empty() && finish.present) append_span(out_.finish_reason, finish);
     return true;
   }
@@ -421,6 +434,8 @@ class scanner {
   const char* p_;
   const char* end_;
   chunk& out_;
+  std::size_t texts_ = 0;  // strings that supplied content
+  text_span sole_;         // the first of them
 };
 
 }  // namespace
@@ -428,6 +443,40 @@ class scanner {
 bool scan_chunk(std::string_view text, chunk& out) {
   out.clear();
   return scanner(text, out).run();
+}
+
+bool scan_chunk(std::string_view text, chunk& out, chunk_frame& frame) {
+  out.clear();
+  const std::size_t framing = frame.before.size() + frame.after.size();
+  if (frame.valid && text.size() >= framing && text.starts_with(frame.before) && text.ends_with(frame.after)) {
+    // Same bytes before and after: the same parse, up to the string between them.
+    text_span s;
+    scanner sc(text, out);
+    const char* quote = text.data() + frame.before.size() - 1;
+    const char* close = text.data() + text.size() - frame.after.size();
+    if (sc.string_between(quote, close, s)) {
+      append_span(out.content, s);
+      out.finish_reason = frame.finish_reason;
+      out.usage = frame.usage;
+      return true;
+    }
+  }
+  scanner sc(text, out);
+  if (!sc.run()) {
+    frame.valid = false;
+    return false;
+  }
+  const text_span* sole = sc.sole_text();
+  frame.valid = sole != nullptr;
+  if (frame.valid) {
+    const auto open = static_cast<std::size_t>(sole->begin - text.data());  // just past the quote
+    const std::size_t close = open + sole->size;                            // the closing quote
+    frame.before.assign(text.data(), open);
+    frame.after.assign(text.data() + close, text.size() - close);
+    frame.finish_reason = out.finish_reason;
+    frame.usage = out.usage;
+  }
+  return true;
 }
 
 }  // namespace planetserve::openai::detail
