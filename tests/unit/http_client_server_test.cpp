@@ -333,6 +333,34 @@ TEST_CASE("http: request body over the limit gets 413", "[http]") {
   });
 }
 
+TEST_CASE("http: a request larger than the socket takes at once is sent whole", "[http]") {
+  // The first sendmsg takes what the socket buffer holds; the rest goes out as the server
+  // reads. Twice, so the second goes over a reused connection.
+  run_coro([](asio::io_context& io) -> asio::awaitable<void> {
+    http::server srv(io.get_executor());
+    srv.route(verb::post, "/len", [](http::server_request& req, http::server_response& res) -> asio::awaitable<void> {
+      const auto body = req.body();
+      const bool intact = body.size() > 2 && body.front() == '<' && body.back() == '>' &&
+                          body.find_first_not_of('x', 1) == body.size() - 1;
+      co_await res.async_write_whole(200, "text/plain", std::to_string(body.size()) + (intact ? " intact" : " broken"));
+    });
+    auto port = listen_local(srv);
+    auto client = make_client(io, port);
+    for (int round = 0; round < 2; ++round) {
+      const std::string big = "<" + std::string(12u << 20, 'x') + ">";
+      ps::diagnostics diag;
+      auto r = co_await client.async_fetch(http::client_request::post("/len", "text/plain", big), diag);
+      INFO(diag.message);
+      REQUIRE(r.has_value());
+      CHECK(r->status == 200);
+      CHECK(r->body == std::to_string(big.size()) + " intact");
+    }
+    CHECK(client.stats().connections_opened == 1);
+    client.shutdown();
+    co_await srv.async_shutdown(1s);
+  });
+}
+
 TEST_CASE("http: malformed request gets 400; a stalled client is disconnected", "[http]") {
   run_coro([](asio::io_context& io) -> asio::awaitable<void> {
     http::server_config scfg;

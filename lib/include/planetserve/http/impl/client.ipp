@@ -454,6 +454,35 @@ inline std::ptrdiff_t recv_stamped(int fd, asio::mutable_buffer buf, clock::time
   return n;
 }
 
+// One non-blocking sendmsg of both buffers; `written` gets the bytes taken (0 when the
+// socket is full). Errors other than a full socket are returned.
+inline error_code send_now(int fd, const std::array<asio::const_buffer, 2>& bufs, std::size_t& written) {
+  iovec iov[2]{{const_cast<void*>(bufs[0].data()), bufs[0].size()},
+               {const_cast<void*>(bufs[1].data()), bufs[1].size()}};
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = 2;
+  for (;;) {
+    const ssize_t n = ::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) {
+      written = static_cast<std::size_t>(n);
+      return {};
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return {};
+    return error_code(errno, asio::error::get_system_category());
+  }
+}
+
+// Drops the first `n` bytes from the two buffers.
+inline void skip_sent(std::array<asio::const_buffer, 2>& bufs, std::size_t n) {
+  for (auto& b : bufs) {
+    const std::size_t k = std::min(n, b.size());
+    b += k;
+    n -= k;
+  }
+}
+
 // One socket read into c.in; stamps the arrival time before anything parses the bytes.
 inline asio::awaitable<error_code> fill(client_connection& c, clock::time_point limit) {
   asio::mutable_buffer buf;
@@ -752,13 +781,21 @@ boost::asio::awaitable<result<response_reader>> client::async_open(const client_
 
     std::array<detail::asio::const_buffer, 2> bufs{detail::asio::buffer(c.head),
                                                    detail::asio::buffer(req.body)};
-    detail::set_expiry(c.lowest(), detail::io_limit(p, deadline));
-    std::tuple<error_code, std::size_t> wr;
-    if (c.stream.index() == 0)
-      wr = co_await detail::asio::async_write(std::get<0>(c.stream), bufs, detail::use_tuple);
-    else
-      wr = co_await detail::asio::async_write(std::get<1>(c.stream), bufs, detail::use_tuple);
-    ec = std::get<0>(wr);
+    // On a plain connection the request usually fits the idle socket's send buffer: one
+    // sendmsg now, with no write operation or timer; only a remainder waits for the socket.
+    std::size_t written = 0;
+    if (c.stream.index() == 0 && c.kernel_stamps)
+      ec = detail::send_now(std::get<0>(c.stream).socket().native_handle(), bufs, written);
+    if (!ec && written < c.head.size() + req.body.size()) {
+      detail::skip_sent(bufs, written);
+      detail::set_expiry(c.lowest(), detail::io_limit(p, deadline));
+      std::tuple<error_code, std::size_t> wr;
+      if (c.stream.index() == 0)
+        wr = co_await detail::asio::async_write(std::get<0>(c.stream), bufs, detail::use_tuple);
+      else
+        wr = co_await detail::asio::async_write(std::get<1>(c.stream), bufs, detail::use_tuple);
+      ec = std::get<0>(wr);
+    }
     const clock::time_point sent = clock::now();
     c.more_queued = false;  // the answer cannot be there yet: wait before reading
     bool got_bytes = false;
