@@ -199,7 +199,7 @@ int cmd_run(int argc, char** argv) {
   cfg.api_key = api_key;
 
   // ---- run ---------------------------------------------------------------------------
-  boost::asio::io_context io;
+  boost::asio::io_context io(1);  // one thread runs everything (as driver_bench measures it)
   planetserve::diagnostics diag;
   std::optional<sim_fleet_handle> fleet;
   if (sim.enabled) {
