@@ -70,6 +70,7 @@ struct connection {
   std::size_t node = 0;
   char tail[5]{};  // the last 5 bytes received, to spot "0\r\n\r\n"
   std::size_t tail_len = 0;
+  bool busy = false;  // a request is in flight on it
 };
 
 // Whether the bytes received so far end with the chunked body's last chunk; the last five
@@ -171,6 +172,15 @@ inline floor_numbers run_floor_client(const std::vector<std::string>& urls, cons
     return c;
   };
 
+  // Closes a connection and takes it out of its node's idle list.
+  auto close_conn = [&](connection* c) {
+    ::epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, nullptr);
+    ::close(c->fd);
+    c->fd = -1;
+    auto& list = idle[c->node];
+    list.erase(std::remove(list.begin(), list.end(), c), list.end());
+  };
+
   const double t0 = now_s() + 0.05;
   std::vector<double> lag;
   lag.reserve(n);
@@ -207,28 +217,30 @@ inline floor_numbers run_floor_client(const std::vector<std::string>& urls, cons
           } else {
             conn = open(node);
           }
-          if (conn == nullptr || ::send(conn->fd, wire[next].data(), wire[next].size(), MSG_NOSIGNAL) !=
+          if (conn != nullptr && ::send(conn->fd, wire[next].data(), wire[next].size(), MSG_NOSIGNAL) ==
                                      static_cast<ssize_t>(wire[next].size())) {
-            ++res.failures;
-          } else {
+            conn->busy = true;
             lag.push_back(now_s() - t0 - at[next]);
+          } else {
+            ++res.failures;
+            if (conn != nullptr) close_conn(conn);
           }
           ++next;
         }
         if (next < n) arm(at[next]);
         continue;
       }
+      if (c->fd < 0) continue;  // closed earlier in this batch
       const ssize_t r = ::recv(c->fd, buf.data(), buf.size(), 0);
       if (r <= 0) {
         if (r < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-        ::epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, nullptr);
-        ::close(c->fd);
-        c->fd = -1;
-        ++res.failures;
+        if (c->busy) ++res.failures;  // an idle connection the server closed costs no request
+        close_conn(c);
         continue;
       }
       if (ends_body(*c, buf.data(), static_cast<std::size_t>(r))) {
         c->tail_len = 0;
+        c->busy = false;
         ++res.completed;
         idle[c->node].push_back(c);
       }

@@ -430,6 +430,11 @@ TEST_CASE("experiment: request record times read back as the same doubles", "[ex
   for (std::size_t i = 0; i < times.size(); ++i)
     if (std::memcmp(&back->chunk_s[i], &times[i], sizeof(double)) != 0) ++differ;
   CHECK(differ == 0);
+  // A negative zero is not a time: it keeps its sign in the text.
+  ex::request_record z;
+  z.query_id = 2;
+  z.chunk_s = {-0.0, 0.0};
+  CHECK(ex::record_line(z).find("\"chunk_s\":[-0,0]") != std::string::npos);
   // Boost.JSON 1.81 reads 17-digit numbers to within an ulp or two, not always exactly.
   REQUIRE(back->load_scores.size() == others.size());
   for (std::size_t i = 0; i < others.size(); ++i) CHECK(back->load_scores[i] == Approx(others[i]).epsilon(1e-15));

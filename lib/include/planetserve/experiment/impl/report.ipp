@@ -403,7 +403,7 @@ namespace {
 // (the division was correctly rounded; n < 2^53 converts exactly). A record line takes
 // 1.3 us instead of 2.4 us this way; every other number takes std::to_chars' shortest form.
 bool put_nanoseconds(std::string& out, double v) {
-  if (!(v >= 0 && v < 9e6)) return false;  // 9e6 s = 9e15 ns < 2^53
+  if (std::signbit(v) || !(v < 9e6)) return false;  // 9e6 s = 9e15 ns < 2^53; -0 keeps its sign
   const auto n = static_cast<std::int64_t>(v * 1e9 + 0.5);
   if (static_cast<double>(n) / 1e9 != v) return false;
   char buf[32];

@@ -176,7 +176,9 @@ inline void set_expiry(beast::tcp_stream& s, clock::time_point limit) {
 // A connection back in the pool for less than this is handed out without looks_alive's
 // peek (a syscall per request at high rates). Servers drop idle connections after seconds
 // (uvicorn 5 s); one dropped sooner fails the request before any byte arrives, and the
-// stale retry in async_open sends it again on a new connection.
+// stale retry in async_open sends it again on a new connection. What the peek would also
+// catch, bytes a server sends unasked on an idle connection (a 408 before it closes), comes
+// at its idle timeout too, not within this; if it did, it would be read as the answer.
 inline constexpr std::chrono::milliseconds recent_use{100};
 
 // A pooled connection the server has closed shows EOF to a non-blocking peek.
