@@ -7,6 +7,7 @@
 #include <planetserve/dispatch/make_policy.hpp>
 #include <planetserve/experiment/runner.hpp>
 #include <planetserve/hrtree/tree.hpp>
+#include <planetserve/http/url.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -69,8 +70,10 @@ int cmd_run(int argc, char** argv) {
   long long max_new_tokens = 50;
   std::string host = "localhost";
   std::string endpoints, dispatch = "lb", api = "completions", arrival = "poisson", field = "workload";
-  std::string dataset, api_key, memory = "lru-blocks";
-  double metrics_interval = 0.1, request_timeout = 600, drain_timeout = 10;
+  // Paths are read as strings: program_options' path conversion stops at the first space.
+  std::string dataset, api_key, memory = "lru-blocks", output_dir = ".";
+  double metrics_interval = 0.1, request_timeout = 600, drain_timeout = 10, retry_backoff = 0.05, no_node_wait = 30;
+  long long max_retries = 2, breaker_failures = 3;
   long long maxq = 50, epochs = 1, chunk_tokens = 16, lb_recent = 10, max_connections = 1000;
   bool quiet = false, no_plots = false;
   sim_fleet_option sim;
@@ -99,7 +102,19 @@ int cmd_run(int argc, char** argv) {
       ("max-connections", cli::po::value(&max_connections)->default_value(max_connections),
        "connections open at once to each node; further requests wait for one, and their send lag shows it")
       ("drain-timeout", cli::po::value(&drain_timeout)->default_value(drain_timeout), "after Ctrl-C, seconds to wait for requests in flight")
-      ("output-dir", cli::po::value(&cfg.output_dir)->default_value("."), "folder for log_*/, fig_*/ and compare_*/")
+      ("max-retries", cli::po::value(&max_retries)->default_value(max_retries),
+       "send a request again (to the node the policy then picks) when its connection failed before any "
+       "response byte; recorded as `retries`. 0: never (a reset request is a failure)")
+      ("retry-backoff", cli::po::value(&retry_backoff)->default_value(retry_backoff, "0.05"), "seconds before the first retry, doubled for each further one")
+      ("breaker-failures", cli::po::value(&breaker_failures)->default_value(breaker_failures),
+       "consecutive connection failures or timeouts that take a node out until /health answers 200 "
+       "(a failed /health check after any connection failure takes it out at once); 0: only /health decides")
+      ("no-node-wait", cli::po::value(&no_node_wait)->default_value(no_node_wait),
+       "while every node is out, a due request waits this many seconds for one to come back (its send "
+       "lag shows the wait), then is recorded as no_node_available")
+      ("allow-duplicate-endpoints", cli::po::bool_switch(&cfg.allow_duplicate_endpoints),
+       "accept endpoints that name the same server (e.g. localhost:8000 and 127.0.0.1:8000) as separate nodes")
+      ("output-dir", cli::po::value(&output_dir)->default_value(output_dir), "folder for log_*/, fig_*/ and compare_*/ (any name: spaces, quotes and non-ASCII are fine)")
       ("epochs", cli::po::value(&epochs)->default_value(epochs), "repeat the workload; prefix caches are reset between epochs (POST /reset_prefix_cache)")
       ("chunk-tokens", cli::po::value(&chunk_tokens)->default_value(chunk_tokens), "tokens per HR-tree block (vLLM's KV block is 16; the seed used 10)")
       ("lb-memory", cli::po::value(&memory)->default_value(memory),
@@ -134,6 +149,17 @@ int cmd_run(int argc, char** argv) {
     throw cli::usage_error("--request-timeout must be a positive number of seconds");
   if (!(drain_timeout >= 0) || !std::isfinite(drain_timeout))
     throw cli::usage_error("--drain-timeout must be a number of seconds, 0 or more");
+  if (max_retries < 0 || max_retries > 100) throw cli::usage_error("--max-retries must be between 0 and 100");
+  if (!(retry_backoff >= 0) || retry_backoff > 60)
+    throw cli::usage_error("--retry-backoff must be a number of seconds from 0 to 60");
+  if (breaker_failures < 0 || breaker_failures > 1'000'000)
+    throw cli::usage_error("--breaker-failures must be 0 (only /health decides) or a count up to 1000000");
+  if (!(no_node_wait >= 0) || no_node_wait > 86400)
+    throw cli::usage_error("--no-node-wait must be a number of seconds from 0 to 86400");
+  cfg.max_retries = static_cast<std::size_t>(max_retries);
+  cfg.retry_backoff = std::chrono::duration<double>(retry_backoff);
+  cfg.breaker_failures = static_cast<std::size_t>(breaker_failures);
+  cfg.no_node_wait = std::chrono::duration<double>(no_node_wait);
   if (chunk_tokens < 1) throw cli::usage_error("--chunk-tokens must be at least 1");
   if (lb_recent < 1) throw cli::usage_error("--lb-recent must be at least 1");
   if (max_connections < 1 || max_connections > 1'000'000)
@@ -179,9 +205,13 @@ int cmd_run(int argc, char** argv) {
       throw cli::usage_error("--base-port: ports " + std::to_string(base_port) + ".." +
                              std::to_string(base_port + num_nodes - 1) + " are out of range (1..65535)" +
                              (sim.enabled ? "; 0 with --sim picks free ports" : ""));
+    // An IPv6 address goes in brackets in a URL (--host ::1 -> http://[::1]:8000); origin() adds them.
+    std::string bare = host;
+    if (bare.size() > 2 && bare.front() == '[' && bare.back() == ']') bare = bare.substr(1, bare.size() - 2);
     if (!sim.enabled)
       for (long long i = 0; i < num_nodes; ++i)
-        cfg.endpoints.push_back("http://" + host + ":" + std::to_string(base_port + i));
+        cfg.endpoints.push_back(
+            planetserve::http::url{false, bare, static_cast<std::uint16_t>(base_port + i), "/"}.origin());
   }
   cfg.maxq = static_cast<std::size_t>(maxq);
   cfg.epochs = static_cast<std::size_t>(epochs);
@@ -189,6 +219,7 @@ int cmd_run(int argc, char** argv) {
   cfg.request_timeout = std::chrono::duration<double>(request_timeout);
   cfg.drain_timeout = std::chrono::duration<double>(drain_timeout);
   cfg.dataset_file = dataset;
+  cfg.output_dir = output_dir;
   cfg.dataset.field = field;
   cfg.progress = !quiet;
   cfg.render_figures = !no_plots;
@@ -221,7 +252,8 @@ int cmd_run(int argc, char** argv) {
     return ec == planetserve::error::invalid_argument ? cli::exit_usage : cli::exit_failure;
   }
 
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  // SIGHUP (the terminal closed) stops the run like SIGTERM: what was measured is written.
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   int interrupts = 0;
   std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec, int) {
     if (ec) return;

@@ -79,7 +79,7 @@ int cmd_sim(int argc, char** argv) {
   std::size_t block_size = 0, max_num_seqs = 0, max_batched = 0, max_model_len = 0, blocks_override = 0;
   double gpu_util = 0;
   std::string metrics_names = "v1";
-  double error_rate = 0, close_rate = 0;
+  double error_rate = 0, close_rate = 0, reset_rate = 0;
   std::string error_statuses = "500";
   std::size_t close_after = 0;
   double unhealthy_s = 0, grace_s = 5;
@@ -107,6 +107,7 @@ int cmd_sim(int argc, char** argv) {
       ("fault-error-rate", cli::po::value(&error_rate)->default_value(error_rate), "fraction of generation requests answered with an error status")
       ("fault-error-status", cli::po::value(&error_statuses)->default_value(error_statuses), "comma-separated statuses for those errors, picked uniformly")
       ("fault-close-rate", cli::po::value(&close_rate)->default_value(close_rate), "fraction of streams cut short (connection closed)")
+      ("fault-reset-rate", cli::po::value(&reset_rate)->default_value(reset_rate), "fraction of generation requests whose connection is reset before any response byte (/health still answers 200)")
       ("fault-close-after-chunks", cli::po::value(&close_after)->default_value(close_after), "cut streams close after this many SSE events")
       ("fault-unhealthy-seconds", cli::po::value(&unhealthy_s)->default_value(unhealthy_s), "/health (and generation) answer 503 for this long after start")
       ("fault-delay-ms", cli::po::value(&delay_ms)->default_value(delay_ms), "network delay added before each generation response")
@@ -127,6 +128,7 @@ int cmd_sim(int argc, char** argv) {
   if (!names) throw cli::usage_error("--metrics-names: give v1, v0 or both");
   if (error_rate < 0 || error_rate > 1) throw cli::usage_error("--fault-error-rate: give a fraction in [0, 1]");
   if (close_rate < 0 || close_rate > 1) throw cli::usage_error("--fault-close-rate: give a fraction in [0, 1]");
+  if (reset_rate < 0 || reset_rate > 1) throw cli::usage_error("--fault-reset-rate: give a fraction in [0, 1]");
   if (unhealthy_s < 0) throw cli::usage_error("--fault-unhealthy-seconds: give a duration >= 0");
   if (grace_s < 0) throw cli::usage_error("--shutdown-grace-seconds: give a duration >= 0");
   if (vm->count("gpu-memory-utilization") && (gpu_util <= 0 || gpu_util > 1))
@@ -169,6 +171,7 @@ int cmd_sim(int argc, char** argv) {
   nc.faults.error_statuses = parse_statuses(error_statuses);
   nc.faults.close_rate = close_rate;
   nc.faults.close_after_chunks = close_after;
+  nc.faults.reset_rate = reset_rate;
   nc.faults.unhealthy_for = std::chrono::milliseconds(static_cast<std::int64_t>(unhealthy_s * 1000));
   nc.faults.added_delay = std::chrono::milliseconds(delay_ms);
   nc.faults.delay_jitter = std::chrono::milliseconds(jitter_ms);
@@ -202,7 +205,7 @@ int cmd_sim(int argc, char** argv) {
               << " kv_blocks=" << nc.engine.num_gpu_blocks << "\n";
   std::cout << std::flush;
 
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);  // SIGHUP: as SIGTERM
   const auto grace = std::chrono::milliseconds(static_cast<std::int64_t>(grace_s * 1000));
   signals.async_wait([&](const boost::system::error_code& ec, int) {
     if (ec) return;

@@ -2,6 +2,7 @@
 // Compiles the experiment pipeline: outputs, records, summary, reports, plots.
 #include <planetserve/experiment/impl/atomic_file.ipp>
 #include <planetserve/experiment/impl/output_layout.ipp>
+#include <planetserve/experiment/impl/metrics_page.ipp>
 #include <planetserve/experiment/impl/plot.ipp>
 #include <planetserve/experiment/impl/summary.ipp>
 #include <planetserve/experiment/impl/report.ipp>

@@ -47,6 +47,21 @@ TEST_CASE("http url: errors name the URL and the problem", "[http][url]") {
     INFO(text);
     REQUIRE_FALSE(u.has_value());
     CHECK(u.error() == ps::error::bad_url);
-    CHECK(diag.message.find(text) != std::string::npos);
+    // The URL is named, except its user info, which may hold a password.
+    const std::string shown = std::string_view(text) == "http://user@h/" ? "http://<user-info>@h/" : text;
+    CHECK(diag.message.find(shown) != std::string::npos);
+  }
+}
+
+TEST_CASE("http url: a password in the user info never reaches the message", "[http][url]") {
+  for (const char* text : {"http://alice:hunter2@h:8000/v1", "https://alice:hunter2@[::1]/", "http://:hunter2@h"}) {
+    ps::diagnostics diag;
+    INFO(text);
+    REQUIRE_FALSE(parse_url(text, diag).has_value());
+    INFO(diag.message);
+    CHECK(diag.message.find("hunter2") == std::string::npos);
+    CHECK(diag.message.find("alice") == std::string::npos);
+    CHECK(diag.message.find("<user-info>@") != std::string::npos);
+    CHECK(diag.message.find("--api-key") != std::string::npos);
   }
 }

@@ -303,3 +303,53 @@ TEST_CASE("reliability cli: pswm run --api-key leaves the key in no output, file
   CHECK(out.find("MARKER") == std::string::npos);
   CHECK(err.find("MARKER") == std::string::npos);
 }
+
+TEST_CASE("reliability cli: SIGHUP stops a run like SIGTERM, into an output folder with an odd name", "[reliability][cli]") {
+  const auto exe = pswm_binary();
+  if (exe.empty()) {
+    WARN("pswm binary not found beside the test executable: skipped");
+    return;
+  }
+  rt::temp_dir tmp("sighup");
+  const auto dataset = rt::write_dataset(tmp.path, 2000);  // 20 s of sending: still sending at the signal
+  // Spaces, quotes, a backquote, a dollar and non-ASCII: a folder name is data, never code.
+  const auto out_dir = tmp.path / "out dir 'q' \"d\" `b` $x \xc3\xa9";
+  child p(exe,
+          {"run", "--sim", "--sim-profile", "instant", "--num-nodes", "2", "--base-port", "0", "--dataset-file",
+           dataset.string(), "--maxq", "2000", "--average-interval", "0.01", "--max-new-tokens", "8",
+           "--output-dir", out_dir.string(), "--no-plots", "--quiet", "--dispatch", "rr"},
+          tmp.path, "run");
+  INFO(rt::slurp(tmp.path / "run.out") << rt::slurp(tmp.path / "run.err"));
+  REQUIRE(eventually([&] { return line_count(find_requests_jsonl(out_dir)) >= 3; }, 60s));
+  REQUIRE(::kill(p.pid, SIGHUP) == 0);
+  REQUIRE(p.wait(30s));
+  const std::string out = p.stdout_text();
+  CHECK(p.exit_code() == 130);
+  CHECK(out.find("pswm summary") != std::string::npos);  // the summary was printed
+  const auto jsonl = find_requests_jsonl(out_dir);
+  REQUIRE_FALSE(jsonl.empty());
+  const auto summary = jsonl.parent_path() / "summary.json";
+  REQUIRE(fs::exists(summary));
+  CHECK(rt::slurp(summary).find("\"interrupted\":true") != std::string::npos);
+}
+
+TEST_CASE("reliability cli: --host ::1 makes bracketed URLs", "[reliability][cli]") {
+  const auto exe = pswm_binary();
+  if (exe.empty()) {
+    WARN("pswm binary not found beside the test executable: skipped");
+    return;
+  }
+  rt::temp_dir tmp("ipv6");
+  const auto dataset = rt::write_dataset(tmp.path, 3);
+  // Nothing listens there: the preflight's message shows the URL pswm made of --host.
+  child p(exe,
+          {"run", "--host", "::1", "--base-port", "9", "--num-nodes", "1", "--dataset-file", dataset.string(),
+           "--output-dir", (tmp.path / "out").string(), "--no-plots", "--quiet"},
+          tmp.path, "run");
+  REQUIRE(p.wait(30s));
+  const std::string err = p.stderr_text();
+  INFO(err);
+  CHECK(p.exit_code() == 1);
+  CHECK(err.find("http://[::1]:9") != std::string::npos);
+  CHECK(err.find("bad URL") == std::string::npos);
+}

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// The whole runner against misbehaving servers on loopback: refused, killed, errors, cuts, hangs, bad /metrics, TLS, stop, disks, secrets.
+// The whole runner against misbehaving servers on loopback: refused, killed, flaky, errors, cuts, hangs, bad /metrics, TLS, stop, disks, secrets.
 #include <planetserve/experiment/atomic_file.hpp>
+#include <planetserve/experiment/metrics_page.hpp>
 #include <planetserve/experiment/report.hpp>
 #include <planetserve/experiment/runner.hpp>
 #include <planetserve/http/server.hpp>
@@ -14,6 +15,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
@@ -23,7 +25,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <set>
 #include <sstream>
 
@@ -294,11 +298,15 @@ TEST_CASE("reliability: a node not ready at start (/health 503) fails preflight,
 TEST_CASE("reliability: a node killed mid-run is routed around until /health answers, then used again", "[reliability]") {
   // Every policy must honour availability.
   const std::string policy = GENERATE(as<std::string>{}, "rr", "lb", "least-loaded", "random", "p2c", "cache-aware", "hrt");
-  INFO("policy " << policy);
+  // Without retries the requests that met the dead node fail; with them (the default) they
+  // are sent again elsewhere.
+  const std::size_t retries = GENERATE(as<std::size_t>{}, 0, 2);
+  INFO("policy " << policy << ", max_retries " << retries);
   fleet_run f("killed", instant_fleet(2), 120);
   const auto port1 = f.fleet.port(1);
   f.cfg.average_interval_s = 0.01;  // 1.2 s of sending
   f.cfg.policies = {policy};
+  f.cfg.max_retries = retries;
   ex::runner r(f.io.get_executor(), f.cfg, f.log);
   rt::pass_result pr;
   std::optional<sim::node_server> reborn;
@@ -324,6 +332,28 @@ TEST_CASE("reliability: a node killed mid-run is routed around until /health ans
   REQUIRE_FALSE(pr.run);
   const auto& recs = r.results().at(0).records;
   REQUIRE(recs.size() == 120);
+  CHECK(f.log.str().find("not routing to it until /health answers") != std::string::npos);
+  CHECK(f.log.str().find("answers /health again") != std::string::npos);
+  if (retries > 0) {
+    // Every request that met the dead node before any response byte went again and finished;
+    // the one whose failure took the node out says so.
+    std::size_t retried = 0, with_reason = 0;
+    for (const auto& rec : recs) {
+      INFO(rec.error_kind << ": " << rec.error);
+      if (!rec.ok) CHECK(rec.http_status != 0);  // only a stream cut after its head may fail
+      if (rec.retries > 0) {
+        ++retried;
+        CHECK(rec.ok);
+        if (!rec.node_out_reason.empty()) ++with_reason;
+      }
+    }
+    CHECK(retried >= 1);
+    CHECK(with_reason >= 1);
+    const auto& s = r.results().at(0).summary;
+    CHECK(s.retried_requests == retried);
+    CHECK(s.ok + s.failed == 120);
+    return;
+  }
   // The runner learns the node is down from the first request that got no answer at all
   // (a stream cut after its headers is a failed request, not a dead node).
   double down_at = std::numeric_limits<double>::infinity();
@@ -856,4 +886,264 @@ TEST_CASE("reliability: a stop leaves requests still waiting for a connection un
   CHECK(unsent == res.records.size() - 1);
   CHECK(res.summary.interrupted);
   CHECK(f.fleet.node(0).stats().generation_requests == 1);
+}
+
+// ---- transient failures: retries, the breaker, waiting for a node ------------------------
+
+namespace {
+
+// A second, single-node emulated fleet with faults of its own, beside a fleet_run's.
+struct extra_node {
+  sim::fleet fleet;
+  extra_node(asio::io_context& io, const sim::fault_config& faults) : fleet(io.get_executor(), with(faults)) {
+    ps::diagnostics d;
+    INFO(d.message);
+    REQUIRE_FALSE(fleet.start(d));
+  }
+  static sim::fleet_config with(const sim::fault_config& faults) {
+    auto fc = instant_fleet(1);
+    fc.node.faults = faults;
+    return fc;
+  }
+  std::string url() const { return fleet.urls().at(0); }
+};
+
+std::size_t count_kind(const std::vector<ex::request_record>& recs, const std::string& kind) {
+  return static_cast<std::size_t>(
+      std::count_if(recs.begin(), recs.end(), [&](const auto& r) { return r.error_kind == kind; }));
+}
+
+}  // namespace
+
+TEST_CASE("reliability: a node that resets one connection in ten but answers /health keeps its share", "[reliability]") {
+  const std::size_t retries = GENERATE(as<std::size_t>{}, 0, 2);
+  INFO("max_retries " << retries);
+  fleet_run f("flaky", instant_fleet(1), 200);
+  sim::fault_config faults;
+  faults.reset_rate = 0.1;
+  faults.seed = 7;
+  extra_node flaky(f.io, faults);
+  f.cfg.endpoints = {f.fleet.urls()[0], flaky.url()};
+  f.cfg.max_retries = retries;
+  f.cfg.average_interval_s = 0.005;
+  ex::runner r(f.io.get_executor(), f.cfg, f.log);
+  rt::pass_result pr;
+  drive(f.io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
+  INFO(pr.diag << "\n" << f.log.str());
+  REQUIRE_FALSE(pr.run);
+  const auto& recs = r.results().at(0).records;
+  const auto& s = r.results().at(0).summary;
+  REQUIRE(recs.size() == 200);
+  const auto resets = flaky.fleet.node(0).stats().injected_resets;
+  REQUIRE(resets >= 3);  // the fault really fired
+  // Every request was sent; nothing waited for a node that was never really gone.
+  CHECK(count_kind(recs, "no_node_available") == 0);
+  CHECK(s.not_sent == 0);
+  for (const auto& rec : recs) CHECK(std::isfinite(rec.sent_s));
+  // The flaky node keeps (about) its round-robin half.
+  CHECK(s.nodes.at(1).share > 0.4);
+  if (retries == 0) {
+    CHECK(s.failed >= 1);
+    CHECK(s.failed <= resets);
+    CHECK(s.retries == 0);
+  } else {
+    CHECK(s.failed == 0);
+    CHECK(s.retried_requests >= 1);
+    CHECK(s.retries <= resets);  // the client's own stale-connection resend absorbs some
+    for (const auto& rec : recs)
+      if (rec.retries > 0) CHECK(rec.ok);
+  }
+  // requests.jsonl carries the count.
+  std::size_t from_file = 0;
+  for (const auto& rec : read_requests_jsonl(r.results().at(0).layout.log_dir / "requests.jsonl")) from_file += rec.retries;
+  CHECK(from_file == s.retries);
+}
+
+TEST_CASE("reliability: consecutive connection failures open a node's breaker; its requests finish elsewhere", "[reliability]") {
+  fleet_run f("breaker", instant_fleet(1), 100);
+  sim::fault_config faults;
+  faults.reset_rate = 1.0;  // every request reset, while /health answers 200
+  extra_node dead(f.io, faults);
+  f.cfg.endpoints = {f.fleet.urls()[0], dead.url()};
+  f.cfg.breaker_failures = 3;
+  f.cfg.health_interval = std::chrono::duration<double>(0.2);
+  ex::runner r(f.io.get_executor(), f.cfg, f.log);
+  rt::pass_result pr;
+  drive(f.io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
+  INFO(pr.diag << "\n" << f.log.str());
+  REQUIRE_FALSE(pr.run);
+  const auto& recs = r.results().at(0).records;
+  const auto& s = r.results().at(0).summary;
+  CHECK(s.ok == 100);
+  CHECK(s.failed == 0);
+  CHECK(f.log.str().find("3 consecutive connection failures") != std::string::npos);
+  std::size_t reasons = 0;
+  for (const auto& rec : recs) {
+    CHECK(rec.node == 0);  // where every request ended up
+    if (rec.node_out_reason.find("consecutive connection failures") != std::string::npos) ++reasons;
+  }
+  CHECK(reasons >= 1);
+  CHECK(s.retried_requests >= 3);
+  // Out most of the time: half-open probes cost one request each, not a round-robin half.
+  CHECK(dead.fleet.node(0).stats().injected_resets < 60);
+}
+
+TEST_CASE("reliability: while every node is out, due requests wait for one to return (their send lag shows it)", "[reliability]") {
+  const bool wait = GENERATE(true, false);
+  INFO("wait " << wait);
+  fleet_run f("allout", instant_fleet(1), 60);
+  const auto port0 = f.fleet.port(0);
+  f.cfg.no_node_wait = std::chrono::duration<double>(wait ? 10.0 : 0.0);
+  ex::runner r(f.io.get_executor(), f.cfg, f.log);
+  rt::pass_result pr;
+  std::optional<sim::node_server> reborn;
+  drive(f.io, [&]() -> asio::awaitable<void> {
+    asio::co_spawn(
+        f.io,
+        [&]() -> asio::awaitable<void> {
+          while (f.fleet.node(0).stats().completed < 5) co_await rt::sleep_for(5ms);
+          f.fleet.node(0).stop();
+          co_await rt::sleep_for(300ms);
+          reborn.emplace(f.io.get_executor(), f.fleet.node(0).config());
+          ps::diagnostics d;
+          auto p = reborn->listen("127.0.0.1", port0, d);
+          if (!p) throw std::runtime_error("restart failed: " + d.message);
+        },
+        asio::detached);
+    co_await rt::full_pass(r, pr);
+  });
+  INFO(pr.diag << "\n" << f.log.str());
+  REQUIRE_FALSE(pr.run);
+  const auto& recs = r.results().at(0).records;
+  const auto& s = r.results().at(0).summary;
+  REQUIRE(recs.size() == 60);
+  const auto unsent = count_kind(recs, "no_node_available");
+  if (wait) {
+    CHECK(unsent == 0);
+    CHECK(s.failed == 0);
+    CHECK(s.send_lag_max_s > 0.2);  // they waited for the node's return
+    CHECK(reborn->stats().generation_requests >= 10);
+  } else {
+    CHECK(unsent >= 5);
+    CHECK(s.not_sent == unsent);
+    for (const auto& rec : recs) {
+      if (rec.error_kind != "no_node_available") continue;
+      CHECK(std::isnan(rec.sent_s));  // never sent: no send time, no send lag
+      CHECK(rec.node_out_reason.find("node_0") != std::string::npos);
+    }
+    // Send lag and the mean gap cover requests sent, not the ones recorded as never sent.
+    CHECK(s.send_lag_max_s < 0.25);
+  }
+}
+
+TEST_CASE("reliability: two endpoints naming one server are refused unless allowed", "[reliability]") {
+  fleet_run f("dup", instant_fleet(1), 5);
+  const auto port = std::to_string(f.fleet.port(0));
+  f.cfg.endpoints = {"http://127.0.0.1:" + port, "http://localhost:" + port + "/"};
+  {
+    ex::runner r(f.io.get_executor(), f.cfg, f.log);
+    ps::diagnostics d;
+    CHECK(r.prepare(d) == ps::error::invalid_argument);
+    INFO(d.message);
+    CHECK(d.message.find("are the same server") != std::string::npos);
+    CHECK(d.message.find("--allow-duplicate-endpoints") != std::string::npos);
+  }
+  f.cfg.allow_duplicate_endpoints = true;
+  ex::runner r(f.io.get_executor(), f.cfg, f.log);
+  ps::diagnostics d;
+  CHECK_FALSE(r.prepare(d));
+  // Different ports are different servers.
+  f.cfg.allow_duplicate_endpoints = false;
+  f.cfg.endpoints = {"http://127.0.0.1:" + port, "http://127.0.0.1:1"};
+  ex::runner r2(f.io.get_executor(), f.cfg, f.log);
+  CHECK_FALSE(r2.prepare(d));
+}
+
+TEST_CASE("reliability: a URL with a password is refused without showing the password", "[reliability]") {
+  fleet_run f("userinfo", instant_fleet(1), 5);
+  f.cfg.endpoints = {"http://admin:s3cr3t-PW@127.0.0.1:" + std::to_string(f.fleet.port(0))};
+  ex::runner r(f.io.get_executor(), f.cfg, f.log);
+  ps::diagnostics d;
+  CHECK(r.prepare(d) == ps::error::invalid_argument);
+  INFO(d.message);
+  CHECK(d.message.find("user info") != std::string::npos);
+  CHECK(d.message.find("s3cr3t") == std::string::npos);
+  CHECK(d.message.find("admin") == std::string::npos);
+  CHECK(d.message.find("127.0.0.1") != std::string::npos);  // still says which URL
+}
+
+TEST_CASE("reliability: a run reads the dataset only as far as --maxq needs", "[reliability]") {
+  rt::temp_dir tmp("lazy");
+  const auto file = tmp.path / "big.jsonl";
+  {
+    std::ofstream out(file, std::ios::binary);
+    for (int i = 0; i < 5; ++i) out << "{\"workload\": \"prompt " << i << "\"}\n";
+    out << "this line is not JSON\n";
+    for (int i = 0; i < 40'000; ++i) out << "more lines that are not JSON either, 2 MB of them\n";
+    out << std::string(1u << 20, '\0');  // and a binary tail, far past the first read block
+  }
+  ps::workload::dataset_config dc;
+  dc.max_prompts = 5;
+  ps::diagnostics d;
+  auto ds = ps::workload::read_dataset(file, dc, d);
+  INFO(d.message);
+  REQUIRE(ds.has_value());
+  CHECK(ds->prompts.size() == 5);
+  CHECK(ds->prompts.back().text == "prompt 4");
+  // Read whole, the same file fails at its bad line, naming it.
+  dc.max_prompts = 0;
+  auto all = ps::workload::read_dataset(file, dc, d);
+  CHECK(all.error() == ps::error::invalid_json);
+  CHECK(d.message.find("big.jsonl:6") != std::string::npos);
+  // The runner passes --maxq down.
+  auto cfg = rt::quick_config(file, tmp.path / "out");
+  cfg.endpoints = {"http://127.0.0.1:1"};
+  cfg.maxq = 5;
+  asio::io_context io;
+  std::ostringstream log;
+  ex::runner r(io.get_executor(), cfg, log);
+  ps::diagnostics rd;
+  INFO(rd.message);
+  CHECK_FALSE(r.prepare(rd));
+  CHECK(r.request_count() == 5);
+}
+
+TEST_CASE("reliability: a huge /metrics page is parsed in slices that let other work run", "[reliability]") {
+  // A valid vLLM page of ~3 MB: the real families, then many series of one more family.
+  std::string page =
+      "# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running{model_name=\"m\"} 3.0\n"
+      "# TYPE vllm:kv_cache_usage_perc gauge\nvllm:kv_cache_usage_perc{model_name=\"m\"} 0.25\n"
+      "# TYPE http_requests_total counter\n";
+  for (int i = 0; page.size() < (3u << 20); ++i)
+    page += "http_requests_total{handler=\"/h" + std::to_string(i) + "\",method=\"GET\"} " + std::to_string(i) + ".0\n";
+  asio::io_context io;
+  std::size_t ticks = 0;
+  bool parsed = false;
+  ps::result<ps::prom::vllm_snapshot> snap = ps::error::invalid_argument;
+  // A ticker that re-posts itself: it runs once between any two slices of the parse.
+  std::function<void()> tick = [&] {
+    if (parsed) return;
+    ++ticks;
+    asio::post(io, tick);
+  };
+  asio::post(io, tick);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        ps::diagnostics d;
+        snap = co_await ex::async_parse_vllm_page(io.get_executor(), page, d);
+        parsed = true;
+      },
+      asio::detached);
+  io.run();
+  REQUIRE(snap.has_value());
+  CHECK(snap->num_running == 3);
+  CHECK(snap->kv_cache_usage == 0.25);
+  const std::size_t slices = (page.size() + ex::metrics_page_slice - 1) / ex::metrics_page_slice;
+  CHECK(ticks >= slices - 1);
+  // The sliced parse agrees with the one-shot parser.
+  auto whole = ps::prom::parse_vllm_snapshot(page);
+  REQUIRE(whole.has_value());
+  CHECK(whole->num_running == snap->num_running);
+  CHECK(whole->vllm_samples == snap->vllm_samples);
 }

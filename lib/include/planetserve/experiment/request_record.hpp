@@ -20,7 +20,7 @@ struct request_record {
   std::size_t epoch = 0;          ///< which epoch of the run (0-based)
   dispatch::node_index node = dispatch::no_node;  ///< chosen node, no_node if none was available
   double scheduled_s = missing;   ///< when the arrival process said to send
-  double sent_s = missing;        ///< when the request was handed to the socket
+  double sent_s = missing;        ///< when the request was handed to the socket (NaN: never sent)
   double first_token_s = missing; ///< when the first content token arrived
   double finished_s = missing;    ///< when the last byte arrived (or the failure happened)
   double absolute_start = missing;  ///< wall clock at send, Unix seconds (the seed's field)
@@ -34,6 +34,8 @@ struct request_record {
   int http_status = 0;                  ///< HTTP status, 0 when no response
   std::string error;                    ///< what went wrong, empty when ok
   std::string error_kind;               ///< short failure class for counting ("timeout", "http_500", ...)
+  std::uint32_t retries = 0;            ///< sent again this many times after a connection failure before any response byte; times are the last attempt's
+  std::string node_out_reason;          ///< why nodes were out: this request's failure took its node out, or no node was available
   // The routing decision, copied out of the policy's buffers.
   std::string rule;                     ///< the rule that fired
   std::uint32_t prompt_blocks = 0;      ///< full blocks in the prompt

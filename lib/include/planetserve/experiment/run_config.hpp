@@ -38,6 +38,11 @@ struct run_config {
   std::chrono::duration<double> request_timeout{600};   ///< longest a request may take
   std::chrono::duration<double> drain_timeout{10};      ///< after Ctrl-C, wait this for in-flight
   std::chrono::duration<double> health_interval{1.0};   ///< re-probe a failed node this often
+  std::size_t max_retries = 2;           ///< sends again after a connection failure before any response byte (0: never)
+  std::chrono::duration<double> retry_backoff{0.05};  ///< wait before the first retry; doubled for each further one
+  std::size_t breaker_failures = 3;      ///< consecutive connection failures or timeouts that take a node out (a failed /health does at once)
+  std::chrono::duration<double> no_node_wait{30};     ///< a request due while every node is out waits this long for one, then is recorded no_node_available
+  bool allow_duplicate_endpoints = false;  ///< accept two endpoints naming the same server (counted as two nodes)
   std::size_t max_connections_per_node = 1000;  ///< connections open at once to one node; further requests wait for one (their send lag shows it)
   std::filesystem::path output_dir = ".";  ///< where log_*/fig_*/compare_* go
   std::size_t epochs = 1;                ///< repeat the workload; prefix caches reset between

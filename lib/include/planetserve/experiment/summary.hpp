@@ -54,6 +54,9 @@ struct run_summary {
   double server_ttft_mean_s = missing;    ///< Δttft_sum/Δttft_count over the run, all nodes
   double server_tpot_mean_s = missing;    ///< Δ per-token latency sum / Δcount, all nodes
   std::map<std::string, std::size_t> failures;  ///< failure kind -> count
+  std::size_t retries = 0;           ///< sends repeated after connection failures, all requests
+  std::size_t retried_requests = 0;  ///< requests sent more than once
+  std::size_t not_sent = 0;          ///< requests never sent (no node available, or stopped first)
   std::vector<node_summary> nodes;        ///< per node
 };
 

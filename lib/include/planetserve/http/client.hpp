@@ -83,6 +83,9 @@ struct client_config {
   bool insecure = false;
   /// User-Agent header value; empty: none sent.
   std::string user_agent = "pswm";
+  /// Send a request again on a fresh connection when a reused one turns out dead before any
+  /// response byte (the keep-alive race); response_reader::resent() counts it.
+  bool resend_on_stale = true;
 };
 
 /// A whole response (for /health, /metrics, /v1/models, /tokenize ...).
@@ -120,6 +123,9 @@ class response_reader {
   clock::time_point sent() const noexcept { return sent_; }
   /// When the read that completed the header block finished.
   clock::time_point head_arrived() const noexcept { return head_arrived_; }
+  /// Times the request was sent again on a fresh connection because a pooled one had died
+  /// before any response byte (the server may have seen and dropped the earlier copies).
+  unsigned resent() const noexcept { return resent_; }
   /// Whether the whole body has been read.
   bool done() const noexcept { return done_; }
   /// Body bytes read so far.
@@ -147,6 +153,7 @@ class response_reader {
   clock::time_point deadline_ = clock::time_point::max();
   std::uint64_t body_bytes_ = 0;
   unsigned status_ = 0;
+  unsigned resent_ = 0;
   bool done_ = false;
 };
 

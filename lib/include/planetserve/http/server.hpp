@@ -104,6 +104,9 @@ class server_response {
   bool finished() const noexcept;
   /// Close the connection after this response even if the client wants keep-alive.
   void close_after() noexcept;
+  /// Drop the connection with a reset once the handler returns, without answering (for fault
+  /// injection: what a crashed worker or a resetting proxy looks like to the client).
+  void reset_connection() noexcept;
 
  private:
   boost::asio::awaitable<boost::system::error_code> async_begin_stream(

@@ -66,6 +66,7 @@ struct outcome {
   clock::time_point last_byte{};           ///< arrival of the last body bytes
   std::vector<clock::time_point> chunk_times;    ///< arrival of every content chunk (if recorded)
   std::uint64_t content_chunks = 0;        ///< chunks with non-empty content
+  unsigned resent = 0;                     ///< sent again by the client on a fresh connection (a pooled one died first)
   std::uint64_t content_bytes = 0;         ///< bytes of generated text
   std::optional<openai::usage> usage;      ///< from the usage chunk / response
   std::string finish_reason;               ///< last finish_reason seen

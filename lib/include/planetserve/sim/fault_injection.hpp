@@ -16,6 +16,7 @@ struct fault_config {
   std::vector<unsigned> error_statuses{500};      ///< the error's HTTP status, picked uniformly from these
   double close_rate = 0;                          ///< fraction of streamed responses cut short
   std::size_t close_after_chunks = 0;             ///< those close the connection after this many chunks
+  double reset_rate = 0;                          ///< fraction of generation requests whose connection is dropped before any response byte
   std::chrono::milliseconds unhealthy_for{0};     ///< /health answers 503 (and requests 503) for this long after start
   std::chrono::milliseconds added_delay{0};       ///< network delay added before every response
   std::chrono::milliseconds delay_jitter{0};      ///< plus a uniform extra in [0, jitter]
@@ -26,6 +27,7 @@ struct fault_config {
 struct fault_decision {
   std::optional<unsigned> error_status;        ///< answer with this status instead of serving
   std::optional<std::size_t> close_after_chunks;  ///< close the stream after this many chunks
+  bool reset = false;                          ///< drop the connection without answering
   std::chrono::nanoseconds delay{0};           ///< wait this long before answering
 };
 

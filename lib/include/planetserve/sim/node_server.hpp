@@ -61,6 +61,7 @@ struct node_stats {
   std::uint64_t completed = 0;            ///< generation responses completed (streams ended with [DONE])
   std::uint64_t rejected = 0;             ///< answered with a 4xx (auth, validation, unknown model)
   std::uint64_t injected_errors = 0;      ///< answered with an injected error status
+  std::uint64_t injected_resets = 0;      ///< connections dropped unanswered by an injected fault
   std::uint64_t injected_closes = 0;      ///< streams cut by fault injection
   std::uint64_t client_aborts = 0;        ///< clients that left before the end (request aborted in the engine)
 };

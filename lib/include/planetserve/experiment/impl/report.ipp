@@ -132,6 +132,8 @@ json::object result_object(const request_record& r, std::span<const node_timelin
   o["status"] = r.ok ? "ok" : "error";
   o["http_status"] = r.http_status;
   o["error"] = r.error.empty() ? json::value(nullptr) : json::value(r.error);
+  o["retries"] = r.retries;
+  o["node_out_reason"] = r.node_out_reason.empty() ? json::value(nullptr) : json::value(r.node_out_reason);
   json::object d;
   d["node"] = r.node == dispatch::no_node ? json::value(nullptr) : json::value(r.node);
   d["rule"] = r.rule;
@@ -266,6 +268,9 @@ std::string summary_json(const run_summary& s) {
   json::object f;
   for (const auto& [kind, n] : s.failures) f[kind] = n;
   o["failures"] = std::move(f);
+  o["retries"] = s.retries;
+  o["retried_requests"] = s.retried_requests;
+  o["not_sent"] = s.not_sent;
   json::array nodes;
   for (const auto& n : s.nodes) {
     json::object j;
@@ -329,6 +334,9 @@ std::string summary_text(const run_summary& s) {
   line("Mean KV-cache usage", fmt(s.kv_cache_usage_mean, "%.4f"), server);
   line("Duration (s)", fmt(s.duration_s, "%.2f"), client);
   for (const auto& [kind, n] : s.failures) line("Failures: " + kind, std::to_string(n), nullptr);
+  if (s.retries > 0)
+    line("Retried (requests / sends)", std::to_string(s.retried_requests) + " / " + std::to_string(s.retries), client);
+  if (s.not_sent > 0) line("Never sent (no node / stopped)", std::to_string(s.not_sent), client);
   t += "-- per node --\n";
   for (const auto& n : s.nodes) {
     line(n.name + " (" + n.url + ")",
@@ -449,8 +457,8 @@ void put_key(std::string& out, std::string_view key) {
 
 std::string record_line(const request_record& r) {
   std::string o;
-  o.reserve(400 + 24 * (r.chunk_s.size() + r.load_scores.size()) + 12 * r.match_blocks.size() + r.error.size() +
-            r.finish_reason.size() + r.rule.size() + r.error_kind.size());
+  o.reserve(440 + 24 * (r.chunk_s.size() + r.load_scores.size()) + 12 * r.match_blocks.size() + r.error.size() +
+            r.finish_reason.size() + r.rule.size() + r.error_kind.size() + r.node_out_reason.size());
   o += "{\"query_id\":";
   put_int(o, r.query_id);
   put_key(o, "epoch");
@@ -492,6 +500,10 @@ std::string record_line(const request_record& r) {
   openai::append_json_string(o, r.error);
   put_key(o, "error_kind");
   openai::append_json_string(o, r.error_kind);
+  put_key(o, "retries");
+  put_int(o, r.retries);
+  put_key(o, "node_out_reason");
+  openai::append_json_string(o, r.node_out_reason);
   put_key(o, "rule");
   openai::append_json_string(o, r.rule);
   put_key(o, "prompt_blocks");
@@ -556,6 +568,8 @@ result<request_record> parse_record_line(std::string_view line, diagnostics& dia
   r.finish_reason = get_str(o, "finish_reason");
   r.error = get_str(o, "error");
   r.error_kind = get_str(o, "error_kind");
+  r.retries = count("retries");
+  r.node_out_reason = get_str(o, "node_out_reason");
   r.rule = get_str(o, "rule");
   r.prompt_blocks = count("prompt_blocks");
   if (auto* a = o.if_contains("match_blocks"); a && a->is_array())

@@ -4,6 +4,7 @@
 
 #include <planetserve/dispatch/make_policy.hpp>
 #include <planetserve/experiment/atomic_file.hpp>
+#include <planetserve/experiment/metrics_page.hpp>
 #include <planetserve/experiment/plot.hpp>
 #include <planetserve/experiment/report.hpp>
 #include <planetserve/experiment/run_charts.hpp>
@@ -11,6 +12,7 @@
 #include <planetserve/experiment/runner.hpp>
 #include <planetserve/experiment/stats.hpp>
 #include <planetserve/experiment/wait_group.hpp>
+#include <planetserve/http/url.hpp>
 #include <planetserve/openai/request_builder.hpp>
 #include <planetserve/openai/server_info.hpp>
 #include <planetserve/openai/stream_completion.hpp>
@@ -28,9 +30,12 @@
 
 #include <algorithm>
 #include <deque>
+#include <map>
 #include <cmath>
 #include <cstdio>
 
+#include <netdb.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 namespace planetserve::experiment {
@@ -62,11 +67,54 @@ std::string failure_kind(const openai::outcome& o) {
   return "transport_error";
 }
 
-/// Whether a failure says the node itself is unreachable (stop routing to it until
-/// /health answers), as opposed to a request the node refused.
+/// Whether a failure says the node itself may be unreachable, as opposed to a request the
+/// node refused: it counts towards the node's breaker and makes the runner check /health.
 bool node_unreachable(const openai::outcome& o) {
   return o.status == 0 && (o.error == error::connection_failed || o.error == error::connection_closed ||
                            o.error == error::timeout || o.error == error::tls_failed);
+}
+
+/// Whether the request can be sent again: the connection failed before any response byte,
+/// so the server produced nothing for it (a timeout may mean it is still working: not retried).
+bool retryable(const openai::outcome& o) {
+  return o.status == 0 && !o.first_token &&
+         (o.error == error::connection_failed || o.error == error::connection_closed);
+}
+
+/// The first pair of endpoints that name the same server (same scheme, resolved address,
+/// port and path: `localhost:P` and `127.0.0.1:P` are one server), described; "" if none.
+/// Names that do not resolve are left to the preflight to report.
+std::string duplicate_endpoints(const std::vector<std::string>& endpoints) {
+  std::map<std::string, std::size_t> seen;
+  for (std::size_t k = 0; k < endpoints.size(); ++k) {
+    diagnostics d;
+    auto u = http::parse_url(endpoints[k], d);
+    if (!u) continue;
+    std::vector<std::string> keys;
+    ::addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    ::addrinfo* res = nullptr;
+    const std::string port = std::to_string(u->port);
+    if (::getaddrinfo(u->host.c_str(), port.c_str(), &hints, &res) == 0) {
+      for (auto* a = res; a; a = a->ai_next) {
+        char host[NI_MAXHOST];
+        if (::getnameinfo(a->ai_addr, a->ai_addrlen, host, sizeof host, nullptr, 0, NI_NUMERICHOST) == 0)
+          keys.push_back(host);
+      }
+      ::freeaddrinfo(res);
+    }
+    if (keys.empty()) keys.push_back(u->host);
+    for (auto& key : keys) {
+      key = (u->tls ? "https://[" : "http://[") + key + "]:" + port + u->target;
+      auto [it, fresh] = seen.try_emplace(key, k);
+      if (!fresh && it->second != k)
+        return "node_" + std::to_string(it->second) + " (" + endpoints[it->second] + ") and node_" + std::to_string(k) +
+               " (" + endpoints[k] + ") are the same server (" + key +
+               "): each would be counted as a node of its own; give each server once, or "
+               "--allow-duplicate-endpoints to mean it";
+    }
+  }
+  return {};
 }
 
 }  // namespace
@@ -77,7 +125,10 @@ struct runner::state {
     std::string url;
     std::optional<http::client> requests;  // completions: big pool, long timeouts
     std::optional<http::client> probe;     // /health, /metrics, /v1/models: short timeouts
-    bool probing = false;                  // a /health prober is running
+    bool probing = false;                  // out: a /health prober runs until it answers 200
+    bool suspect = false;                  // a connection failed: unavailable while /health is checked once
+    std::size_t consecutive_failures = 0;  // connection failures and timeouts since the last response
+    std::string out_reason;                // why it was last taken out
     bool scrape_warned = false;
     bool reset_warned = false;
     std::optional<std::size_t> cache_blocks;
@@ -123,6 +174,8 @@ struct runner::state {
   // epoch that started them: run_epoch wakes their timers and waits for them at its end.
   wait_group* background = nullptr;
   std::vector<asio::steady_timer*> background_timers;
+  // Requests waiting for any node to come back: woken when one does, or on a stop.
+  std::vector<asio::steady_timer*> node_waiters;
 
   /// Registers a background coroutine's timer for the epoch's lifetime.
   struct background_task {
@@ -157,7 +210,10 @@ struct runner::state {
       diag.message = "no nodes: give --num-nodes and --base-port, or --endpoints";
       return error::invalid_argument;
     }
-    auto ds = workload::read_dataset(cfg.dataset_file, cfg.dataset, diag);
+    // Read only as many prompts as an epoch sends.
+    workload::dataset_config dc = cfg.dataset;
+    if (cfg.maxq > 0 && (dc.max_prompts == 0 || dc.max_prompts > cfg.maxq)) dc.max_prompts = cfg.maxq;
+    auto ds = workload::read_dataset(cfg.dataset_file, dc, diag);
     if (!ds) return ds.error();
     data = std::move(*ds);
     if (data.skipped > 0)
@@ -177,6 +233,18 @@ struct runner::state {
     auto arr = workload::make_arrivals(n, ac, diag);
     if (!arr) return arr.error();
     schedule = std::move(*arr);
+    for (std::size_t k = 0; k < cfg.endpoints.size(); ++k) {
+      diagnostics ud;
+      if (!http::parse_url(cfg.endpoints[k], ud)) {
+        diag.message = "endpoint " + std::to_string(k) + ": " + ud.message;
+        return error::invalid_argument;
+      }
+    }
+    if (!cfg.allow_duplicate_endpoints)
+      if (auto dup = duplicate_endpoints(cfg.endpoints); !dup.empty()) {
+        diag.message = std::move(dup);
+        return error::invalid_argument;
+      }
     cfg.policy.nodes = cfg.endpoints.size();
     if (auto why = dispatch::check(cfg.policy); !why.empty()) {
       diag.message = why;
@@ -230,6 +298,9 @@ struct runner::state {
       rc.total_timeout = to_ms(cfg.request_timeout);
       rc.ca_file = cfg.ca_file;
       rc.insecure = cfg.insecure;
+      // The client's own resend of a request whose pooled connection had died is a retry too:
+      // counted in the record, and off with max_retries 0.
+      rc.resend_on_stale = cfg.max_retries > 0;
       auto r = http::client::create(ex, nd.url, rc, diag);
       if (!r) {
         diag.message = nd.name + " " + nd.url + ": " + diag.message;
@@ -237,6 +308,7 @@ struct runner::state {
       }
       nd.requests.emplace(std::move(*r));
       http::client_config pc = rc;
+      pc.resend_on_stale = true;  // GETs: always safe to send again
       pc.max_connections = 4;
       pc.connect_timeout = std::chrono::seconds(3);
       pc.read_timeout = std::chrono::seconds(3);
@@ -341,6 +413,7 @@ struct runner::state {
 
   // ---- monitoring ----------------------------------------------------------------------
 
+
   asio::awaitable<void> monitor(std::size_t k, wait_group& wg) {
     auto& nd = nodes[k];
     asio::steady_timer timer(ex);
@@ -361,7 +434,7 @@ struct runner::state {
         why = "HTTP " + std::to_string(page->status);
       } else {
         diagnostics pd;
-        auto snap = prom::parse_vllm_snapshot(page->body, &pd);
+        auto snap = co_await async_parse_vllm_page(ex, page->body, pd);
         if (!snap) {
           why = "malformed page: " + pd.message;
         } else if (!snap->has_vllm()) {
@@ -406,23 +479,111 @@ struct runner::state {
       diagnostics d;
       auto r = co_await nd.probe->async_fetch(http::client_request::get("/health", auth), d);
       if (r && r->status == 200) {
+        // Half-open: routed to again, but the next connection failure takes it out at once.
+        nd.consecutive_failures = cfg.breaker_failures > 0 ? cfg.breaker_failures - 1 : 0;
         policy->set_available(static_cast<dispatch::node_index>(k), true);
         log << "\npswm: " << nd.name << " (" << nd.url << ") answers /health again: routing to it\n";
+        wake_node_waiters();
         break;
       }
     }
     nd.probing = false;
   }
 
-  void mark_down(std::size_t k, const std::string& why) {
+  /// Takes node `k` out (the breaker opens) until its /health answers 200 again.
+  void take_out(std::size_t k, const std::string& why) {
     auto& nd = nodes[k];
     if (nd.probing || epoch_over || !background) return;
     nd.probing = true;
+    nd.out_reason = why;
     policy->set_available(static_cast<dispatch::node_index>(k), false);
-    log << "\npswm: " << nd.name << " (" << nd.url << ") failed: " << why
+    log << "\npswm: " << nd.name << " (" << nd.url << ") is out: " << why
         << "; not routing to it until /health answers\n";
     background->add();
     asio::co_spawn(ex, health_prober(k), asio::detached);
+  }
+
+  void wake_node_waiters() {
+    for (auto* t : node_waiters) t->cancel();
+  }
+
+  /// After a connection failure or timeout at `k`: the breaker counts it; below its threshold
+  /// the node is kept out of choices only while one /health check runs (a node that resets
+  /// one connection in twenty but answers /health stays in). Returns why the node was taken
+  /// out, or "" if it was not (or another request's check decides).
+  asio::awaitable<std::string> on_connection_failure(std::size_t k, const std::string& what) {
+    auto& nd = nodes[k];
+    ++nd.consecutive_failures;
+    if (nd.probing || nd.suspect || epoch_over || stop) co_return std::string{};
+    if (cfg.breaker_failures > 0 && nd.consecutive_failures >= cfg.breaker_failures) {
+      const std::string why = std::to_string(nd.consecutive_failures) + " consecutive connection failures (last: " + what + ")";
+      take_out(k, why);
+      co_return why;
+    }
+    nd.suspect = true;
+    policy->set_available(static_cast<dispatch::node_index>(k), false);
+    diagnostics d;
+    auto r = co_await nd.probe->async_fetch(http::client_request::get("/health", auth), d);
+    nd.suspect = false;
+    if (r && r->status == 200) {
+      if (!nd.probing) policy->set_available(static_cast<dispatch::node_index>(k), true);
+      wake_node_waiters();
+      co_return std::string{};
+    }
+    const std::string why = "/health " + (r ? "answered HTTP " + std::to_string(r->status)
+                                            : "failed: " + redact(d.empty() ? r.error().message() : d.message)) +
+                            " after a connection failure (" + what + ")";
+    if (epoch_over || stop) {
+      policy->set_available(static_cast<dispatch::node_index>(k), true);
+      co_return std::string{};
+    }
+    take_out(k, why);
+    co_return why;
+  }
+
+  /// Why each node is out, for a request that found none available.
+  std::string nodes_out_text() const {
+    std::string t;
+    for (const auto& nd : nodes) {
+      if (!nd.probing && !nd.suspect) continue;
+      if (!t.empty()) t += "; ";
+      t += nd.name + ": " + (nd.probing ? nd.out_reason : std::string("checking /health"));
+    }
+    return t;
+  }
+
+  /// The policy's choice for `req`; while every node is out, waits (woken when one comes
+  /// back) until `deadline`, then gives up with a decision without a node.
+  asio::awaitable<dispatch::decision> choose_waiting(const dispatch::request_view& req, clock::time_point deadline) {
+    auto d = policy->choose(req, dispatch::fleet_view{clock::now() - t0});
+    if (d.has_node()) co_return d;
+    asio::steady_timer timer(ex);
+    node_waiters.push_back(&timer);
+    while (!d.has_node() && !stop && clock::now() < deadline) {
+      timer.expires_at(std::min(deadline, clock::now() + std::chrono::milliseconds(200)));
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      d = policy->choose(req, dispatch::fleet_view{clock::now() - t0});
+    }
+    std::erase(node_waiters, &timer);
+    co_return d;
+  }
+
+  /// Copies a decision into the record.
+  static void note_decision(request_record& rec, const dispatch::decision& d) {
+    rec.node = d.node;
+    rec.rule = std::string(dispatch::to_string(d.fired));
+    rec.prompt_blocks = d.prompt_blocks;
+    rec.match_blocks.assign(d.match_blocks.begin(), d.match_blocks.end());
+    rec.load_scores.assign(d.load_score.begin(), d.load_score.end());
+  }
+
+  /// A request that found no node: recorded as never sent.
+  void record_no_node(request_record& rec) {
+    rec.sent_s = missing;
+    rec.finished_s = now_s();
+    rec.error = "no node available: every node failed and none answered /health within --no-node-wait";
+    rec.error_kind = "no_node_available";
+    rec.node_out_reason = nodes_out_text();
   }
 
   // ---- requests ------------------------------------------------------------------------
@@ -454,8 +615,10 @@ struct runner::state {
     rec.sent_s = at(out.sent != clock::time_point{} ? out.sent : out.start);
     rec.absolute_start = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count() -
                          seconds_between(out.sent != clock::time_point{} ? out.sent : out.start, clock::now());
+    rec.retries += out.resent;
     rec.first_token_s = out.first_token ? at(*out.first_token) : missing;
     rec.finished_s = out.last_byte != clock::time_point{} ? at(out.last_byte) : now_s();
+    rec.chunk_s.clear();
     rec.chunk_s.reserve(out.chunk_times.size());
     for (auto tp : out.chunk_times) rec.chunk_s.push_back(at(tp));
     rec.http_status = static_cast<int>(out.status);
@@ -470,6 +633,8 @@ struct runner::state {
       rec.completion_tokens = static_cast<std::uint32_t>(out.content_chunks);
     }
     rec.ok = out.ok();
+    rec.error.clear();
+    rec.error_kind.clear();
     if (!rec.ok) {
       rec.error = redact(out.error_text.empty() ? out.error.message() : out.error_text);
       rec.error_kind = failure_kind(out);
@@ -481,11 +646,36 @@ struct runner::state {
     fb.completion_tokens = rec.completion_tokens;
     fb.ok = rec.ok;
     policy->on_finished(k, fb);
-    if (!rec.ok && node_unreachable(out) && !stop) mark_down(k, rec.error);
-    finish_record(rec);
-    wg.done();
+    if (!rec.ok && node_unreachable(out)) {
+      if (auto why = co_await on_connection_failure(k, rec.error_kind + ": " + rec.error); !why.empty())
+        rec.node_out_reason = std::move(why);
+    } else if (out.status != 0) {
+      nodes[k].consecutive_failures = 0;
+    }
     --nodes[k].active;
     start_next(k, wg);
+    if (!rec.ok && retryable(out) && rec.retries < cfg.max_retries && !stop) {
+      ++rec.retries;
+      asio::steady_timer backoff(ex);
+      backoff.expires_after(std::chrono::duration_cast<clock::duration>(cfg.retry_backoff * (1u << std::min<std::uint32_t>(rec.retries - 1, 10))));
+      co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (!stop) {
+        const dispatch::request_view req{tokens[i], static_cast<std::uint64_t>(i)};
+        const auto d = co_await choose_waiting(
+            req, clock::now() + std::chrono::duration_cast<clock::duration>(cfg.no_node_wait));
+        if (d.has_node()) {
+          note_decision(rec, d);
+          policy->on_dispatched(d.node, req);
+          dispatch_or_queue(i, d.node, wg);
+          wg.done();
+          co_return;
+        }
+        // Nowhere to send it again: the record keeps the last attempt's failure.
+        if (rec.node_out_reason.empty()) rec.node_out_reason = nodes_out_text();
+      }
+    }
+    finish_record(rec);
+    wg.done();
   }
 
   /// Sends request `i` to node `k` now, or queues it until one of the node's requests ends.
@@ -504,7 +694,8 @@ struct runner::state {
       while (!nd.backlog.empty()) {
         auto& rec = epoch_records[nd.backlog.front()];
         nd.backlog.pop_front();
-        rec.sent_s = rec.finished_s = now_s();
+        rec.sent_s = missing;
+        rec.finished_s = now_s();
         rec.error = "stopped before a connection to " + nd.name + " (" + nd.url + ") was free: not sent";
         rec.error_kind = "interrupted";
         finish_record(rec);
@@ -571,7 +762,10 @@ struct runner::state {
     epoch_over = false;
     stop_monitors = false;
     // A node still down from the last epoch gets another chance; a failure marks it again.
-    for (std::size_t k = 0; k < nodes.size(); ++k) policy->set_available(static_cast<dispatch::node_index>(k), true);
+    for (std::size_t k = 0; k < nodes.size(); ++k) {
+      policy->set_available(static_cast<dispatch::node_index>(k), true);
+      nodes[k].consecutive_failures = 0;
+    }
     t0 = clock::now();
 
     wait_group monitors(ex);
@@ -599,17 +793,14 @@ struct runner::state {
       rec.epoch = epoch;
       rec.scheduled_s = seconds_between(t0, when);
       const dispatch::request_view req{tokens[i], static_cast<std::uint64_t>(i)};
-      const auto d = policy->choose(req, dispatch::fleet_view{clock::now() - t0});
-      rec.node = d.node;
-      rec.rule = std::string(dispatch::to_string(d.fired));
-      rec.prompt_blocks = d.prompt_blocks;
-      rec.match_blocks.assign(d.match_blocks.begin(), d.match_blocks.end());
-      rec.load_scores.assign(d.load_score.begin(), d.load_score.end());
+      // While every node is out the schedule waits (later requests behind it too: their send
+      // lag shows it), up to --no-node-wait after this request's time.
+      const auto d = co_await choose_waiting(req, when + std::chrono::duration_cast<clock::duration>(cfg.no_node_wait));
+      if (!d.has_node() && stop) break;  // stopped while waiting: never sent, left out like the rest
+      note_decision(rec, d);
       ++sent;
       if (!d.has_node()) {
-        rec.sent_s = rec.finished_s = now_s();
-        rec.error = "no node available: every node failed and none answers /health yet";
-        rec.error_kind = "no_node_available";
+        record_no_node(rec);
         finish_record(rec);
         continue;
       }
@@ -804,6 +995,7 @@ asio::awaitable<boost::system::error_code> runner::async_run(diagnostics& diag) 
 void runner::request_stop() {
   s_->stop = true;
   if (s_->sched_timer) s_->sched_timer->cancel();
+  s_->wake_node_waiters();
 }
 
 void runner::flush_request_log() noexcept {

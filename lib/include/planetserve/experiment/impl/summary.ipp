@@ -80,7 +80,11 @@ run_summary summarize(std::span<const request_record> records,
       if (std::isfinite(r.finished_s)) it->second.second = std::max(it->second.second, r.finished_s);
       (void)fresh;
     }
+    // Send lag and the inter-arrival gaps are over requests actually sent (sent_s is NaN otherwise).
     lag.add(r.send_lag_s());
+    if (!std::isfinite(r.sent_s)) ++s.not_sent;
+    s.retries += r.retries;
+    if (r.retries > 0) ++s.retried_requests;
     if (r.node < s.nodes.size()) {
       ++s.nodes[r.node].requests;
       if (!r.ok) ++s.nodes[r.node].failed;

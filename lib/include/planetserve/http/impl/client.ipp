@@ -762,6 +762,7 @@ boost::asio::awaitable<result<response_reader>> client::async_open(const client_
   const clock::time_point deadline = p.cfg.total_timeout.count() > 0
                                          ? clock::now() + p.cfg.total_timeout
                                          : clock::time_point::max();
+  unsigned resent = 0;
   for (;;) {
     std::unique_ptr<detail::client_connection> conn;
     bool reused = false;
@@ -824,10 +825,11 @@ boost::asio::awaitable<result<response_reader>> client::async_open(const client_
       }
     }
     if (ec) {
-      const bool stale = reused && !got_bytes && !p.closed && detail::is_stale_error(ec);
+      const bool stale = p.cfg.resend_on_stale && reused && !got_bytes && !p.closed && detail::is_stale_error(ec);
       conn.reset();
       if (stale) {
         ++p.stats.stale_retries;
+        ++resent;
         continue;
       }
       if (ec == detail::asio::error::eof && got_bytes) {
@@ -841,6 +843,7 @@ boost::asio::awaitable<result<response_reader>> client::async_open(const client_
     auto ct = parser.get()[bhttp::field::content_type];
     r.content_type_.assign(ct.data(), ct.size());
     r.sent_ = sent;
+    r.resent_ = resent;
     r.head_arrived_ = c.last_read;
     r.deadline_ = deadline;
     r.done_ = parser.is_done();

@@ -96,6 +96,7 @@ struct server_session {
   bool started = false;
   bool finished = false;
   bool close_after = false;
+  bool reset = false;  // reset_connection(): drop unanswered, with an RST
   bool keep_alive_req = true;
 };
 
@@ -311,6 +312,11 @@ inline sasio::awaitable<void> run_session(std::shared_ptr<server_state> st, stcp
         // Cannot complete this response, or the server stopped while the handler ran (as a
         // killed process would): drop the connection rather than invent an answer.
         if (s.started || s.gone || st->stopping) break;
+        if (s.reset) {
+          serror_code ig;
+          s.stream.socket().set_option(sasio::socket_base::linger(true, 0), ig);
+          break;
+        }
         s.close_after = true;
         const std::string body = json_detail(failure.empty() ? std::string("handler returned without responding")
                                                              : "handler failed: " + failure);
@@ -319,7 +325,7 @@ inline sasio::awaitable<void> run_session(std::shared_ptr<server_state> st, stcp
     }
     if (s.gone || s.close_after || !s.keep_alive_req) break;
   }
-  s.stream.socket().shutdown(stcp::socket::shutdown_send, ignored);
+  if (!s.reset) s.stream.socket().shutdown(stcp::socket::shutdown_send, ignored);  // a reset sends no FIN
   s.stream.socket().close(ignored);
 }
 
@@ -466,6 +472,7 @@ void server_response::on_client_gone(std::function<void()> f) {
 bool server_response::started() const noexcept { return s_->started; }
 bool server_response::finished() const noexcept { return s_->finished; }
 void server_response::close_after() noexcept { s_->close_after = true; }
+void server_response::reset_connection() noexcept { s_->reset = true; }
 
 server::server(boost::asio::any_io_executor ex, server_config config)
     : state_(std::make_shared<detail::server_state>(std::move(ex), std::move(config))) {}

@@ -22,10 +22,28 @@ std::string url::origin() const {
   return out;
 }
 
+namespace detail {
+
+/// `text` as it may be shown: user info (user:password@) replaced, so that a password given in
+/// a URL never reaches a message or a log.
+inline std::string displayable_url(std::string_view text) {
+  const std::size_t scheme = text.find("://");
+  const std::size_t from = scheme == std::string_view::npos ? 0 : scheme + 3;
+  const std::size_t auth_end = text.find_first_of("/?#", from);
+  const std::size_t at = text.substr(0, auth_end).rfind('@');
+  if (at == std::string_view::npos || at < from) return std::string(text);
+  std::string out(text.substr(0, from));
+  out += "<user-info>";
+  out.append(text.substr(at));
+  return out;
+}
+
+}  // namespace detail
+
 result<url> parse_url(std::string_view text, diagnostics& diag) {
   auto fail = [&](std::string_view why) -> result<url> {
     diag.message = "bad URL '";
-    diag.message.append(text);
+    diag.message += detail::displayable_url(text);
     diag.message += "': ";
     diag.message.append(why);
     return error::bad_url;
@@ -57,7 +75,7 @@ result<url> parse_url(std::string_view text, diagnostics& diag) {
   std::string_view authority = rest.substr(0, auth_end);
   std::string_view path = auth_end == std::string_view::npos ? std::string_view() : rest.substr(auth_end);
   if (authority.find('@') != std::string_view::npos)
-    return fail("user info (user@host) is not supported; pass the API key separately");
+    return fail("user info (user:password@host) is not supported and is not shown here; give the host alone and the key with --api-key");
   if (path.find('#') != std::string_view::npos) return fail("a fragment (#...) has no meaning here");
   std::string_view host;
   std::string_view port_text;

@@ -17,6 +17,7 @@ void outcome::reset() noexcept {
   first_token.reset();
   chunk_times.clear();
   content_chunks = content_bytes = 0;
+  resent = 0;
   usage.reset();
   finish_reason.clear();
   done_marker = false;
@@ -101,6 +102,7 @@ boost::asio::awaitable<void> async_stream_completion(http::client& client, const
   http::response_reader& r = *opened;
   out.status = r.status();
   out.sent = r.sent();
+  out.resent = r.resent();
   out.last_byte = r.head_arrived();
 
   if (out.status < 200 || out.status > 299 || !detail::is_event_stream(r.content_type())) {

@@ -557,6 +557,12 @@ nasio::awaitable<void> handle_generation(std::shared_ptr<node_state> st, http::s
     co_await write_error(res, 503, "The engine is not ready yet (injected unhealthy window).");
     co_return;
   }
+  if (fault.reset) {
+    // Unanswered: the server drops the connection, as a crashing worker or a proxy reset would.
+    ++st->stats.injected_resets;
+    res.reset_connection();
+    co_return;
+  }
   if (fault.error_status) {
     ++st->stats.injected_errors;
     co_await write_error(res, *fault.error_status, "Injected fault: the emulator was told to fail this request.");

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <iterator>
 #include <system_error>
+#include <vector>
 
 namespace planetserve::workload {
 namespace detail {
@@ -195,58 +196,88 @@ boost::system::error_code parse_line(std::string_view line, const dataset_config
   return make_error_code(error::wrong_field_type);
 }
 
-result<dataset> parse_dataset(std::string_view text, std::string_view source, const dataset_config& config,
-                              diagnostics& diag) {
-  const std::string name(source);
-  if (const char* why = detail::binary_reason(text)) {
-    diag.message = name + ": not a JSONL text file: " + why;
-    return make_error_code(error::binary_file);
-  }
-  // A UTF-8 byte order mark is harmless: drop it.
-  if (text.size() >= 3 && std::memcmp(text.data(), "\xEF\xBB\xBF", 3) == 0) text.remove_prefix(3);
+namespace detail {
 
-  dataset out;
-  out.source = name;
-  out.field = config.field;
-  std::size_t line_no = 0;
-  std::size_t pos = 0;
-  diagnostics line_diag;
-  prompt p;
-  while (pos < text.size()) {
-    if (config.max_prompts && out.prompts.size() >= config.max_prompts) break;
-    std::size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(pos, end - pos);
-    pos = end + 1;
-    ++line_no;
+/// Turns JSONL lines into a dataset one line at a time: the in-memory and the file reader
+/// share it, so a file is read only as far as max_prompts needs.
+class dataset_builder {
+ public:
+  dataset_builder(std::string_view source, const dataset_config& config) : config_(config) {
+    out_.source.assign(source);
+    out_.field = config.field;
+  }
+
+  /// Whether max_prompts prompts are in.
+  bool full() const noexcept { return config_.max_prompts && out_.prompts.size() >= config_.max_prompts; }
+
+  /// One line without its '\n'. Fails on a bad line unless skip_bad_lines.
+  boost::system::error_code add(std::string_view line, diagnostics& diag) {
+    ++line_no_;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (detail::is_blank(line)) continue;
-    ++out.lines;
-    line_diag.clear();
-    if (auto ec = parse_line(line, config, p, line_diag)) {
-      std::string where = name + ":" + std::to_string(line_no) + ": " + line_diag.message;
-      if (!config.skip_bad_lines) {
+    if (is_blank(line)) return {};
+    ++out_.lines;
+    line_diag_.clear();
+    if (auto ec = parse_line(line, config_, p_, line_diag_)) {
+      std::string where = out_.source + ":" + std::to_string(line_no_) + ": " + line_diag_.message;
+      if (!config_.skip_bad_lines) {
         diag.message = std::move(where);
         return ec;
       }
-      ++out.skipped;
-      if (out.skip_reasons.size() < max_skip_reasons) out.skip_reasons.push_back(std::move(where));
-      continue;
+      ++out_.skipped;
+      if (out_.skip_reasons.size() < max_skip_reasons) out_.skip_reasons.push_back(std::move(where));
+      return {};
     }
-    p.line = line_no;
-    out.prompts.push_back(std::move(p));
-    p = prompt{};
+    p_.line = line_no_;
+    out_.prompts.push_back(std::move(p_));
+    p_ = prompt{};
+    return {};
   }
-  if (out.prompts.empty()) {
-    if (out.lines == 0) {
-      diag.message = name + ": holds no JSON lines (only blank lines)";
-    } else {
-      diag.message = name + ": all " + std::to_string(out.lines) + " lines are bad; the first: " +
-                     (out.skip_reasons.empty() ? std::string("?") : out.skip_reasons.front());
+
+  result<dataset> finish(diagnostics& diag) {
+    if (out_.prompts.empty()) {
+      if (out_.lines == 0) {
+        diag.message = out_.source + ": holds no JSON lines (only blank lines)";
+      } else {
+        diag.message = out_.source + ": all " + std::to_string(out_.lines) + " lines are bad; the first: " +
+                       (out_.skip_reasons.empty() ? std::string("?") : out_.skip_reasons.front());
+      }
+      return make_error_code(error::empty_input);
     }
-    return make_error_code(error::empty_input);
+    return std::move(out_);
   }
-  return out;
+
+ private:
+  const dataset_config& config_;
+  dataset out_;
+  std::size_t line_no_ = 0;
+  diagnostics line_diag_;
+  prompt p_;
+};
+
+inline std::string_view drop_bom(std::string_view text) noexcept {
+  // A UTF-8 byte order mark is harmless: drop it.
+  if (text.size() >= 3 && std::memcmp(text.data(), "\xEF\xBB\xBF", 3) == 0) text.remove_prefix(3);
+  return text;
+}
+
+}  // namespace detail
+
+result<dataset> parse_dataset(std::string_view text, std::string_view source, const dataset_config& config,
+                              diagnostics& diag) {
+  if (const char* why = detail::binary_reason(text)) {
+    diag.message = std::string(source) + ": not a JSONL text file: " + why;
+    return make_error_code(error::binary_file);
+  }
+  text = detail::drop_bom(text);
+  detail::dataset_builder b(source, config);
+  std::size_t pos = 0;
+  while (pos < text.size() && !b.full()) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    if (auto ec = b.add(text.substr(pos, end - pos), diag)) return ec;
+    pos = end + 1;
+  }
+  return b.finish(diag);
 }
 
 result<dataset> read_dataset(const std::filesystem::path& file, const dataset_config& config, diagnostics& diag) {
@@ -266,16 +297,46 @@ result<dataset> read_dataset(const std::filesystem::path& file, const dataset_co
     diag.message = name + ": cannot be opened for reading (" + std::strerror(errno) + ")";
     return make_error_code(error::file_unreadable);
   }
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Read in blocks and stop once max_prompts prompts are in: `--maxq 5` on a 300 MB file
+  // reads a few kilobytes. Memory is one block plus the longest line.
+  detail::dataset_builder b(name, config);
+  std::string pending;
+  std::vector<char> block(1 << 20);
+  bool first = true, any = false;
+  while (!b.full()) {
+    in.read(block.data(), static_cast<std::streamsize>(block.size()));
+    const auto got = static_cast<std::size_t>(in.gcount());
+    if (got == 0) break;
+    std::string_view chunk(block.data(), got);
+    if (first) {
+      first = false;
+      if (const char* why = detail::binary_reason(chunk)) {
+        diag.message = name + ": not a JSONL text file: " + why;
+        return make_error_code(error::binary_file);
+      }
+      chunk = detail::drop_bom(chunk);
+    } else if (chunk.find('\0') != std::string_view::npos) {
+      diag.message = name + ": not a JSONL text file: it holds NUL bytes (expected UTF-8 JSON lines)";
+      return make_error_code(error::binary_file);
+    }
+    any = true;
+    pending.append(chunk);
+    std::size_t pos = 0;
+    for (std::size_t end; !b.full() && (end = pending.find('\n', pos)) != std::string::npos; pos = end + 1)
+      if (auto ec = b.add(std::string_view(pending).substr(pos, end - pos), diag)) return ec;
+    pending.erase(0, pos);
+  }
   if (in.bad()) {
     diag.message = name + ": read failed";
     return make_error_code(error::file_unreadable);
   }
-  if (text.empty()) {
+  if (!any) {
     diag.message = name + ": is empty, expected one JSON object per line";
     return make_error_code(error::empty_input);
   }
-  return parse_dataset(text, name, config, diag);
+  if (!b.full() && !pending.empty())
+    if (auto ec = b.add(pending, diag)) return ec;
+  return b.finish(diag);
 }
 
 std::string to_jsonl(const std::vector<std::string>& prompts, std::string_view field) {
