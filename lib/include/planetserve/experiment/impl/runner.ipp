@@ -169,6 +169,8 @@ struct runner::state {
     tokenize::approx_tokenizer tok(tokenize::approx_tokenizer_config{.seed = cfg.policy.tree.seed});
     tokens.resize(n);
     for (std::size_t i = 0; i < n; ++i) tok.encode(data.prompts[i].text, tokens[i]);
+    if (cfg.policy.lb.compat == dispatch::lb_compat::seed && cfg.policy.lb.seed_baseline_tokens.empty())
+      tok.encode(dispatch::seed_baseline_text, cfg.policy.lb.seed_baseline_tokens);  // tokenized like the prompts
     workload::arrival_config ac;
     ac.mean_interval = std::chrono::duration<double>(cfg.average_interval_s);
     ac.burstiness = cfg.burstiness;
@@ -460,6 +462,7 @@ struct runner::state {
     for (auto tp : out.chunk_times) rec.chunk_s.push_back(at(tp));
     rec.http_status = static_cast<int>(out.status);
     rec.finish_reason = out.finish_reason;
+    rec.response_id = out.response_id;
     if (out.usage) {
       rec.usage_reported = true;
       rec.prompt_tokens = static_cast<std::uint32_t>(out.usage->prompt_tokens);
@@ -505,6 +508,7 @@ struct runner::state {
         auto& rec = epoch_records[nd.backlog.front()];
         nd.backlog.pop_front();
         rec.sent_s = rec.finished_s = now_s();
+        rec.absolute_start = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
         rec.error = "stopped before a connection to " + nd.name + " (" + nd.url + ") was free: not sent";
         rec.error_kind = "interrupted";
         finish_record(rec);
@@ -691,6 +695,7 @@ struct runner::state {
     o["chunk_tokens"] = cfg.policy.tree.chunk_tokens;
     o["lb_memory"] = std::string(hrtree::to_string(cfg.policy.tree.memory));
     o["lb_min_match_ratio"] = cfg.policy.lb.min_match_ratio;
+    o["lb_compat"] = std::string(dispatch::to_string(cfg.policy.lb.compat));
     const auto now = std::chrono::system_clock::now();
     o["started_unix_s"] = std::chrono::duration<double>(now.time_since_epoch()).count();
     return json::serialize(o);
