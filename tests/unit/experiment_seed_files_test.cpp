@@ -3,6 +3,9 @@
 #include <planetserve/experiment/report.hpp>
 #include <planetserve/experiment/seed_summary.hpp>
 
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -124,4 +127,19 @@ TEST_CASE("seed files: pswm's own files read as the seed reads them, numbers fro
   CHECK(s->prefix_hit_rate == Approx((0.25 + 0.5) / 2));
   CHECK(s->tpot_s == Approx((0.01 + 0.02) / 2));
   CHECK(s->ttft_s == Approx((0.05 + 0.1) / 2));
+}
+
+TEST_CASE("seed files: throughput records' elapsed is tick x index, without drift", "[experiment][seed]") {
+  std::vector<ex::node_timeline> tls(1);
+  tls[0].name = "node_0";
+  tls[0].samples = {counters_at(0, 0, 0, 0, 0), counters_at(33.5, 10, 1, 1, 0)};
+  planetserve::diagnostics diag;
+  const auto text = ex::throughput_records_json(tls, 0.1);
+  // A running sum of 0.1 reaches 33.500000000000206 here; 335 x 0.1 is 33.5.
+  const auto rows = boost::json::parse(text).as_array();
+  REQUIRE(rows.size() == 336);
+  CHECK(rows.back().as_object().at("elapsed").as_double() == 33.5);
+  auto s = ex::summarize_seed_files("[]", text, diag);
+  REQUIRE(s.has_value());
+  CHECK(s->token_throughput == Approx(11.0 / 33.5));
 }
