@@ -2,6 +2,7 @@
 // pswm run: the experiment pipeline (the seed's workload_measurer_online.py, same flags and files).
 #include "cli.hpp"
 #include "commands.hpp"
+#include "policy_flags.hpp"
 #include "sim_fleet_option.hpp"
 
 #include <planetserve/dispatch/make_policy.hpp>
@@ -16,6 +17,7 @@
 #include <boost/algorithm/string/split.hpp>
 #include <boost/algorithm/string/trim.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <csignal>
 #include <cstdlib>
@@ -69,14 +71,15 @@ int cmd_run(int argc, char** argv) {
   long long base_port = 8000;
   long long max_new_tokens = 50;
   std::string host = "localhost";
-  std::string endpoints, dispatch = "lb", api = "completions", arrival = "poisson", field = "workload";
+  std::string endpoints, dispatch = "lb", api = "chat", arrival = "poisson", field = "workload";
   // Paths are read as strings: program_options' path conversion stops at the first space.
-  std::string dataset, api_key, memory = "lru-blocks", output_dir = ".";
+  std::string dataset, api_key, output_dir = ".";
   double metrics_interval = 0.1, request_timeout = 600, drain_timeout = 10, retry_backoff = 0.05, no_node_wait = 30;
   long long max_retries = 2, breaker_failures = 3;
-  long long maxq = 50, epochs = 1, chunk_tokens = 16, lb_recent = 10, max_connections = 1000;
-  bool quiet = false, no_plots = false;
+  long long maxq = 50, epochs = 1, max_connections = 1000;
+  bool quiet = false, no_plots = false, ignore_eos = false, no_ignore_eos = false;
   sim_fleet_option sim;
+  policy_flags pflags;
 
   cli::po::options_description opts("Options (the seed's first)");
   opts.add_options()
@@ -91,7 +94,12 @@ int cmd_run(int argc, char** argv) {
       ("endpoints", cli::po::value(&endpoints), "comma list of node base URLs (http:// or https://), instead of --host/--base-port/--num-nodes")
       ("model", cli::po::value(&cfg.model), "model name (default: the first of node 0's /v1/models)")
       ("api-key", cli::po::value(&api_key), "Bearer key (default: $OPENAI_API_KEY, else $VLLM_API_KEY); never written to any output")
-      ("api", cli::po::value(&api)->default_value(api), "chat | completions: which OpenAI endpoint to call")
+      ("api", cli::po::value(&api)->default_value(api), "chat | completions: which OpenAI endpoint to call (chat, as the seed)")
+      ("ignore-eos", cli::po::bool_switch(&ignore_eos),
+       "send ignore_eos: every request generates exactly --max-new-tokens, so policies compared on one "
+       "schedule do the same work. Default: on when --dispatch lists several policies, else off (the seed "
+       "does not send it)")
+      ("no-ignore-eos", cli::po::bool_switch(&no_ignore_eos), "never send ignore_eos, even when comparing policies")
       ("field", cli::po::value(&field)->default_value(field), "JSON field holding each prompt (a string, or a messages array)")
       ("skip-bad-lines", cli::po::bool_switch(&cfg.dataset.skip_bad_lines), "skip and count malformed dataset lines instead of stopping")
       ("arrival", cli::po::value(&arrival)->default_value(arrival), "poisson | gamma | constant inter-arrival times")
@@ -116,20 +124,11 @@ int cmd_run(int argc, char** argv) {
        "accept endpoints that name the same server (e.g. localhost:8000 and 127.0.0.1:8000) as separate nodes")
       ("output-dir", cli::po::value(&output_dir)->default_value(output_dir), "folder for log_*/, fig_*/ and compare_*/ (any name: spaces, quotes and non-ASCII are fine)")
       ("epochs", cli::po::value(&epochs)->default_value(epochs), "repeat the workload; prefix caches are reset between epochs (POST /reset_prefix_cache)")
-      ("chunk-tokens", cli::po::value(&chunk_tokens)->default_value(chunk_tokens), "tokens per HR-tree block (vLLM's KV block is 16; the seed used 10)")
-      ("lb-memory", cli::po::value(&memory)->default_value(memory),
-       "how the router models each server's cache: lru-blocks (default: up to the server's KV size, "
-       "least recently used blocks forgotten first, as vLLM does) or recent-prompts (the seed's model: "
-       "only the last --lb-recent prompts)")
-      ("lb-recent", cli::po::value(&lb_recent)->default_value(lb_recent), "prompts each server remembers with --lb-memory recent-prompts")
-      ("lb-min-match", cli::po::value(&cfg.policy.lb.min_match_ratio)->default_value(cfg.policy.lb.min_match_ratio, "0.5"),
-       "lb counts a node as matching when it holds at least this fraction of the prompt's blocks; "
-       "0 is the seed's rule (any shared block), which lets a common instruction preamble pin "
-       "every request to the nodes that have served before")
       ("ca-file", cli::po::value(&cfg.ca_file), "PEM CA certificates to trust for https endpoints")
       ("insecure", cli::po::bool_switch(&cfg.insecure), "do not verify TLS certificates (https endpoints)")
       ("no-plots", cli::po::bool_switch(&no_plots), "write the chart scripts but do not run gnuplot")
       ("quiet", cli::po::bool_switch(&quiet), "no progress lines");
+  pflags.add_options(opts);
   sim.add_options(opts);
 
   int code = cli::exit_ok;
@@ -160,13 +159,9 @@ int cmd_run(int argc, char** argv) {
   cfg.retry_backoff = std::chrono::duration<double>(retry_backoff);
   cfg.breaker_failures = static_cast<std::size_t>(breaker_failures);
   cfg.no_node_wait = std::chrono::duration<double>(no_node_wait);
-  if (chunk_tokens < 1) throw cli::usage_error("--chunk-tokens must be at least 1");
-  if (lb_recent < 1) throw cli::usage_error("--lb-recent must be at least 1");
   if (max_connections < 1 || max_connections > 1'000'000)
     throw cli::usage_error("--max-connections must be between 1 and 1000000");
   cfg.max_connections_per_node = static_cast<std::size_t>(max_connections);
-  if (!(cfg.policy.lb.min_match_ratio >= 0 && cfg.policy.lb.min_match_ratio <= 1))
-    throw cli::usage_error("--lb-min-match must be a fraction between 0 and 1");
   if (!(cfg.burstiness > 0) || !std::isfinite(cfg.burstiness)) throw cli::usage_error("--burstiness must be > 0");
   if (max_new_tokens < 1 || max_new_tokens > 10'000'000)
     throw cli::usage_error("--max-new-tokens must be at least 1 (and at most 10000000)");
@@ -178,6 +173,8 @@ int cmd_run(int argc, char** argv) {
   else throw cli::usage_error("--arrival must be poisson, gamma or constant, not '" + arrival + "'");
   cfg.policies = split_list(dispatch);
   if (cfg.policies.empty()) throw cli::usage_error("--dispatch needs a policy name");
+  if (ignore_eos && no_ignore_eos) throw cli::usage_error("--ignore-eos and --no-ignore-eos exclude each other: give one");
+  cfg.ignore_eos = ignore_eos || (!no_ignore_eos && cfg.policies.size() > 1);
   for (const auto& p : cfg.policies) {
     bool known = false;
     for (const auto& k : planetserve::dispatch::known_policies()) known |= k.name == p;
@@ -185,10 +182,7 @@ int cmd_run(int argc, char** argv) {
       throw cli::usage_error("--dispatch: unknown policy '" + p + "' (known: " +
                              planetserve::dispatch::known_policy_names() + ")");
   }
-  if (auto m = planetserve::hrtree::parse_memory_model(memory)) cfg.policy.tree.memory = *m;
-  else throw cli::usage_error("--lb-memory must be lru-blocks or recent-prompts, not '" + memory + "'");
-  cfg.policy.tree.recent_prompts = static_cast<std::size_t>(lb_recent);
-  cfg.policy.tree.chunk_tokens = static_cast<std::size_t>(chunk_tokens);
+  pflags.apply(*vm, cfg.policy);
   cfg.policy.seed = cfg.seed;
 
   if (!endpoints.empty()) {
@@ -280,7 +274,13 @@ int cmd_run(int argc, char** argv) {
           rc = cli::exit_failure;
         } else {
           std::cout << "pswm: model " << runner.model() << ", " << runner.request_count()
-                    << " requests per epoch\n";
+                    << " requests per epoch, api " << api << ", max_tokens " << cfg.max_new_tokens
+                    << ", ignore_eos " << (cfg.ignore_eos ? "on" : "off")
+                    << (ignore_eos || no_ignore_eos ? "" : cfg.ignore_eos ? " (comparing policies)" : " (as the seed)")
+                    << (std::find(cfg.policies.begin(), cfg.policies.end(), "lb") != cfg.policies.end()
+                            ? ", lb --lb-compat " + std::string(planetserve::dispatch::to_string(cfg.policy.lb.compat))
+                            : std::string())
+                    << "\n";
           if (auto ec2 = co_await runner.async_run(diag)) {
             std::cerr << "pswm run: " << diag.message << "\n";
             rc = cli::exit_failure;

@@ -103,7 +103,9 @@ int cmd_sim(int argc, char** argv) {
       ("gpu-memory-utilization", cli::po::value(&gpu_util), "fraction of GPU memory vLLM may use (default 0.9); sets the KV blocks")
       ("enable-prompt-tokens-details", "usage objects carry prompt_tokens_details.cached_tokens")
       ("output-len-mean", cli::po::value(&output_mean), "mean natural output length in tokens when max_tokens does not decide (default 256)")
-      ("metrics-names", cli::po::value(&metrics_names)->default_value(metrics_names), "/metrics names: v1 (vLLM >= 0.11), v0 (gpu_* names) or both")
+      ("metrics-names", cli::po::value(&metrics_names)->default_value(metrics_names), "/metrics names as a vLLM version emits them: v1 (vLLM >= 0.11: kv_cache_usage_perc, prefix_cache_*, "
+       "inter_token_latency_seconds), both (vLLM 0.10.x: the old names too, marked deprecated) or v0 (older vLLM: "
+       "gpu_cache_usage_perc, gpu_prefix_cache_*, time_per_output_token_seconds; the names the seed's script reads)")
       ("fault-error-rate", cli::po::value(&error_rate)->default_value(error_rate), "fraction of generation requests answered with an error status")
       ("fault-error-status", cli::po::value(&error_statuses)->default_value(error_statuses), "comma-separated statuses for those errors, picked uniformly")
       ("fault-close-rate", cli::po::value(&close_rate)->default_value(close_rate), "fraction of streams cut short (connection closed)")

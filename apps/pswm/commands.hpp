@@ -9,5 +9,6 @@ int cmd_sim(int argc, char** argv);
 int cmd_gen(int argc, char** argv);
 int cmd_metrics(int argc, char** argv);
 int cmd_report(int argc, char** argv);
+int cmd_decide(int argc, char** argv);
 
 }  // namespace pswm

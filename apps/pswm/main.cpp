@@ -29,6 +29,7 @@ constexpr command commands[] = {
     {"gen", "generate workload datasets, or describe one with --stats", pswm::cmd_gen},
     {"metrics", "scrape a server's /metrics (or read a saved page) and print it", pswm::cmd_metrics},
     {"report", "re-render the summary and figures of a saved run", pswm::cmd_report},
+    {"decide", "route a recorded request sequence through a policy offline (no servers)", pswm::cmd_decide},
 };
 
 void print_usage(std::ostream& os) {

@@ -5,6 +5,7 @@
 #include <planetserve/experiment/impl/metrics_page.ipp>
 #include <planetserve/experiment/impl/plot.ipp>
 #include <planetserve/experiment/impl/summary.ipp>
+#include <planetserve/experiment/impl/seed_summary.ipp>
 #include <planetserve/experiment/impl/report.ipp>
 #include <planetserve/experiment/impl/run_charts.ipp>
 #include <planetserve/experiment/impl/runner.ipp>

@@ -3,4 +3,5 @@
 #include <planetserve/workload/impl/arrivals.ipp>
 #include <planetserve/workload/impl/dataset.ipp>
 #include <planetserve/workload/impl/dataset_stats.ipp>
+#include <planetserve/workload/impl/decision_fixture.ipp>
 #include <planetserve/workload/impl/generator.ipp>

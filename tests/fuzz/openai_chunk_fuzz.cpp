@@ -26,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     oa::chunk full;
     unsigned char scratch[256];
     if (oa::detail::decode_full(t, full, diag, scratch, sizeof scratch)) std::abort();
-    if (fast.content != full.content || fast.finish_reason != full.finish_reason || full.error) std::abort();
+    if (fast.content != full.content || fast.finish_reason != full.finish_reason || fast.id != full.id || full.error) std::abort();
     if (fast.usage.has_value() != full.usage.has_value()) std::abort();
     if (fast.usage && (fast.usage->prompt_tokens != full.usage->prompt_tokens ||
                        fast.usage->completion_tokens != full.usage->completion_tokens ||

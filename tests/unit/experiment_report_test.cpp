@@ -83,9 +83,16 @@ json::object parse_object(const std::string& text) {
 
 double d(const json::value& v) { return v.to_number<double>(); }
 
-std::vector<double> nums(const json::value& v) {
-  std::vector<double> out;
-  for (const auto& x : v.as_array()) out.push_back(x.is_null() ? -1 : d(x));
+// The seed unpacks every record as `for (_, v) in recs`: each must be a pair of numbers.
+std::vector<std::pair<double, double>> pairs(const json::value& v) {
+  std::vector<std::pair<double, double>> out;
+  for (const auto& x : v.as_array()) {
+    REQUIRE(x.is_array());
+    REQUIRE(x.as_array().size() == 2);
+    REQUIRE(x.as_array()[0].is_number());
+    REQUIRE(x.as_array()[1].is_number());
+    out.emplace_back(d(x.as_array()[0]), d(x.as_array()[1]));
+  }
   return out;
 }
 
@@ -94,7 +101,8 @@ std::vector<double> nums(const json::value& v) {
 TEST_CASE("experiment: experiment_results.json has the seed's fields cut from the node's scrapes", "[experiment][report]") {
   const auto tls = one_node();
   std::vector<ex::request_record> recs;
-  recs.push_back(rec(0, 0, 0.5, 1.0, 2.5));   // runs over the scrapes at 1 and 2
+  recs.push_back(rec(0, 0, 0.5, 1.0, 2.5));   // runs over the scrapes at 1 and 2, after the one at 0
+  recs.back().response_id = "chatcmpl-abc";
   recs.push_back(rec(1, 0, 1.0, 1.5, 3.0));   // boundaries included: scrapes 1, 2, 3
   recs.push_back(rec(2, 0, 0.0, 0.25, 0.5));  // only the empty scrape at 0
   recs.push_back(rec(3, planetserve::dispatch::no_node, ex::missing, ex::missing, ex::missing));
@@ -107,20 +115,23 @@ TEST_CASE("experiment: experiment_results.json has the seed's fields cut from th
                           "final_kv_cache_usage", "final_prefix_cache_hit_rate",
                           "final_time_to_first_token", "final_time_per_output_token", "usage_records",
                           "prefix_usage_records", "time_to_first_token_records",
-                          "time_per_output_token_records"})
+                          "time_per_output_token_records", "request_index"})
     for (const auto& o : a) CHECK(o.as_object().contains(key));
 
   const auto& r0 = a[0].as_object();
-  CHECK(r0.at("query_id").to_number<int>() == 0);
+  CHECK(r0.at("query_id").as_string() == "chatcmpl-abc");  // the server's response id, as the seed
+  CHECK(r0.at("request_index").to_number<int>() == 0);
   CHECK(r0.at("query_number").to_number<int>() == 1);
   CHECK(r0.at("node_name").as_string() == "node_0");
   CHECK(d(r0.at("generation_time")) == Approx(2.0));  // e2e
   CHECK(d(r0.at("absolute_start")) == Approx(1700000001.0).epsilon(1e-15));
-  CHECK(nums(r0.at("usage_records")) == std::vector<double>{0.25, 0.5});
-  CHECK(nums(r0.at("prefix_usage_records")) == std::vector<double>{0.5, 0.75});
-  CHECK(nums(r0.at("time_to_first_token_records")) == std::vector<double>{0.5, 0.75});
-  CHECK(nums(r0.at("time_per_output_token_records")) == std::vector<double>{0.05, 0.05});
-  // final_*: the last scrape at or before the request finished (t=2), not the run's last.
+  // [elapsed since the send, value] pairs, led by the last scrape before the send (t=0).
+  using P = std::vector<std::pair<double, double>>;
+  CHECK(pairs(r0.at("usage_records")) == P{{-0.5, 0.0}, {0.5, 0.25}, {1.5, 0.5}});
+  CHECK(pairs(r0.at("prefix_usage_records")) == P{{-0.5, 0.0}, {0.5, 0.5}, {1.5, 0.75}});  // NaN: 0.0, as the seed
+  CHECK(pairs(r0.at("time_to_first_token_records")) == P{{-0.5, 0.0}, {0.5, 0.5}, {1.5, 0.75}});
+  CHECK(pairs(r0.at("time_per_output_token_records")) == P{{-0.5, 0.0}, {0.5, 0.05}, {1.5, 0.05}});
+  // final_*: the last pair's value (the last scrape at or before the request finished).
   CHECK(d(r0.at("final_kv_cache_usage")) == 0.5);
   CHECK(d(r0.at("final_prefix_cache_hit_rate")) == 0.75);
   CHECK(d(r0.at("final_time_to_first_token")) == 0.75);
@@ -134,26 +145,23 @@ TEST_CASE("experiment: experiment_results.json has the seed's fields cut from th
   CHECK(r0.at("cached_tokens").is_null());  // the server sent no usage
 
   const auto& r1 = a[1].as_object();
+  CHECK(r1.at("query_id").as_string() == "unknown");  // no id came: the seed's fallback
   CHECK(r1.at("query_number").to_number<int>() == 2);
-  CHECK(nums(r1.at("usage_records")) == std::vector<double>{0.25, 0.5, 0.75});
+  CHECK(pairs(r1.at("usage_records")) == P{{0.0, 0.25}, {1.0, 0.5}, {2.0, 0.75}});  // sent on a scrape
   CHECK(d(r1.at("final_prefix_cache_hit_rate")) == 0.875);
 
-  // NaN (no queries yet, no observations yet) becomes null, and the file is still valid JSON.
+  // Undefined ratios and averages (no queries, no observations yet) read 0.0, as the seed's.
   const auto& r2 = a[2].as_object();
-  CHECK(nums(r2.at("usage_records")) == std::vector<double>{0.0});
-  REQUIRE(r2.at("prefix_usage_records").as_array().size() == 1);
-  CHECK(r2.at("prefix_usage_records").as_array()[0].is_null());
-  CHECK(r2.at("time_to_first_token_records").as_array()[0].is_null());
-  CHECK(r2.at("final_prefix_cache_hit_rate").is_null());
-  CHECK(r2.at("final_time_per_output_token").is_null());
-  CHECK(d(r2.at("final_kv_cache_usage")) == 0.0);
+  CHECK(pairs(r2.at("prefix_usage_records")) == P{{0.0, 0.0}});
+  CHECK(pairs(r2.at("time_to_first_token_records")) == P{{0.0, 0.0}});
+  CHECK(d(r2.at("final_prefix_cache_hit_rate")) == 0.0);
+  CHECK(d(r2.at("final_time_per_output_token")) == 0.0);
 
-  // Never routed, never sent.
+  // Never routed, never sent: numbers stay numbers (the seed's readers do arithmetic on them).
   const auto& r3 = a[3].as_object();
   CHECK(r3.at("node_name").is_null());
-  CHECK(r3.at("generation_time").is_null());
-  CHECK(r3.at("absolute_start").is_null());
-  CHECK(r3.at("final_kv_cache_usage").is_null());
+  CHECK(d(r3.at("generation_time")) == 0.0);
+  CHECK(d(r3.at("final_kv_cache_usage")) == 0.0);
   CHECK(r3.at("usage_records").as_array().empty());
   CHECK(r3.at("status").as_string() == "error");
   CHECK(r3.at("error").as_string() == "no node available");
@@ -267,7 +275,7 @@ TEST_CASE("experiment: summary text marks every metric client-side or server-sid
   s.server_ttft_mean_s = 0.25;
   s.failures = {{"timeout", 1}};
   s.nodes.push_back({"node_0", "http://x:1", 4, 1, 1.0, 0.8125, 0.5, 0});
-  const auto text = ex::summary_text(s);
+  std::string text = ex::summary_text(s);
 
   auto line_with = [&](const std::string& label) {
     std::istringstream in(text);
@@ -281,16 +289,39 @@ TEST_CASE("experiment: summary text marks every metric client-side or server-sid
   const auto lat = line_with("Average latency (s)");
   CHECK(lat.find("1.5000") != std::string::npos);
   CHECK(lat.find("[client-side]") != std::string::npos);
-  const auto hit = line_with("Prefix cache hit rate");
+  const auto hit = line_with("Prefix cache hit ratio (run)");
   CHECK(hit.find("0.8125") != std::string::npos);
   CHECK(hit.find("[server-side /metrics]") != std::string::npos);
   CHECK(line_with("Average TTFT (s)").find("[client-side]") != std::string::npos);
   CHECK(line_with("Mean TTFT (s)").find("[server-side /metrics]") != std::string::npos);
   CHECK(line_with("Mean KV-cache usage").find("[server-side /metrics]") != std::string::npos);
-  CHECK(line_with("Token throughput (tok/s)").find("n/a") != std::string::npos);  // NaN
+  CHECK(line_with("Output token throughput (tok/s)").find("n/a") != std::string::npos);  // NaN
   CHECK(line_with("Failures: timeout").find('1') != std::string::npos);
   CHECK(line_with("node_0 (http://x:1)").find("share 1.000") != std::string::npos);
-  // The seed's lines come first.
+  // No seed numbers computed (no files were read): none of its lines.
+  CHECK(text.find("Avg Token Throughput") == std::string::npos);
+  // With them: the seed's lines first, in its own format, each saying where it comes from.
+  s.average_interval_s = 0.5;
+  s.seed.computed = true;
+  s.seed.avg_latency_s = 1.25;
+  s.seed.p99_latency_s = 2.5;
+  s.seed.tpot_s = 0.0125;
+  s.seed.ttft_s = ex::missing;  // no request had records: Python prints nan
+  s.seed.token_throughput = 4812.3456;
+  s.seed.request_throughput = 1.9;
+  s.seed.prefix_hit_rate = 0.5;
+  s.seed.inter_arrival_s = 0.49;
+  text = ex::summary_text(s);
+  CHECK(line_with("Avg Latency: 1.250s").find("[client-side]") != std::string::npos);
+  CHECK(line_with("P99 Latency: 2.500s").find("[client-side]") != std::string::npos);
+  CHECK(line_with("TPOT: 0.013s").find("server-side") != std::string::npos);
+  CHECK(line_with("TTFT: nans").find("server-side") != std::string::npos);
+  CHECK(line_with("Avg Token Throughput: 4812.35 tok/s").find("server-side /metrics counters") != std::string::npos);
+  CHECK(line_with("Avg Request Throughput: 1.90 req/s").find("server-side") != std::string::npos);
+  CHECK(line_with("Avg Prefix Hit Rate: 0.500").find("server-side") != std::string::npos);
+  CHECK(line_with("Avg Inter-arrival: 0.490s").find("[client-side]") != std::string::npos);
+  CHECK(line_with("Mean Interval: 0.500s").size() > 0);
+  CHECK(text.find("Avg Latency:") < text.find("Average latency (s)"));
   CHECK(text.find("Average latency") < text.find("TTFT p50"));
   CHECK(text.find("INTERRUPTED") == std::string::npos);
   s.interrupted = true;

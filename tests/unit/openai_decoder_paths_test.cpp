@@ -36,6 +36,7 @@ void full_parse_agrees(const std::string& text, const oa::chunk& fast) {
   REQUIRE_FALSE(ec);
   CHECK(fast.content == full.content);
   CHECK(fast.finish_reason == full.finish_reason);
+  CHECK(fast.id == full.id);
   REQUIRE(fast.usage.has_value() == full.usage.has_value());
   if (fast.usage) {
     CHECK(fast.usage->prompt_tokens == full.usage->prompt_tokens);
@@ -104,6 +105,13 @@ TEST_CASE("openai: the fast path takes the common chunk shapes and agrees with t
   CHECK(ch.finish_reason == "stop");
   REQUIRE(oa::detail::scan_chunk(common_chunks()[3], ch));
   REQUIRE(ch.usage);
+  // The response id is read on both paths, escapes decoded; a non-string id is ignored.
+  for (const std::string text : {R"({"id":"chatcmpl-a\u0062c","choices":[]})", R"({"id":7,"choices":[]})"}) {
+    oa::chunk fast;
+    REQUIRE(oa::detail::scan_chunk(text, fast));
+    CHECK(fast.id == (text.find("chatcmpl") != std::string::npos ? "chatcmpl-abc" : ""));
+    full_parse_agrees(text, fast);
+  }
   CHECK(ch.usage->cached_tokens == 16u);
 }
 

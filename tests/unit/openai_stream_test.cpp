@@ -106,6 +106,7 @@ TEST_CASE("openai stream: chat stream gives first token, chunk times, usage, fin
     for (std::size_t i = 1; i < out.chunk_times.size(); ++i) CHECK(out.chunk_times[i] >= out.chunk_times[i - 1]);
     CHECK(out.last_byte >= out.chunk_times.back());
     CHECK(out.finish_reason == "length");
+    CHECK(out.response_id == "chatcmpl-7f3a");  // the seed's query_id
     REQUIRE(out.usage);
     CHECK(out.usage->prompt_tokens == 12);
     CHECK(out.usage->completion_tokens == 5);
@@ -136,6 +137,7 @@ TEST_CASE("openai stream: completions stream, and a reused connection for the ne
       CHECK(out.content_chunks == 3);
       CHECK(out.content_bytes == std::string(" The answer is").size());
       CHECK(out.finish_reason == "stop");
+      CHECK(out.response_id == "cmpl-91c2");
       REQUIRE(out.usage);
       CHECK(out.usage->completion_tokens == 3);
       CHECK_FALSE(out.usage->cached_tokens);
@@ -226,6 +228,7 @@ TEST_CASE("openai stream: non-streamed JSON response", "[openai][http]") {
     INFO(out.error_text);
     CHECK(out.ok());
     CHECK(out.text == "Paris is the capital.");
+    CHECK(out.response_id == "cmpl-55");
     CHECK(out.finish_reason == "stop");
     REQUIRE(out.usage);
     CHECK(out.usage->completion_tokens == 5);

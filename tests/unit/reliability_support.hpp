@@ -98,6 +98,10 @@ inline planetserve::experiment::run_config quick_config(const fs::path& dataset,
   cfg.average_interval_s = 0.01;
   cfg.arrival = planetserve::workload::arrival_process::constant;
   cfg.max_new_tokens = 8;
+  // The fake servers here answer /v1/completions, and tests count exact output tokens: not
+  // the seed's defaults (chat, no ignore_eos), which the CLI tests exercise.
+  cfg.api = planetserve::experiment::api_kind::completions;
+  cfg.ignore_eos = true;
   cfg.policies = {"rr"};
   cfg.metrics_interval = std::chrono::duration<double>(0.05);
   cfg.health_interval = std::chrono::duration<double>(0.05);

@@ -3,16 +3,32 @@
 #pragma once
 
 #include <planetserve/hrtree/tree.hpp>
+#include <planetserve/tokenize/tokenizer.hpp>
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace planetserve::dispatch {
 
+/// Which algorithm `lb` runs.
+enum class lb_compat : std::uint8_t {
+  pswm,  ///< the seed's policy with pswm's measured changes (lb_policy)
+  seed,  ///< the seed's function exactly, decision for decision (seed_lb_policy)
+};
+
+/// "pswm" or "seed".
+std::string_view to_string(lb_compat c) noexcept;
+
+/// The text the seed indexes on every node before its first prompt.
+inline constexpr std::string_view seed_baseline_text = "I am a model node.";
+
 /// `lb`, the seed's PlanetServe policy. Defaults are the seed's constants.
 struct lb_config {
+  lb_compat compat = lb_compat::pswm;                      ///< pswm's lb, or the seed's algorithm exactly
   double ema_weight = 0.125;                               ///< latency EMA: 0.875*old + 0.125*observed e2e
   std::chrono::duration<double> initial_latency{0.071};    ///< starting latency estimate per node (seed: ~71 ms)
   double initial_latency_jitter = 0.1;                     ///< start drawn uniformly in initial*(1 +- jitter), seeded (seed: random)
@@ -20,6 +36,8 @@ struct lb_config {
   std::size_t service_tokens_per_step = 2048;              ///< every node's queue drains this much per decision
   double eligible_percentile = 80;                         ///< matching nodes with BF at or below this percentile of all available nodes' BFs are eligible
   double min_match_ratio = 0.5;                            ///< a node matches when it holds at least this fraction of the prompt's blocks (0: any non-zero match, the seed's rule)
+  std::vector<std::chrono::duration<double>> initial_latencies;  ///< per node starting latency, replacing the draw (e.g. a recorded run's); empty: drawn
+  std::vector<tokenize::token_id> seed_baseline_tokens;    ///< compat seed: seed_baseline_text's tokens, indexed on every node until its first prompt (empty: none)
 };
 
 /// `cache-aware`, the SGLang router's rules. Defaults are sgl-router's original ones.

@@ -30,6 +30,7 @@ struct request_record {
   std::uint32_t cached_tokens = 0;      ///< usage.prompt_tokens_details.cached_tokens, when sent
   bool usage_reported = false;          ///< whether the server sent a usage block
   std::string finish_reason;            ///< "length", "stop", ... as the server said
+  std::string response_id;              ///< the server's response id ("chatcmpl-..."), "" if none came
   bool ok = false;                      ///< the stream completed without error
   int http_status = 0;                  ///< HTTP status, 0 when no response
   std::string error;                    ///< what went wrong, empty when ok

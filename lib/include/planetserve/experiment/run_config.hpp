@@ -22,7 +22,7 @@ struct run_config {
   std::vector<std::string> endpoints;    ///< base URLs of the nodes, node k = endpoints[k]
   std::string model;                     ///< model name; empty: ask node 0's /v1/models
   std::string api_key;                   ///< Bearer key; never written anywhere
-  api_kind api = api_kind::completions;  ///< /v1/completions (the seed's) or /v1/chat/completions
+  api_kind api = api_kind::chat;         ///< /v1/chat/completions (the seed's) or /v1/completions
   std::filesystem::path dataset_file;    ///< JSONL workload
   workload::dataset_config dataset{};    ///< field, skip_bad_lines, limits
   std::size_t maxq = 0;                  ///< requests per epoch; 0: every prompt
@@ -31,7 +31,7 @@ struct run_config {
   double burstiness = 1.0;               ///< gamma shape (1 = Poisson)
   std::uint64_t seed = 0;                ///< arrivals, policies and sampling
   std::uint32_t max_new_tokens = 50;     ///< max_tokens of each request (the seed's default)
-  bool ignore_eos = true;                ///< ask for exactly max_new_tokens (comparable runs)
+  bool ignore_eos = false;               ///< ask for exactly max_new_tokens (equal work for every policy); the seed does not
   std::vector<std::string> policies{"lb"};  ///< one run per policy, same schedule and prompts
   dispatch::policy_config policy{};      ///< policy settings (nodes is filled from endpoints)
   std::chrono::duration<double> metrics_interval{0.1};  ///< /metrics poll period per node

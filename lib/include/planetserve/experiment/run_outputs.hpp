@@ -17,10 +17,12 @@ namespace planetserve::experiment {
 
 /// Writes experiment_results.json, throughput_records.json (every `tick_s`), summary.json,
 /// timeline.json and <dataset>_summary.txt into layout.log_dir, and the figures into
-/// layout.fig_dir. Every file goes through a temporary name and a rename.
+/// layout.fig_dir. Every file goes through a temporary name and a rename. Sets
+/// summary.seed from the first two files, read as the seed reads them, before writing the
+/// summaries.
 boost::system::error_code write_run_outputs(std::span<const request_record> records,
                                             std::span<const node_timeline> timelines,
-                                            const run_summary& summary, const output_layout& layout,
+                                            run_summary& summary, const output_layout& layout,
                                             double tick_s, bool render, std::ostream& log,
                                             diagnostics& diag);
 

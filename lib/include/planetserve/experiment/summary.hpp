@@ -4,6 +4,7 @@
 
 #include <planetserve/experiment/node_timeline.hpp>
 #include <planetserve/experiment/request_record.hpp>
+#include <planetserve/experiment/seed_summary.hpp>
 
 #include <map>
 #include <span>
@@ -53,6 +54,7 @@ struct run_summary {
   double kv_cache_usage_mean = missing;   ///< mean over scrapes and nodes
   double server_ttft_mean_s = missing;    ///< Δttft_sum/Δttft_count over the run, all nodes
   double server_tpot_mean_s = missing;    ///< Δ per-token latency sum / Δcount, all nodes
+  seed_summary seed;                      ///< the seed's summarize_results numbers, from the written files (write_run_outputs fills it)
   std::map<std::string, std::size_t> failures;  ///< failure kind -> count
   std::size_t retries = 0;           ///< sends repeated after connection failures, all requests
   std::size_t retried_requests = 0;  ///< requests sent more than once

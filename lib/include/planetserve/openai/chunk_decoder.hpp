@@ -28,12 +28,14 @@ struct server_error {
 
 /// What one chunk (or one whole response) said. Strings keep their capacity between uses.
 struct chunk {
+  std::string id;             ///< the response id ("chatcmpl-...", "cmpl-..."), "" if absent or not a string
   std::string content;        ///< generated text in it: delta.content, delta.reasoning_content, message.content or text, over all choices
   std::string finish_reason;  ///< the first non-null finish_reason, "" if none
   std::optional<openai::usage> usage;  ///< present when the chunk carried a non-null `usage`
   std::optional<server_error> error;   ///< present when it was an error object
 
   void clear() noexcept {
+    id.clear();
     content.clear();
     finish_reason.clear();
     usage.reset();
@@ -53,6 +55,7 @@ struct chunk_frame {
   bool valid = false;
   std::string before;  ///< up to and including the text's opening quote
   std::string after;   ///< from the text's closing quote to the end
+  std::string id;
   std::string finish_reason;
   std::optional<openai::usage> usage;
 };

@@ -70,6 +70,7 @@ struct outcome {
   std::uint64_t content_bytes = 0;         ///< bytes of generated text
   std::optional<openai::usage> usage;      ///< from the usage chunk / response
   std::string finish_reason;               ///< last finish_reason seen
+  std::string response_id;                 ///< the server's id of the response (first chunk's "id"), "" if none came
   bool done_marker = false;                ///< `data: [DONE]` arrived
   std::string text;                        ///< generated text (with call::keep_text)
   std::string authorization;               ///< scratch for the Authorization header; reused

@@ -20,8 +20,10 @@ void lb_policy::do_reset() {
   // The seed started every node from a random latency near 71 ms; seeded here.
   rng_.seed(config().seed);
   const auto& c = config().lb;
-  for (auto& e : ema_)
-    e = c.initial_latency.count() * (1.0 + c.initial_latency_jitter * (2.0 * rng_.unit() - 1.0));
+  for (std::size_t i = 0; i < ema_.size(); ++i) {
+    const double drawn = c.initial_latency.count() * (1.0 + c.initial_latency_jitter * (2.0 * rng_.unit() - 1.0));
+    ema_[i] = c.initial_latencies.empty() ? drawn : c.initial_latencies[i].count();
+  }
   std::fill(queued_.begin(), queued_.end(), 0.0);
 }
 

@@ -10,6 +10,7 @@
 #include <planetserve/dispatch/p2c_policy.hpp>
 #include <planetserve/dispatch/random_policy.hpp>
 #include <planetserve/dispatch/rr_policy.hpp>
+#include <planetserve/dispatch/seed_lb_policy.hpp>
 
 #include <array>
 #include <stdexcept>
@@ -24,7 +25,10 @@ constexpr std::array<policy_info, 7> registry{{
      "among nodes whose busy factor (latency EMA x queued batches) is within the 80th "
      "percentile, else lowest busy factor; "
      "default memory lru-blocks (each node keeps its KV capacity in blocks, evicting LRU, as "
-     "vLLM does), recent-prompts reproduces the seed's 10 most recent prompts per node"},
+     "vLLM does), recent-prompts reproduces the seed's 10 most recent prompts per node; "
+     "--lb-compat seed runs the seed's algorithm exactly instead (10-token chunks, its last 10 "
+     "prompts per node, any shared chunk matches, cut at the 80th percentile of the matching "
+     "nodes' busy factors)"},
     {"least-loaded", "fewest requests in flight, random among equals"},
     {"random", "uniformly random available node"},
     {"p2c", "power of two choices: the less loaded of two random nodes"},
@@ -53,7 +57,10 @@ std::unique_ptr<policy> make_policy(std::string_view name, const policy_config& 
   if (auto what = check(config); !what.empty())
     throw std::invalid_argument("dispatch::make_policy: " + what);
   if (name == "rr") return std::make_unique<rr_policy>(config);
-  if (name == "lb") return std::make_unique<lb_policy>(config);
+  if (name == "lb") {
+    if (config.lb.compat == lb_compat::seed) return std::make_unique<seed_lb_policy>(config);
+    return std::make_unique<lb_policy>(config);
+  }
   if (name == "least-loaded") return std::make_unique<least_loaded_policy>(config);
   if (name == "random") return std::make_unique<random_policy>(config);
   if (name == "p2c") return std::make_unique<p2c_policy>(config);

@@ -4,6 +4,7 @@
 
 #include <planetserve/dispatch/policy.hpp>
 
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -29,6 +30,8 @@ std::string_view to_string(rule r) noexcept {
   return "?";
 }
 
+std::string_view to_string(lb_compat c) noexcept { return c == lb_compat::seed ? "seed" : "pswm"; }
+
 std::string check(const policy_config& c) {
   if (c.nodes == 0) return "nodes: the fleet needs at least one node";
   if (c.nodes >= no_node) return "nodes: too many nodes";
@@ -41,6 +44,11 @@ std::string check(const policy_config& c) {
   if (!(c.lb.eligible_percentile >= 0 && c.lb.eligible_percentile <= 100))
     return "lb.eligible_percentile: must be in [0, 100]";
   if (!(c.lb.min_match_ratio >= 0 && c.lb.min_match_ratio <= 1)) return "lb.min_match_ratio: must be in [0, 1]";
+  if (!c.lb.initial_latencies.empty() && c.lb.initial_latencies.size() != c.nodes)
+    return "lb.initial_latencies: " + std::to_string(c.lb.initial_latencies.size()) + " values for " +
+           std::to_string(c.nodes) + " nodes (give one per node, or none)";
+  for (const auto& l : c.lb.initial_latencies)
+    if (!(l.count() >= 0) || !std::isfinite(l.count())) return "lb.initial_latencies: must be finite and not negative";
   if (!(c.cache_aware.cache_threshold >= 0 && c.cache_aware.cache_threshold <= 1))
     return "cache_aware.cache_threshold: must be in [0, 1]";
   if (!(c.cache_aware.balance_abs_threshold >= 0)) return "cache_aware.balance_abs_threshold: must not be negative";

@@ -82,39 +82,52 @@ std::string fmt(double v, const char* spec) {
 
 json::object result_object(const request_record& r, std::span<const node_timeline> timelines) {
   json::object o;
-  o["query_id"] = r.query_id;
+  // The seed's query_id is the server's response id; ours (the prompt's position) is
+  // request_index. The seed writes "unknown" when the response has no id.
+  o["query_id"] = r.response_id.empty() ? "unknown" : r.response_id;
   o["query_number"] = r.query_id + 1;
+  o["request_index"] = r.query_id;
   o["epoch"] = r.epoch;
   const node_timeline* tl = r.node < timelines.size() ? &timelines[r.node] : nullptr;
   o["node_name"] = tl ? json::value(tl->name) : json::value(nullptr);
   o["node_url"] = tl ? json::value(tl->url) : json::value(nullptr);
-  o["generation_time"] = num(r.e2e_s());
-  o["absolute_start"] = num(r.absolute_start);
+  o["generation_time"] = std::isfinite(r.e2e_s()) ? r.e2e_s() : 0.0;
+  o["absolute_start"] = std::isfinite(r.absolute_start) ? r.absolute_start : 0.0;
 
-  // The seed's server-side view: the node's scrapes while the request ran, and the last one.
+  // The seed's server-side view, as its monitor threads recorded it: [elapsed since the
+  // request started, value] pairs, values as the seed reads them (cumulative ratios and
+  // averages, 0.0 where undefined). Ours are the node's scrapes while the request ran,
+  // led by the last scrape before it was sent (the seed's first sample is taken at the
+  // start too), so that pair's elapsed is at most one scrape interval below zero.
   json::array usage, prefix, ttft, tpot;
-  const node_sample* last = nullptr;
+  auto pair = [](double elapsed, double v) {
+    json::array a;
+    a.push_back(elapsed);
+    a.push_back(std::isfinite(v) ? v : 0.0);
+    return a;
+  };
   if (tl && std::isfinite(r.sent_s)) {
     const double end = std::isfinite(r.finished_s) ? r.finished_s : r.sent_s;
     auto [b, e] = tl->between(r.sent_s, end);
+    const node_sample* before = tl->at(r.sent_s);
+    if (before && (b == e || before < b)) b = before;
     for (auto* p = b; p != e; ++p) {
-      usage.push_back(num(p->snap.kv_cache_usage));
-      prefix.push_back(num(p->snap.prefix_cache_hit_ratio()));
-      ttft.push_back(num(cumulative_avg(p->snap.ttft_sum, p->snap.ttft_count)));
-      tpot.push_back(num(cumulative_avg(p->snap.tpot_sum, p->snap.tpot_count)));
+      const double el = p->t_s - r.sent_s;
+      usage.push_back(pair(el, p->snap.kv_cache_usage));
+      prefix.push_back(pair(el, p->snap.prefix_cache_hit_ratio()));
+      ttft.push_back(pair(el, cumulative_avg(p->snap.ttft_sum, p->snap.ttft_count)));
+      tpot.push_back(pair(el, cumulative_avg(p->snap.tpot_sum, p->snap.tpot_count)));
     }
-    last = tl->at(end);
   }
-  o["final_kv_cache_usage"] = last ? num(last->snap.kv_cache_usage) : json::value(nullptr);
-  o["final_prefix_cache_hit_rate"] = last ? num(last->snap.prefix_cache_hit_ratio()) : json::value(nullptr);
-  o["final_time_to_first_token"] =
-      last ? num(cumulative_avg(last->snap.ttft_sum, last->snap.ttft_count)) : json::value(nullptr);
-  o["final_time_per_output_token"] =
-      last ? num(cumulative_avg(last->snap.tpot_sum, last->snap.tpot_count)) : json::value(nullptr);
+  auto last_value = [](const json::array& a) { return a.empty() ? 0.0 : a.back().as_array()[1].as_double(); };
+  o["final_kv_cache_usage"] = last_value(usage);
+  o["final_prefix_cache_hit_rate"] = last_value(prefix);
+  o["final_time_per_output_token"] = last_value(tpot);
+  o["final_time_to_first_token"] = last_value(ttft);
   o["usage_records"] = std::move(usage);
   o["prefix_usage_records"] = std::move(prefix);
-  o["time_to_first_token_records"] = std::move(ttft);
   o["time_per_output_token_records"] = std::move(tpot);
+  o["time_to_first_token_records"] = std::move(ttft);
 
   o["scheduled_s"] = num(r.scheduled_s);
   o["sent_s"] = num(r.sent_s);
@@ -191,7 +204,9 @@ std::string throughput_records_json(std::span<const node_timeline> timelines, do
   }
   json::array out;
   if (tick_s <= 0) tick_s = 1;
-  for (double t = 0; t <= end + 1e-9; t += tick_s) {
+  // t = i * tick, not a running sum: the sum drifts (33.500000000000206 after 335 ticks).
+  for (std::size_t i = 0; static_cast<double>(i) * tick_s <= end + 1e-9; ++i) {
+    const double t = static_cast<double>(i) * tick_s;
     json::object row;
     double pt = 0, gt = 0, rs = 0;
     json::array nodes;
@@ -265,6 +280,19 @@ std::string summary_json(const run_summary& s) {
   o["kv_cache_usage_mean"] = num(s.kv_cache_usage_mean);
   o["server_ttft_mean_s"] = num(s.server_ttft_mean_s);
   o["server_tpot_mean_s"] = num(s.server_tpot_mean_s);
+  if (s.seed.computed) {
+    // The seed's summarize_results numbers, under its names, from the files as written.
+    json::object sd;
+    sd["avg_latency_s"] = num(s.seed.avg_latency_s);
+    sd["p99_latency_s"] = num(s.seed.p99_latency_s);
+    sd["tpot_s"] = num(s.seed.tpot_s);
+    sd["ttft_s"] = num(s.seed.ttft_s);
+    sd["avg_token_throughput"] = num(s.seed.token_throughput);
+    sd["avg_request_throughput"] = num(s.seed.request_throughput);
+    sd["avg_prefix_hit_rate"] = num(s.seed.prefix_hit_rate);
+    sd["avg_inter_arrival_s"] = num(s.seed.inter_arrival_s);
+    o["seed"] = std::move(sd);
+  }
   json::object f;
   for (const auto& [kind, n] : s.failures) f[kind] = n;
   o["failures"] = std::move(f);
@@ -307,16 +335,40 @@ std::string summary_text(const run_summary& s) {
   t += "===== pswm summary: " + s.dataset + ", policy " + s.policy + " =====\n";
   line("Requests (ok / failed)", std::to_string(s.ok) + " / " + std::to_string(s.failed), nullptr);
   if (s.interrupted) t += "Run was INTERRUPTED: numbers cover what finished.\n";
-  t += "-- seed metrics --\n";
+  // The seed's lines, computed as its summarize_results does from experiment_results.json
+  // and throughput_records.json and printed in its format (a script that parses the seed's
+  // summary reads these), each followed by where the number comes from.
+  if (s.seed.computed) {
+    auto seed_line = [&](const char* label, double v, const char* spec, const char* unit, const char* side) {
+      std::string text = label;
+      text += std::isnan(v) ? std::string("nan") : fmt(v, spec);  // Python prints NaN as nan
+      text += unit;
+      if (text.size() < 40) text.append(40 - text.size(), ' ');
+      t += text + "  [" + side + "]\n";
+    };
+    const char* records = "server-side /metrics, mean over requests of their scrapes";
+    const char* counters = "server-side /metrics counters";
+    t += "-- the seed's summary (its definitions, read from experiment_results.json and throughput_records.json) --\n";
+    t += "Mean Interval: " + fmt(s.average_interval_s, "%.3f") + "s\n";
+    seed_line("Avg Latency: ", s.seed.avg_latency_s, "%.3f", "s", client);
+    seed_line("P99 Latency: ", s.seed.p99_latency_s, "%.3f", "s", client);
+    seed_line("TPOT: ", s.seed.tpot_s, "%.3f", "s", records);
+    seed_line("TTFT: ", s.seed.ttft_s, "%.3f", "s", records);
+    seed_line("Avg Token Throughput: ", s.seed.token_throughput, "%.2f", " tok/s", counters);
+    seed_line("Avg Request Throughput: ", s.seed.request_throughput, "%.2f", " req/s", counters);
+    seed_line("Avg Prefix Hit Rate: ", s.seed.prefix_hit_rate, "%.3f", "", records);
+    seed_line("Avg Inter-arrival: ", s.seed.inter_arrival_s, "%.3f", "s", client);
+  }
+  t += "-- pswm --\n";
   line("Average latency (s)", fmt(s.e2e_mean_s, "%.4f"), client);
   line("P99 latency (s)", fmt(s.e2e_p99_s, "%.4f"), client);
   line("Average TPOT (s)", fmt(s.tpot_mean_s, "%.4f"), client);
   line("Average TTFT (s)", fmt(s.ttft_mean_s, "%.4f"), client);
-  line("Token throughput (tok/s)", fmt(s.token_throughput, "%.2f"), client);
+  line("Output token throughput (tok/s)", fmt(s.token_throughput, "%.2f"), client);
+  line("Total token throughput (tok/s)", fmt(s.total_token_throughput, "%.2f"), client);
   line("Request throughput (req/s)", fmt(s.request_throughput, "%.3f"), client);
-  line("Prefix cache hit rate", fmt(s.prefix_hit_ratio, "%.4f"), server);
+  line("Prefix cache hit ratio (run)", fmt(s.prefix_hit_ratio, "%.4f"), server);
   line("Average inter-arrival (s)", fmt(s.inter_arrival_mean_s, "%.4f"), client);
-  t += "-- more --\n";
   line("TTFT p50 / p99 (s)", fmt(s.ttft_p50_s, "%.4f") + " / " + fmt(s.ttft_p99_s, "%.4f"), client);
   line("TPOT p99 (s)", fmt(s.tpot_p99_s, "%.4f"), client);
   line("ITL mean / p99 (s)", fmt(s.itl_mean_s, "%.4f") + " / " + fmt(s.itl_p99_s, "%.4f"), client);
@@ -325,7 +377,6 @@ std::string summary_text(const run_summary& s) {
        fmt(s.send_lag_mean_s * 1e3, "%.3f") + " / " + fmt(s.send_lag_p99_s * 1e3, "%.3f") + " / " +
            fmt(s.send_lag_max_s * 1e3, "%.3f"),
        client);
-  line("Total token throughput (tok/s)", fmt(s.total_token_throughput, "%.2f"), client);
   line("Prompt / completion tokens (mean)",
        fmt(s.prompt_tokens_mean, "%.1f") + " / " + fmt(s.completion_tokens_mean, "%.1f"), client);
   line("Cached prompt tokens (usage)", fmt(s.client_cached_ratio, "%.4f"), client);
@@ -363,7 +414,7 @@ std::string comparison_text(std::span<const run_summary> runs) {
       {"TPOT mean (s)", &run_summary::tpot_mean_s, "%.4f", "client"},
       {"E2E mean (s)", &run_summary::e2e_mean_s, "%.4f", "client"},
       {"E2E p99 (s)", &run_summary::e2e_p99_s, "%.4f", "client"},
-      {"token throughput (tok/s)", &run_summary::token_throughput, "%.1f", "client"},
+      {"output token throughput (tok/s)", &run_summary::token_throughput, "%.1f", "client"},
       {"request throughput (req/s)", &run_summary::request_throughput, "%.3f", "client"},
       {"KV-cache usage mean", &run_summary::kv_cache_usage_mean, "%.4f", "server"},
       {"send lag p99 (ms)", &run_summary::send_lag_p99_s, "%.3f", "client"},
@@ -490,6 +541,8 @@ std::string record_line(const request_record& r) {
   put_int(o, r.cached_tokens);
   put_key(o, "usage_reported");
   o += r.usage_reported ? "true" : "false";
+  put_key(o, "response_id");
+  openai::append_json_string(o, r.response_id);
   put_key(o, "finish_reason");
   openai::append_json_string(o, r.finish_reason);
   put_key(o, "ok");
@@ -566,6 +619,7 @@ result<request_record> parse_record_line(std::string_view line, diagnostics& dia
   if (auto* b = o.if_contains("ok"); b && b->is_bool()) r.ok = b->get_bool();
   r.http_status = static_cast<int>(count("http_status"));
   r.finish_reason = get_str(o, "finish_reason");
+  r.response_id = get_str(o, "response_id");
   r.error = get_str(o, "error");
   r.error_kind = get_str(o, "error_kind");
   r.retries = count("retries");

@@ -39,7 +39,7 @@ boost::system::error_code write_charts(const std::vector<chart>& charts,
 
 boost::system::error_code write_run_outputs(std::span<const request_record> records,
                                             std::span<const node_timeline> timelines,
-                                            const run_summary& summary, const output_layout& layout,
+                                            run_summary& summary, const output_layout& layout,
                                             double tick_s, bool render, std::ostream& log,
                                             diagnostics& diag) {
   const auto& dir = layout.log_dir;
@@ -50,9 +50,14 @@ boost::system::error_code write_run_outputs(std::span<const request_record> reco
   std::stable_sort(by_query.begin(), by_query.end(), [](const auto* a, const auto* b) {
     return a->epoch != b->epoch ? a->epoch < b->epoch : a->query_id < b->query_id;
   });
+  std::string results = experiment_results_json(std::span<const request_record* const>(by_query), timelines);
+  std::string throughput = throughput_records_json(timelines, tick_s);
+  diagnostics seed_diag;
+  if (auto seed = summarize_seed_files(results, throughput, seed_diag)) summary.seed = *seed;
+  else log << "pswm: warning: the seed's summary could not be computed: " << seed_diag.message << "\n";
   const std::pair<std::string, std::string> files[] = {
-      {"experiment_results.json", experiment_results_json(std::span<const request_record* const>(by_query), timelines)},
-      {"throughput_records.json", throughput_records_json(timelines, tick_s)},
+      {"experiment_results.json", std::move(results)},
+      {"throughput_records.json", std::move(throughput)},
       {"summary.json", summary_json(summary)},
       {"timeline.json", timelines_json(timelines)},
       {summary.dataset + "_summary.txt", summary_text(summary)},

@@ -225,6 +225,8 @@ struct runner::state {
     tokenize::approx_tokenizer tok(tokenize::approx_tokenizer_config{.seed = cfg.policy.tree.seed});
     tokens.resize(n);
     for (std::size_t i = 0; i < n; ++i) tok.encode(data.prompts[i].text, tokens[i]);
+    if (cfg.policy.lb.compat == dispatch::lb_compat::seed && cfg.policy.lb.seed_baseline_tokens.empty())
+      tok.encode(dispatch::seed_baseline_text, cfg.policy.lb.seed_baseline_tokens);  // tokenized like the prompts
     workload::arrival_config ac;
     ac.mean_interval = std::chrono::duration<double>(cfg.average_interval_s);
     ac.burstiness = cfg.burstiness;
@@ -581,6 +583,7 @@ struct runner::state {
   void record_no_node(request_record& rec) {
     rec.sent_s = missing;
     rec.finished_s = now_s();
+    rec.absolute_start = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     rec.error = "no node available: every node failed and none answered /health within --no-node-wait";
     rec.error_kind = "no_node_available";
     rec.node_out_reason = nodes_out_text();
@@ -623,6 +626,7 @@ struct runner::state {
     for (auto tp : out.chunk_times) rec.chunk_s.push_back(at(tp));
     rec.http_status = static_cast<int>(out.status);
     rec.finish_reason = out.finish_reason;
+    rec.response_id = out.response_id;
     if (out.usage) {
       rec.usage_reported = true;
       rec.prompt_tokens = static_cast<std::uint32_t>(out.usage->prompt_tokens);
@@ -696,6 +700,7 @@ struct runner::state {
         nd.backlog.pop_front();
         rec.sent_s = missing;
         rec.finished_s = now_s();
+        rec.absolute_start = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
         rec.error = "stopped before a connection to " + nd.name + " (" + nd.url + ") was free: not sent";
         rec.error_kind = "interrupted";
         finish_record(rec);
@@ -879,9 +884,14 @@ struct runner::state {
     o["metrics_interval_s"] = cfg.metrics_interval.count();
     o["request_timeout_s"] = cfg.request_timeout.count();
     o["max_connections_per_node"] = cfg.max_connections_per_node;
+    o["max_retries"] = cfg.max_retries;
+    o["retry_backoff_s"] = cfg.retry_backoff.count();
+    o["breaker_failures"] = cfg.breaker_failures;
+    o["no_node_wait_s"] = cfg.no_node_wait.count();
     o["chunk_tokens"] = cfg.policy.tree.chunk_tokens;
     o["lb_memory"] = std::string(hrtree::to_string(cfg.policy.tree.memory));
     o["lb_min_match_ratio"] = cfg.policy.lb.min_match_ratio;
+    o["lb_compat"] = std::string(dispatch::to_string(cfg.policy.lb.compat));
     const auto now = std::chrono::system_clock::now();
     o["started_unix_s"] = std::chrono::duration<double>(now.time_since_epoch()).count();
     return json::serialize(o);

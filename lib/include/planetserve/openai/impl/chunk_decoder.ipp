@@ -121,6 +121,8 @@ boost::system::error_code detail::decode_full(std::string_view text, chunk& out,
   const auto& top = v.get_object();
   out.error = detail::error_from(top);
   if (out.error) return {};
+  if (auto it = top.find("id"); it != top.end() && it->value().is_string())
+    out.id.assign(it->value().get_string().data(), it->value().get_string().size());
   if (auto it = top.find("choices"); it != top.end() && !it->value().is_null()) {
     if (!it->value().is_array()) return fail(error::wrong_field_type, "`choices` is not an array");
     for (const auto& cv : it->value().get_array()) {

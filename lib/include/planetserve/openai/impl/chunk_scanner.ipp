@@ -110,6 +110,7 @@ class scanner {
           if (key == "usage") return once(seen, 2) && usage();
           if (key == "error") return once(seen, 4) && null();  // an error object: the full parse
           if (key == "object") return once(seen, 8) && object_field();
+          if (key == "id") return once(seen, 16) && id_field();
           return skip_value(1);
         }))
       return false;
@@ -356,6 +357,18 @@ class scanner {
     return string(s);
   }
 
+  // Top-level "id": kept when a string; any other value is ignored, as the full parse does.
+  bool id_field() {
+    if (p_ < end_ && *p_ == '"') {
+      text_span s;
+      if (!string(s)) return false;
+      out_.id.clear();
+      append_span(out_.id, s);
+      return true;
+    }
+    return skip_value(1);
+  }
+
   // Top-level "object": only the string "error" matters (the flat error shape).
   bool object_field() {
     if (p_ < end_ && *p_ == '"') {
@@ -458,6 +471,7 @@ bool scan_chunk(std::string_view text, chunk& out, chunk_frame& frame) {
       append_span(out.content, s);
       out.finish_reason = frame.finish_reason;
       out.usage = frame.usage;
+      out.id = frame.id;
       return true;
     }
   }
@@ -475,6 +489,7 @@ bool scan_chunk(std::string_view text, chunk& out, chunk_frame& frame) {
     frame.after.assign(text.data() + close, text.size() - close);
     frame.finish_reason = out.finish_reason;
     frame.usage = out.usage;
+    frame.id = out.id;
   }
   return true;
 }

@@ -20,6 +20,7 @@ void outcome::reset() noexcept {
   resent = 0;
   usage.reset();
   finish_reason.clear();
+  response_id.clear();
   done_marker = false;
   text.clear();
 }
@@ -55,6 +56,7 @@ inline void apply_chunk(const chunk& ch, clock::time_point t, const call& c, out
     if (on_event) on_event(stream_event{stream_event::error, t, {}, {}, nullptr, ch.error->message});
     return;
   }
+  if (out.response_id.empty() && !ch.id.empty()) out.response_id = ch.id;
   if (!ch.content.empty()) {
     ++out.content_chunks;
     out.content_bytes += ch.content.size();
