@@ -12,6 +12,7 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
@@ -88,6 +89,7 @@ struct client_connection {
   // Whether bytes may already be queued: the last read filled the buffer. Otherwise (and
   // right after a request was sent) wait for readiness first instead of a read that fails.
   bool more_queued = false;
+  unsigned eager_reads = 0;  // reads in a row that found bytes without waiting
   std::shared_ptr<client_connection*> self;  // nulled on destruction; the watch handler checks it
 };
 
@@ -501,6 +503,13 @@ inline asio::awaitable<error_code> fill(client_connection& c, clock::time_point 
     error_code ec;
     std::size_t got = 0;
     bool try_now = c.more_queued;
+    // A fast sender (a 50 MB /metrics page over loopback) would keep this loop reading
+    // without ever suspending, holding every other coroutine for the whole body: after 16
+    // reads in a row (256 KiB) it lets the event loop run once.
+    if (try_now && ++c.eager_reads >= 16) {
+      c.eager_reads = 0;
+      co_await asio::post(sock.get_executor(), asio::use_awaitable);
+    }
     for (;;) {
       if (try_now) {
         int err = 0;
@@ -520,6 +529,7 @@ inline asio::awaitable<error_code> fill(client_connection& c, clock::time_point 
         }
       }
       try_now = true;
+      c.eager_reads = 0;
       auto [wec] = co_await sock.async_wait(tcp::socket::wait_read, use_tuple);
       if (wec) {
         ec = wec;
