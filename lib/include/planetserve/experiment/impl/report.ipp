@@ -624,8 +624,8 @@ result<std::vector<node_timeline>> parse_timelines_json(std::string_view text, d
         node_sample s;
         s.t_s = get_num(sv.get_object(), "t_s");
         for (const auto& f : snap_fields) {
-          const double x = get_num(sv.get_object(), f.name);
-          s.snap.*(f.member) = std::isfinite(x) ? x : 0;
+          // null (a NaN or missing reading) stays NaN: summarize skips it rather than read 0.
+          s.snap.*(f.member) = get_num(sv.get_object(), f.name);
         }
         tl.samples.push_back(s);
       }
