@@ -4,6 +4,7 @@
 #include "commands.hpp"
 #include "sim_fleet_option.hpp"
 
+#include <planetserve/detail/sanitize.hpp>
 #include <planetserve/dispatch/make_policy.hpp>
 #include <planetserve/experiment/runner.hpp>
 #include <planetserve/hrtree/tree.hpp>
@@ -247,11 +248,12 @@ int cmd_run(int argc, char** argv) {
           std::cerr << "pswm run: " << diag.message << "\n";
           rc = cli::exit_failure;
         } else {
-          std::cout << "pswm: model " << runner.model() << ", " << runner.request_count()
-                    << " requests per epoch\n";
+          // The model id is the server's text: shown made safe (no escape codes).
+          std::cout << "pswm: model " << planetserve::detail::sanitized(runner.model()) << ", "
+                    << runner.request_count() << " requests per epoch\n";
           if (auto ec2 = co_await runner.async_run(diag)) {
             std::cerr << "pswm run: " << diag.message << "\n";
-            rc = cli::exit_failure;
+            rc = ec2 == planetserve::error::file_unwritable ? cli::exit_incomplete : cli::exit_failure;
           }
         }
         signals.cancel();

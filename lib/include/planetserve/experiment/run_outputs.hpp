@@ -17,7 +17,8 @@ namespace planetserve::experiment {
 
 /// Writes experiment_results.json, throughput_records.json (every `tick_s`), summary.json,
 /// timeline.json and <dataset>_summary.txt into layout.log_dir, and the figures into
-/// layout.fig_dir. Every file goes through a temporary name and a rename.
+/// layout.fig_dir. Every file goes through a temporary name and a rename. Every file is
+/// attempted; the error (file_unwritable) names each one not written.
 boost::system::error_code write_run_outputs(std::span<const request_record> records,
                                             std::span<const node_timeline> timelines,
                                             const run_summary& summary, const output_layout& layout,

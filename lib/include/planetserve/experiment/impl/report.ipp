@@ -9,6 +9,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -631,6 +632,53 @@ result<std::vector<node_timeline>> parse_timelines_json(std::string_view text, d
       }
     }
     out.push_back(std::move(tl));
+  }
+  return out;
+}
+
+result<std::vector<node_timeline>> parse_metrics_timeline_jsonl(std::string_view text,
+                                                                std::span<const std::string> urls,
+                                                                std::size_t& bad_lines, diagnostics& diag) {
+  std::vector<node_timeline> out;
+  bad_lines = 0;
+  for (std::size_t at = 0; at < text.size();) {
+    const auto nl = text.find('\n', at);
+    const auto line = text.substr(at, nl == std::string_view::npos ? std::string_view::npos : nl - at);
+    at = nl == std::string_view::npos ? text.size() : nl + 1;
+    if (line.empty()) continue;
+    boost::system::error_code ec;
+    auto v = json::parse(json::string_view(line.data(), line.size()), ec);
+    const std::string name = !ec && v.is_object() ? get_str(v.get_object(), "node") : std::string();
+    // "node_K": the runner's names, K its position among the endpoints.
+    std::size_t k = 0;
+    const bool named = name.starts_with("node_") &&
+                       std::from_chars(name.data() + 5, name.data() + name.size(), k).ec == std::errc() && k < 4096;
+    if (!named) {
+      ++bad_lines;
+      continue;
+    }
+    if (out.size() <= k) out.resize(k + 1);
+    auto& tl = out[k];
+    const auto& o = v.get_object();
+    if (auto* snap = o.if_contains("snapshot"); snap && snap->is_object()) {
+      node_sample smp;
+      smp.t_s = get_num(o, "t_s");
+      for (const auto& f : snap_fields) smp.snap.*(f.member) = get_num(snap->get_object(), f.name);
+      tl.samples.push_back(smp);
+    } else {
+      ++tl.failed_scrapes;
+      if (tl.first_failure.empty()) tl.first_failure = get_str(o, "error");
+    }
+  }
+  for (std::size_t k = 0; k < out.size(); ++k) {
+    out[k].name = "node_" + std::to_string(k);
+    if (k < urls.size()) out[k].url = urls[k];
+    std::stable_sort(out[k].samples.begin(), out[k].samples.end(),
+                     [](const node_sample& a, const node_sample& b) { return a.t_s < b.t_s; });
+  }
+  if (out.empty() && bad_lines > 0) {
+    diag.message = "metrics_timeline.jsonl: no readable line";
+    return make_error_code(error::invalid_json);
   }
   return out;
 }
