@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Tests for counter growth over scrapes: restarts told from bad readings, NaN and missing series skipped.
+#include <planetserve/experiment/run_outputs.hpp>
 #include <planetserve/experiment/summary.hpp>
 #include <planetserve/prom/counter_growth.hpp>
 #include <planetserve/prom/vllm_interval.hpp>
@@ -8,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <sstream>
 #include <vector>
 
 namespace ex = planetserve::experiment;
@@ -130,6 +132,11 @@ TEST_CASE("counters: a NaN on one node does not blank the fleet's figures", "[pr
   CHECK(s.nodes[1].prefix_hit_ratio == Approx(0.100));
   CHECK(s.nodes[1].skipped_readings == 2);  // the hits reading and the KV reading
   CHECK(s.nodes[0].skipped_readings == 0);
+  std::ostringstream warned;
+  ex::warn_skipped_readings(s, warned);
+  CHECK(warned.str().find("node_1") != std::string::npos);
+  CHECK(warned.str().find("2 /metrics reading(s) left out") != std::string::npos);
+  CHECK(warned.str().find("node_0") == std::string::npos);
   // A series no scrape had (no prefix caching at all) is absent, not skipped.
   auto c = lifetime_node("node_2", 3);
   for (auto& smp : c.samples) smp.snap.prefix_cache_hits = smp.snap.prefix_cache_queries = nan_v;

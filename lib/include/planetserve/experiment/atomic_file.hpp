@@ -65,6 +65,7 @@ class line_log {
   std::size_t dropped_lines_ = 0;
   std::size_t written_lines_ = 0;
   std::uint64_t committed_ = 0;   // the file's size after its last whole line
+  int last_errno_ = 0;            // why the last write failed (0: it did not)
   int fd_ = -1;
   std::chrono::steady_clock::time_point last_flush_{};
   std::filesystem::path path_;

@@ -25,6 +25,10 @@ boost::system::error_code write_run_outputs(std::span<const request_record> reco
                                             double tick_s, bool render, std::ostream& log,
                                             diagnostics& diag);
 
+/// Warns on `log`, once per node, about /metrics readings summarize() left out (NaN, a
+/// missing series, a counter dip it came back from).
+void warn_skipped_readings(const run_summary& summary, std::ostream& log);
+
 /// Writes the charts' scripts into `dir` and renders them when `render` and gnuplot is
 /// installed; says on `log` how to render them when it is not.
 boost::system::error_code write_charts(const std::vector<chart>& charts,

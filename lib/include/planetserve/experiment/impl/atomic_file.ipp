@@ -63,6 +63,7 @@ boost::system::error_code line_log::open(const std::filesystem::path& path, diag
   // small buffer would cost a write() every few requests.
   pending_.reserve(1u << 20);
   pending_lines_ = dropped_lines_ = written_lines_ = 0;
+  last_errno_ = 0;
   path_ = path;
   return {};
 }
@@ -116,6 +117,7 @@ boost::system::error_code line_log::flush(diagnostics& diag) {
   written_lines_ += lines;
   pending_lines_ -= lines;
   pending_.erase(0, whole);
+  last_errno_ = err;
   if (err == 0) return {};
   diag.message = "cannot append to " + path_.string() + ": " + std::strerror(err) + " (is the disk full?); " +
                  std::to_string(pending_lines_) + " line(s) kept in memory to retry";
@@ -135,7 +137,7 @@ boost::system::error_code line_log::close(diagnostics& diag) {
   pending_lines_ = 0;
   if (lost > 0) {
     diag.message = path_.string() + " is missing " + std::to_string(lost) + " line(s) the disk did not take (" +
-                   (diag.message.empty() ? std::string("no space left") : diag.message) + ")";
+                   std::strerror(last_errno_ ? last_errno_ : ENOSPC) + ")";
     ec = error::file_unwritable;
   }
   return ec;

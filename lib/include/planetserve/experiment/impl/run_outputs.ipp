@@ -37,6 +37,14 @@ boost::system::error_code write_charts(const std::vector<chart>& charts,
   return {};
 }
 
+void warn_skipped_readings(const run_summary& summary, std::ostream& log) {
+  for (const auto& n : summary.nodes)
+    if (n.skipped_readings > 0)
+      log << "pswm: warning: " << n.name << " (" << n.url << "): " << n.skipped_readings
+          << " /metrics reading(s) left out of the server-side figures (NaN, a missing series, or a "
+             "counter that dipped and came back)\n";
+}
+
 boost::system::error_code write_run_outputs(std::span<const request_record> records,
                                             std::span<const node_timeline> timelines,
                                             const run_summary& summary, const output_layout& layout,
@@ -194,6 +202,7 @@ result<rebuilt_report> rebuild_report(const rebuild_options& options, std::ostre
   }
 
   run_summary s = summarize(records, timelines);
+  warn_skipped_readings(s, log);
   s.policy = str("policy");
   s.dataset = dataset_label(str("dataset_file"));
   s.average_interval_s = number("average_interval_s", 0);

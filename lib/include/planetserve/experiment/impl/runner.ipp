@@ -797,11 +797,7 @@ struct runner::state {
         if (write_run_outputs(pr.records, pr.timelines, pr.summary, pr.layout, tick, cfg.render_figures, log, d))
           unwritten.push_back(d.message);
       }
-      for (const auto& nsum : pr.summary.nodes)
-        if (nsum.skipped_readings > 0)
-          log << "pswm: warning: " << nsum.name << " (" << nsum.url << "): " << nsum.skipped_readings
-              << " /metrics reading(s) left out of the server-side figures (NaN, a missing series, or a "
-                 "counter that dipped and came back)\n";
+      warn_skipped_readings(pr.summary, log);
       log << "\n" << summary_text(pr.summary);
       if (unwritten.empty()) {
         log << "Outputs: " << pr.layout.log_dir.string() << "/ and " << pr.layout.fig_dir.string() << "/\n\n";
