@@ -282,6 +282,41 @@ TEST_CASE("misbehaving: escape codes in a server's model id are not printed raw"
   CHECK(pr.diag.find('\x07') == std::string::npos);
 }
 
+TEST_CASE("misbehaving: a finish_reason with escape codes and a kilobyte of text is recorded short and clean", "[reliability][server_text]") {
+  rt::temp_dir tmp("finish_reason");
+  rt::pass_result pr;
+  run_coro([&](asio::io_context& io) -> asio::awaitable<void> {
+    const std::string reason = "\\u001b[31m" + std::string(1000, 'r');
+    const std::string sse = "data: {\"choices\":[{\"index\":0,\"text\":\"hi\",\"finish_reason\":\"" + reason +
+                            "\"}]}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1}}\n\n"
+                            "data: [DONE]\n\n";
+    scripted::server srv(io, [&](const scripted::request& req) {
+      if (req.target == "/v1/completions")
+        return scripted::answer{scripted::http_response(200, "text/event-stream", sse), false, nullptr};
+      return failing_node(req, 500, std::make_shared<const std::string>("x"));
+    });
+    auto cfg = rt::quick_config(rt::write_dataset(tmp.path, 3), tmp.path / "out");
+    cfg.endpoints = {srv.url()};
+    std::ostringstream log;
+    ex::runner r(io.get_executor(), cfg, log);
+    co_await rt::full_pass(r, pr);
+    srv.close();
+  });
+  INFO(pr.diag);
+  REQUIRE_FALSE(pr.run);
+  const auto lines = rt::lines_of(rt::slurp(only_dir(tmp.path / "out", "log_") / "requests.jsonl"));
+  REQUIRE(lines.size() == 3);
+  for (const auto& line : lines) {
+    ps::diagnostics d;
+    auto rec = ex::parse_record_line(line, d);
+    REQUIRE(rec.has_value());
+    CHECK(rec->ok);
+    CHECK(rec->finish_reason.size() <= 64);
+    CHECK(rec->finish_reason.starts_with("rrr"));
+    CHECK(rec->finish_reason.find('\x1b') == std::string::npos);
+  }
+}
+
 // ---- 1xx interim responses ---------------------------------------------------------------
 
 TEST_CASE("misbehaving: 100 Continue and 103 Early Hints before the response are skipped; 101 is an error", "[reliability][http_1xx]") {

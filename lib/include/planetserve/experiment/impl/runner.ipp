@@ -476,6 +476,7 @@ struct runner::state {
     }
     // Server text reaches the record only made safe and short, whichever path set it.
     if (!r.error.empty()) r.error = planetserve::detail::sanitized(r.error);
+    if (!r.finish_reason.empty()) r.finish_reason = planetserve::detail::sanitized(r.finish_reason, 64);
     write_line(requests_log, log_failed, record_line(r));
   }
 
