@@ -16,6 +16,7 @@ namespace po = boost::program_options;
 inline constexpr int exit_ok = 0;
 inline constexpr int exit_failure = 1;  ///< the command ran and something failed
 inline constexpr int exit_usage = 2;    ///< bad flags or arguments
+inline constexpr int exit_incomplete = 3;  ///< the command ran, but some outputs are missing or partial
 
 /// Thrown by commands for a flag value that is out of range; main prints it and exits 2.
 struct usage_error : std::runtime_error {

@@ -25,7 +25,10 @@ int cmd_report(int argc, char** argv) {
                        "Usage: pswm report LOGDIR [--fig-dir DIR]\n\n"
                        "Rebuilds summary.json, <dataset>_summary.txt, experiment_results.json,\n"
                        "throughput_records.json and the figures from requests.jsonl, timeline.json\n"
-                       "and run.json in LOGDIR, and prints the summary.",
+                       "and run.json in LOGDIR, and prints the summary. Lines of requests.jsonl that\n"
+                       "cannot be read stop it without writing anything when the run wrote its own\n"
+                       "summary.json (exit 1); a run without one (it was killed) is rebuilt from the\n"
+                       "readable lines, naming the others (exit 3).",
                        opts, &pos, code);
   if (!vm) return code;
   if (log_dir.empty()) throw cli::usage_error("give the run's log folder, e.g. pswm report log_mixed_0.5");
@@ -40,7 +43,12 @@ int cmd_report(int argc, char** argv) {
     std::cerr << "pswm report: " << diag.message << "\n";
     return cli::exit_failure;
   }
-  std::cout << *r;
+  std::cout << r->text;
+  if (!r->skipped_lines.empty()) {
+    std::cerr << "pswm report: outputs incomplete: " << r->skipped_lines.size()
+              << " line(s) of requests.jsonl were left out (listed above)\n";
+    return cli::exit_incomplete;
+  }
   return cli::exit_ok;
 }
 

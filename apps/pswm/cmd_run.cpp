@@ -5,6 +5,7 @@
 #include "policy_flags.hpp"
 #include "sim_fleet_option.hpp"
 
+#include <planetserve/detail/sanitize.hpp>
 #include <planetserve/dispatch/make_policy.hpp>
 #include <planetserve/experiment/runner.hpp>
 #include <planetserve/hrtree/tree.hpp>
@@ -273,7 +274,8 @@ int cmd_run(int argc, char** argv) {
           std::cerr << "pswm run: " << diag.message << "\n";
           rc = cli::exit_failure;
         } else {
-          std::cout << "pswm: model " << runner.model() << ", " << runner.request_count()
+          // The model id is the server's text: shown made safe (no escape codes).
+          std::cout << "pswm: model " << planetserve::detail::sanitized(runner.model()) << ", " << runner.request_count()
                     << " requests per epoch, api " << api << ", max_tokens " << cfg.max_new_tokens
                     << ", ignore_eos " << (cfg.ignore_eos ? "on" : "off")
                     << (ignore_eos || no_ignore_eos ? "" : cfg.ignore_eos ? " (comparing policies)" : " (as the seed)")
@@ -283,7 +285,7 @@ int cmd_run(int argc, char** argv) {
                     << "\n";
           if (auto ec2 = co_await runner.async_run(diag)) {
             std::cerr << "pswm run: " << diag.message << "\n";
-            rc = cli::exit_failure;
+            rc = ec2 == planetserve::error::file_unwritable ? cli::exit_incomplete : cli::exit_failure;
           }
         }
         signals.cancel();

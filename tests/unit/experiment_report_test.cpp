@@ -476,7 +476,11 @@ TEST_CASE("experiment: bad request record lines are rejected with a reason", "[e
                                "{\"query_id\": \"3\"}", "{\"query_id\": -1}",
                                "{\"query_id\": 1, \"node\": -2}",
                                "{\"query_id\": 1, \"match_blocks\": [-1]}",
-                               "{\"query_id\": 1, \"match_blocks\": [1.5]}"}) {
+                               "{\"query_id\": 1, \"match_blocks\": [1.5]}",
+                               // Casts of these to their integer fields would be undefined.
+                               "{\"query_id\": 1, \"prompt_tokens\": 1e20}",
+                               "{\"query_id\": 1, \"retries\": 4294967296}",
+                               "{\"query_id\": 1, \"epoch\": 1e30}", "{\"query_id\": 1, \"epoch\": -1}"}) {
     INFO(bad);
     planetserve::diagnostics diag;
     planetserve::result<ex::request_record> r = make_error_code(planetserve::error::malformed_line);
@@ -485,6 +489,12 @@ TEST_CASE("experiment: bad request record lines are rejected with a reason", "[e
     CHECK_FALSE(diag.message.empty());
   }
   planetserve::diagnostics diag;
+  auto big = ex::parse_record_line("{\"query_id\": 1, \"completion_tokens\": 1e12}", diag);
+  REQUIRE_FALSE(big.has_value());
+  CHECK(diag.message.find("completion_tokens") != std::string::npos);
+  auto edge = ex::parse_record_line("{\"query_id\": 1, \"prompt_tokens\": 4294967295}", diag);
+  REQUIRE(edge.has_value());
+  CHECK(edge->prompt_tokens == 4294967295u);
   auto minimal = ex::parse_record_line("{\"query_id\": 5}", diag);
   REQUIRE(minimal.has_value());
   CHECK(minimal->query_id == 5);

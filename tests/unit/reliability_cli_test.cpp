@@ -378,3 +378,46 @@ TEST_CASE("reliability cli: pswm decide replays the seed's recorded lb choices",
   CHECK(pswm.exit_code() == 1);
   CHECK(rt::lines_of(pswm.stdout_text()).size() == 120);
 }
+
+TEST_CASE("reliability cli: pswm report exits non-zero naming unreadable lines, and keeps a finished summary", "[reliability][cli][report]") {
+  const auto exe = pswm_binary();
+  if (exe.empty()) {
+    WARN("pswm binary not found beside the test executable: skipped");
+    return;
+  }
+  rt::temp_dir tmp("report_cli");
+  const auto out_dir = tmp.path / "out";
+  child run(exe,
+            {"run", "--sim", "--sim-profile", "instant", "--num-nodes", "1", "--base-port", "0", "--dataset-file",
+             rt::write_dataset(tmp.path, 5).string(), "--average-interval", "0.01", "--max-new-tokens", "4",
+             "--output-dir", out_dir.string(), "--no-plots", "--quiet", "--dispatch", "rr"},
+            tmp.path, "run");
+  REQUIRE(run.wait(60s));
+  INFO(run.stdout_text() << run.stderr_text());
+  REQUIRE(run.exit_code() == 0);
+  const auto jsonl = find_requests_jsonl(out_dir);
+  REQUIRE_FALSE(jsonl.empty());
+  const auto log_dir = jsonl.parent_path();
+  // A line with bytes that are not UTF-8.
+  auto text = rt::slurp(jsonl);
+  const auto second = text.find('\n') + 1;
+  text.insert(text.find("\"rule\":\"", second) + 8, "\xc3\x28");
+  std::ofstream(jsonl, std::ios::binary | std::ios::trunc) << text;
+  const auto summary = rt::slurp(log_dir / "summary.json");
+
+  child refused(exe, {"report", log_dir.string(), "--no-plots"}, tmp.path, "report1");
+  REQUIRE(refused.wait(30s));
+  INFO(refused.stdout_text() << refused.stderr_text());
+  CHECK(refused.exit_code() == 1);
+  CHECK(refused.stderr_text().find(jsonl.string() + ": line(s) 2 cannot be read") != std::string::npos);
+  CHECK(rt::slurp(log_dir / "summary.json") == summary);
+
+  fs::remove(log_dir / "summary.json");  // as after a kill: nothing good to replace
+  child partial(exe, {"report", log_dir.string(), "--no-plots"}, tmp.path, "report2");
+  REQUIRE(partial.wait(30s));
+  INFO(partial.stdout_text() << partial.stderr_text());
+  CHECK(partial.exit_code() == 3);
+  CHECK(partial.stdout_text().find("4 / 0") != std::string::npos);
+  CHECK(partial.stderr_text().find("outputs incomplete") != std::string::npos);
+  CHECK(fs::exists(log_dir / "summary.json"));
+}

@@ -5,9 +5,10 @@
 #include <planetserve/error.hpp>
 
 #include <chrono>
-#include <cstdio>
+#include <cstddef>
+#include <cstdint>
 #include <filesystem>
-#include <memory>
+#include <string>
 #include <string_view>
 
 namespace planetserve::experiment {
@@ -18,9 +19,12 @@ namespace planetserve::experiment {
 boost::system::error_code write_file_atomic(const std::filesystem::path& path,
                                             std::string_view content, diagnostics& diag);
 
-/// An append-only line log (requests.jsonl): lines reach the OS at most `flush_interval`
-/// after they are appended (and on flush() and close()), so a crash or Ctrl-C loses at most
-/// that much; the buffer is large enough that nothing is written in between.
+/// An append-only line log (requests.jsonl, metrics_timeline.jsonl): lines reach the OS at
+/// most `flush_interval` after they are appended (and on flush() and close()), so a crash or
+/// Ctrl-C loses at most that much. The file only ever holds whole lines: a write the disk
+/// could not take in full is cut back to its last whole line, and the lines not written stay
+/// in memory (up to `max_pending_bytes`) and are written by the next flush, when the disk
+/// may have room again.
 class line_log {
  public:
   line_log() = default;
@@ -31,19 +35,38 @@ class line_log {
   /// Opens (creating or appending to) `path`.
   boost::system::error_code open(const std::filesystem::path& path, diagnostics& diag);
   /// Appends `line` and a newline; hands the buffer to the OS when `flush_interval` has passed
-  /// since the last flush (one write per request would cost a system call each).
+  /// since the last flush (one write per request would cost a system call each). An error
+  /// says lines could not be written yet (they are kept, see the class comment).
   boost::system::error_code append(std::string_view line, diagnostics& diag);
-  /// Hands buffered lines to the OS now (call it from a periodic timer).
+  /// Hands buffered lines to the OS now (call it from a periodic timer). Errors name the file.
   boost::system::error_code flush(diagnostics& diag);
   /// Longest time appended lines stay in the process's buffer (0: flush every line).
   std::chrono::milliseconds flush_interval{100};
+  /// Most bytes of lines kept in memory while the disk takes none; lines past it are dropped
+  /// (and counted) rather than let a long run on a full disk use up memory.
+  std::size_t max_pending_bytes = 64u << 20;
+  /// Flushes what it can and closes; an error says lines are missing from the file.
+  boost::system::error_code close(diagnostics& diag);
+  /// Closes without a report (what close(diag) could not write is lost).
   void close() noexcept;
-  bool is_open() const noexcept { return file_ != nullptr; }
+  bool is_open() const noexcept { return fd_ >= 0; }
+  /// Lines appended but not in the file (yet).
+  std::size_t pending_lines() const noexcept { return pending_lines_; }
+  /// Lines given up because more than max_pending_bytes were waiting.
+  std::size_t dropped_lines() const noexcept { return dropped_lines_; }
+  /// Lines in the file since open().
+  std::size_t written_lines() const noexcept { return written_lines_; }
+  /// The file's path.
+  const std::filesystem::path& path() const noexcept { return path_; }
 
  private:
-  static constexpr std::size_t buffer_bytes = 1u << 20;
-  std::unique_ptr<char[]> buffer_;
-  std::FILE* file_ = nullptr;
+  std::string pending_;           // whole lines not yet in the file
+  std::size_t pending_lines_ = 0;
+  std::size_t dropped_lines_ = 0;
+  std::size_t written_lines_ = 0;
+  std::uint64_t committed_ = 0;   // the file's size after its last whole line
+  int last_errno_ = 0;            // why the last write failed (0: it did not)
+  int fd_ = -1;
   std::chrono::steady_clock::time_point last_flush_{};
   std::filesystem::path path_;
 };

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -33,13 +34,15 @@ struct chart {
   double box_width = 0;              ///< bar width in x units; 0: 80% of the bar spacing
 };
 
-/// The gnuplot script for `c`, drawing into `png`.
-std::string gnuplot_script(const chart& c, const std::filesystem::path& png);
+/// The gnuplot script for `c`, drawing into `png_name` in the folder gnuplot runs in. Every
+/// text (titles, labels, names) is a single-quoted gnuplot string: taken as data, never
+/// expanded.
+std::string gnuplot_script(const chart& c, std::string_view png_name);
 
 /// Path of the gnuplot executable, or empty when it is not installed.
 std::filesystem::path find_gnuplot();
 
-/// Writes `<dir>/<name>.gp` and, when `gnuplot` is non-empty, runs it to make
+/// Writes `<dir>/<name>.gp` and, when `gnuplot` is non-empty, runs it in `dir` to make
 /// `<dir>/<name>.png`. Errors name the file and what gnuplot said.
 boost::system::error_code render_chart(const chart& c, const std::filesystem::path& dir,
                                        const std::filesystem::path& gnuplot, diagnostics& diag);

@@ -55,4 +55,11 @@ std::string timelines_json(std::span<const node_timeline> timelines);
 /// Reads timeline.json back.
 result<std::vector<node_timeline>> parse_timelines_json(std::string_view text, diagnostics& diag);
 
+/// Reads metrics_timeline.jsonl back (the scrapes a run appended as it went: all a killed run
+/// leaves): one timeline per node_K named in it, K indexing `urls`. Lines that cannot be read
+/// (a torn last line) are counted in `bad_lines`; none readable is invalid_json.
+result<std::vector<node_timeline>> parse_metrics_timeline_jsonl(std::string_view text,
+                                                                std::span<const std::string> urls,
+                                                                std::size_t& bad_lines, diagnostics& diag);
+
 }  // namespace planetserve::experiment

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <ostream>
 #include <string>
+#include <vector>
 
 namespace planetserve::experiment {
 
@@ -17,11 +18,20 @@ struct rebuild_options {
   bool render_figures = true;     ///< run gnuplot when installed
 };
 
-/// Reads requests.jsonl (every line; a torn last line from a crash is skipped with a
-/// warning to `log`), timeline.json and run.json, then rewrites summary.json,
+/// What a rebuild did.
+struct rebuilt_report {
+  std::string text;                        ///< the summary text, then where the files went
+  std::vector<std::size_t> skipped_lines;  ///< requests.jsonl lines left out (1-based)
+};
+
+/// Reads requests.jsonl, timeline.json and run.json, then rewrites summary.json,
 /// <dataset>_summary.txt, experiment_results.json, throughput_records.json and the
-/// figures. Returns the summary text.
-result<std::string> rebuild_report(const rebuild_options& options, std::ostream& log,
-                                   diagnostics& diag);
+/// figures. A summary is never replaced by one built from fewer records than the run had:
+/// when lines of requests.jsonl cannot be read and the run wrote its summary.json (it
+/// finished), nothing is written and the error names the file and the lines
+/// (error::invalid_json). A run without summary.json (killed) is rebuilt from the lines
+/// that can be read; the others are listed in `skipped_lines` and on `log`.
+result<rebuilt_report> rebuild_report(const rebuild_options& options, std::ostream& log,
+                                      diagnostics& diag);
 
 }  // namespace planetserve::experiment

@@ -56,12 +56,15 @@ class runner {
   boost::asio::awaitable<boost::system::error_code> async_preflight(diagnostics& diag);
 
   /// Runs every configured policy in turn and writes its outputs (and the comparison when
-  /// there are several). Fails only when outputs cannot be written.
+  /// there are several). Fails only when outputs cannot be written: before the run (the
+  /// folder, run.json), or error::file_unwritable after it, once every summary was printed,
+  /// with `diag` naming each file the disk did not take.
   boost::asio::awaitable<boost::system::error_code> async_run(diagnostics& diag);
 
   /// Stop sending; in-flight requests get the drain timeout; outputs are still written.
   void request_stop();
-  /// Hands requests.jsonl's buffered lines to the OS (before an immediate exit).
+  /// Hands requests.jsonl's and metrics_timeline.jsonl's buffered lines to the OS (before an
+  /// immediate exit).
   void flush_request_log() noexcept;
   bool stop_requested() const noexcept;
 

@@ -23,6 +23,9 @@ struct node_summary {
   double prefix_hit_ratio = missing;  ///< server-side Δhits/Δqueries over the run
   double kv_cache_usage_mean = missing;  ///< server-side mean KV usage over the run's scrapes
   std::size_t failed_scrapes = 0;  ///< /metrics scrapes that failed
+  /// Counter and gauge readings left out of the server-side figures: NaN, a missing series,
+  /// or a dip the counter came back from (prom::growth_of).
+  std::size_t skipped_readings = 0;
 };
 
 /// The summary of one policy's run (all epochs together).

@@ -77,6 +77,12 @@ struct client_config {
   std::size_t max_header_size = 64u << 10;
   /// Largest response body, in bytes (streams included).
   std::uint64_t max_body_size = 256u << 20;
+  /// Bytes of a non-2xx body kept (async_fetch, response_reader::async_read_error_body): an
+  /// error's text needs no more, and a misbehaving server's megabytes must not pile up.
+  std::size_t max_error_body_size = 4u << 10;
+  /// Bytes of a non-2xx body read past the kept ones and dropped so the connection can be
+  /// reused; a longer body closes the connection instead of being read.
+  std::uint64_t error_drain_limit = 64u << 10;
   /// PEM file of CA certificates to trust instead of the system store (https only).
   std::string ca_file;
   /// Skip certificate verification (https only). Off by default; say so loudly in CLIs.
@@ -92,7 +98,8 @@ struct client_config {
 struct response {
   unsigned status = 0;        ///< HTTP status code
   std::string content_type;   ///< Content-Type, empty if none
-  std::string body;           ///< the whole body, decoded from chunked if needed
+  std::string body;           ///< the whole body, decoded from chunked if needed (non-2xx: its start)
+  bool body_truncated = false;  ///< a non-2xx body was longer than max_error_body_size and was cut
   clock::time_point sent;     ///< when the request's last byte was handed to the socket
   clock::time_point last_byte;  ///< when the body's last byte arrived
 };
@@ -140,6 +147,15 @@ class response_reader {
   boost::asio::awaitable<boost::system::error_code> async_read_rest(std::string& out,
                                                                      diagnostics& diag);
 
+  /// Reads an error (non-2xx) body: appends at most the client's max_error_body_size bytes
+  /// to `out`, drops up to error_drain_limit more so the connection stays reusable, and
+  /// closes the connection rather than read a longer one. body_truncated() then says whether
+  /// bytes were dropped. Errors as async_read_some.
+  boost::asio::awaitable<boost::system::error_code> async_read_error_body(std::string& out,
+                                                                           diagnostics& diag);
+  /// Whether async_read_error_body dropped bytes.
+  bool body_truncated() const noexcept { return truncated_; }
+
   /// Abandons the response and closes its connection.
   void close() noexcept;
 
@@ -155,6 +171,7 @@ class response_reader {
   unsigned status_ = 0;
   unsigned resent_ = 0;
   bool done_ = false;
+  bool truncated_ = false;
 };
 
 /// Counters for tests and reports.

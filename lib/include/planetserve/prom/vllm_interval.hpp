@@ -9,8 +9,10 @@
 namespace planetserve::prom {
 
 /// The difference of two snapshots of one server. Counter deltas treat a counter that went
-/// down as restarted from zero (as Prometheus' rate() does). Ratios and means over an
-/// interval with nothing to divide by are NaN.
+/// down as restarted from zero (as Prometheus' rate() does); two snapshots cannot tell a
+/// restart from a bad reading, so a run's totals use prom::growth_of over all its scrapes.
+/// A delta with a NaN (missing) reading on either side is NaN and no reset. Ratios and means
+/// over an interval with nothing to divide by are NaN.
 struct vllm_interval {
   std::chrono::duration<double> elapsed{};  ///< time between the snapshots
   double prefix_cache_queries = 0;  ///< Δ prefix-cache query tokens

@@ -22,8 +22,8 @@ namespace planetserve::prom {
 /// Where vLLM renamed a metric, the current name wins when a page has both.
 struct vllm_snapshot {
   double kv_cache_usage = 0;        ///< KV-cache blocks in use, 0..1, mean over engines
-  double prefix_cache_queries = 0;  ///< tokens looked up in the prefix cache
-  double prefix_cache_hits = 0;     ///< of those, tokens found cached
+  double prefix_cache_queries = 0;  ///< tokens looked up in the prefix cache (NaN: not on the page)
+  double prefix_cache_hits = 0;     ///< of those, tokens found cached (NaN: not on the page)
   double ttft_sum = 0;              ///< time to first token histogram: sum of seconds
   double ttft_count = 0;            ///< time to first token histogram: observations
   double tpot_sum = 0;    ///< per-token latency (inter-token latency, else time per output token): s

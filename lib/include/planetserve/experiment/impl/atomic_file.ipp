@@ -4,10 +4,14 @@
 
 #include <planetserve/experiment/atomic_file.hpp>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace planetserve::experiment {
@@ -48,45 +52,100 @@ line_log::~line_log() { close(); }
 
 boost::system::error_code line_log::open(const std::filesystem::path& path, diagnostics& diag) {
   close();
-  file_ = std::fopen(path.c_str(), "ab");
-  if (!file_) {
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd_ < 0) {
     diag.message = "cannot open " + path.string() + " for appending: " + errno_text();
     return error::file_unwritable;
   }
+  struct stat st {};
+  committed_ = ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode) ? static_cast<std::uint64_t>(st.st_size) : 0;
   // Between flushes the lines stay in this buffer: at thousands of requests per second a
-  // stdio-sized buffer would cost a write() every few requests.
-  if (!buffer_) buffer_ = std::make_unique<char[]>(buffer_bytes);
-  std::setvbuf(file_, buffer_.get(), _IOFBF, buffer_bytes);
+  // small buffer would cost a write() every few requests.
+  pending_.reserve(1u << 20);
+  pending_lines_ = dropped_lines_ = written_lines_ = 0;
+  last_errno_ = 0;
   path_ = path;
   return {};
 }
 
 boost::system::error_code line_log::append(std::string_view line, diagnostics& diag) {
-  if (!file_) {
+  if (fd_ < 0) {
     diag.message = "line log is not open";
     return error::file_unwritable;
   }
-  if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fputc('\n', file_) == EOF) {
-    diag.message = "cannot append to " + path_.string() + ": " + errno_text() + " (is the disk full?)";
-    return error::file_unwritable;
+  if (pending_.size() + line.size() + 1 > max_pending_bytes && pending_lines_ > 0) {
+    ++dropped_lines_;
+  } else {
+    pending_.append(line);
+    pending_ += '\n';
+    ++pending_lines_;
   }
   if (flush_interval.count() > 0 && std::chrono::steady_clock::now() - last_flush_ < flush_interval) return {};
   return flush(diag);
 }
 
 boost::system::error_code line_log::flush(diagnostics& diag) {
-  if (!file_) return {};
+  if (fd_ < 0 || pending_.empty()) return {};
   last_flush_ = std::chrono::steady_clock::now();
-  if (std::fflush(file_) != 0) {
-    diag.message = "cannot append to " + path_.string() + ": " + errno_text() + " (is the disk full?)";
-    return error::file_unwritable;
+  std::size_t done = 0;
+  int err = 0;
+  while (done < pending_.size()) {
+    const auto n = ::write(fd_, pending_.data() + done, pending_.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      err = errno;
+      break;
+    }
+    if (n == 0) {
+      err = ENOSPC;
+      break;
+    }
+    done += static_cast<std::size_t>(n);
   }
-  return {};
+  // Keep the whole lines that went out; cut a partial one back off the file and keep it.
+  std::size_t whole = done;
+  if (done < pending_.size()) {
+    const auto last_nl = done == 0 ? std::string::npos : pending_.rfind('\n', done - 1);
+    whole = last_nl == std::string::npos ? 0 : last_nl + 1;
+    if (whole < done) {
+      struct stat st {};
+      if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode)) (void)::ftruncate(fd_, static_cast<off_t>(committed_ + whole));
+    }
+  }
+  const std::size_t lines = static_cast<std::size_t>(std::count(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(whole), '\n'));
+  committed_ += whole;
+  written_lines_ += lines;
+  pending_lines_ -= lines;
+  pending_.erase(0, whole);
+  last_errno_ = err;
+  if (err == 0) return {};
+  diag.message = "cannot append to " + path_.string() + ": " + std::strerror(err) + " (is the disk full?); " +
+                 std::to_string(pending_lines_) + " line(s) kept in memory to retry";
+  return error::file_unwritable;
+}
+
+boost::system::error_code line_log::close(diagnostics& diag) {
+  if (fd_ < 0) return {};
+  auto ec = flush(diag);
+  const std::size_t lost = pending_lines_ + dropped_lines_;
+  if (::close(fd_) != 0 && !ec) {
+    diag.message = "cannot close " + path_.string() + ": " + errno_text();
+    ec = error::file_unwritable;
+  }
+  fd_ = -1;
+  pending_.clear();
+  pending_lines_ = 0;
+  if (lost > 0) {
+    diag.message = path_.string() + " is missing " + std::to_string(lost) + " line(s) the disk did not take (" +
+                   std::strerror(last_errno_ ? last_errno_ : ENOSPC) + ")";
+    ec = error::file_unwritable;
+  }
+  return ec;
 }
 
 void line_log::close() noexcept {
-  if (file_) std::fclose(file_);
-  file_ = nullptr;
+  diagnostics d;
+  (void)close(d);
 }
 
 }  // namespace planetserve::experiment

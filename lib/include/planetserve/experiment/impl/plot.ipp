@@ -3,6 +3,7 @@
 #pragma once
 
 #include <planetserve/detail/python_float.hpp>
+#include <planetserve/detail/sanitize.hpp>
 #include <planetserve/experiment/atomic_file.hpp>
 #include <planetserve/experiment/plot.hpp>
 
@@ -20,13 +21,16 @@ namespace planetserve::experiment {
 
 namespace {
 
+// A gnuplot string constant that gnuplot takes as data: single quotes, where nothing is
+// expanded (double-quoted strings run `backquoted` commands) and '' stands for a quote.
+// Newlines would end the command and control codes mean nothing in a PNG: those go.
 std::string gp_quoted(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
+  std::string out = "'";
+  for (char c : planetserve::detail::sanitized(s, 400)) {
+    if (c == '\'') out += '\'';
     out += c;
   }
-  out += '"';
+  out += '\'';
   return out;
 }
 
@@ -43,11 +47,11 @@ const char* style_name(plot_style s) {
 
 }  // namespace
 
-std::string gnuplot_script(const chart& c, const std::filesystem::path& png) {
+std::string gnuplot_script(const chart& c, std::string_view png_name) {
   std::string s;
   s += "# pswm chart: render with `gnuplot " + c.name + ".gp`\n";
-  s += "set terminal pngcairo size 1000,600 enhanced font 'sans,11'\n";
-  s += "set output " + gp_quoted(png.string()) + "\n";
+  s += "set terminal pngcairo size 1000,600 noenhanced font 'sans,11'\n";
+  s += "set output " + gp_quoted(png_name) + "\n";
   s += "set title " + gp_quoted(c.title) + " noenhanced\n";
   s += "set xlabel " + gp_quoted(c.x_label) + " noenhanced\n";
   s += "set ylabel " + gp_quoted(c.y_label) + " noenhanced\n";
@@ -126,15 +130,18 @@ std::filesystem::path find_gnuplot() {
 boost::system::error_code render_chart(const chart& c, const std::filesystem::path& dir,
                                        const std::filesystem::path& gnuplot, diagnostics& diag) {
   const auto script_path = dir / (c.name + ".gp");
-  const auto png_path = dir / (c.name + ".png");
-  if (auto ec = write_file_atomic(script_path, gnuplot_script(c, png_path), diag)) return ec;
+  if (auto ec = write_file_atomic(script_path, gnuplot_script(c, c.name + ".png"), diag)) return ec;
   if (gnuplot.empty()) return {};
 
+  // gnuplot runs in `dir` and is given only our own file names: the folder's name (the
+  // user's text) never reaches its command line or its script.
   std::string prog = gnuplot.string();
-  std::string script = script_path.string();
-  char* argv[] = {prog.data(), script.data(), nullptr};
+  const std::string script = script_path.string();
+  std::string script_name = c.name + ".gp";
+  char* argv[] = {prog.data(), script_name.data(), nullptr};
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
   // gnuplot's chatter about fonts is not ours to print.
   posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);

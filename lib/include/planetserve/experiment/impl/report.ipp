@@ -9,6 +9,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -599,7 +600,12 @@ result<request_record> parse_record_line(std::string_view line, diagnostics& dia
     return make_error_code(error::invalid_number);
   }
   r.query_id = static_cast<std::size_t>(q);
-  r.epoch = static_cast<std::size_t>(std::max(0.0, std::isfinite(get_num(o, "epoch")) ? get_num(o, "epoch") : 0.0));
+  const double epoch = get_num(o, "epoch");
+  if (std::isfinite(epoch) && (epoch < 0 || epoch > 1e15)) {
+    diag.message = "request record: epoch out of range";
+    return make_error_code(error::invalid_number);
+  }
+  r.epoch = std::isfinite(epoch) ? static_cast<std::size_t>(epoch) : 0;
   r.node = std::isfinite(node) ? static_cast<dispatch::node_index>(node) : dispatch::no_node;
   r.scheduled_s = get_num(o, "scheduled_s");
   r.sent_s = get_num(o, "sent_s");
@@ -608,9 +614,17 @@ result<request_record> parse_record_line(std::string_view line, diagnostics& dia
   r.absolute_start = get_num(o, "absolute_start");
   if (auto* a = o.if_contains("chunk_s"); a && a->is_array())
     for (const auto& x : a->get_array()) r.chunk_s.push_back(x.is_number() ? x.to_number<double>() : missing);
-  auto count = [&](std::string_view k) {
+  // A count past uint32's range (`"prompt_tokens": 1e20`) would make the cast undefined: the
+  // line is refused, naming the field.
+  std::string_view out_of_range;
+  auto count = [&](std::string_view k) -> std::uint32_t {
     const double d = get_num(o, k);
-    return std::isfinite(d) && d > 0 ? static_cast<std::uint32_t>(d) : 0u;
+    if (!std::isfinite(d) || d <= 0) return 0u;
+    if (d > 4294967295.0) {
+      if (out_of_range.empty()) out_of_range = k;
+      return 0u;
+    }
+    return static_cast<std::uint32_t>(d);
   };
   r.prompt_tokens = count("prompt_tokens");
   r.completion_tokens = count("completion_tokens");
@@ -626,6 +640,10 @@ result<request_record> parse_record_line(std::string_view line, diagnostics& dia
   r.node_out_reason = get_str(o, "node_out_reason");
   r.rule = get_str(o, "rule");
   r.prompt_blocks = count("prompt_blocks");
+  if (!out_of_range.empty()) {
+    diag.message = "request record: " + std::string(out_of_range) + " is out of range (more than 4294967295)";
+    return make_error_code(error::invalid_number);
+  }
   if (auto* a = o.if_contains("match_blocks"); a && a->is_array())
     for (const auto& x : a->get_array()) {
       // The throwing to_number<uint32_t>() would turn a bad line into an exception.
@@ -692,13 +710,60 @@ result<std::vector<node_timeline>> parse_timelines_json(std::string_view text, d
         node_sample s;
         s.t_s = get_num(sv.get_object(), "t_s");
         for (const auto& f : snap_fields) {
-          const double x = get_num(sv.get_object(), f.name);
-          s.snap.*(f.member) = std::isfinite(x) ? x : 0;
+          // null (a NaN or missing reading) stays NaN: summarize skips it rather than read 0.
+          s.snap.*(f.member) = get_num(sv.get_object(), f.name);
         }
         tl.samples.push_back(s);
       }
     }
     out.push_back(std::move(tl));
+  }
+  return out;
+}
+
+result<std::vector<node_timeline>> parse_metrics_timeline_jsonl(std::string_view text,
+                                                                std::span<const std::string> urls,
+                                                                std::size_t& bad_lines, diagnostics& diag) {
+  std::vector<node_timeline> out;
+  bad_lines = 0;
+  for (std::size_t at = 0; at < text.size();) {
+    const auto nl = text.find('\n', at);
+    const auto line = text.substr(at, nl == std::string_view::npos ? std::string_view::npos : nl - at);
+    at = nl == std::string_view::npos ? text.size() : nl + 1;
+    if (line.empty()) continue;
+    boost::system::error_code ec;
+    auto v = json::parse(json::string_view(line.data(), line.size()), ec);
+    const std::string name = !ec && v.is_object() ? get_str(v.get_object(), "node") : std::string();
+    // "node_K": the runner's names, K its position among the endpoints.
+    std::size_t k = 0;
+    const bool named = name.starts_with("node_") &&
+                       std::from_chars(name.data() + 5, name.data() + name.size(), k).ec == std::errc() && k < 4096;
+    if (!named) {
+      ++bad_lines;
+      continue;
+    }
+    if (out.size() <= k) out.resize(k + 1);
+    auto& tl = out[k];
+    const auto& o = v.get_object();
+    if (auto* snap = o.if_contains("snapshot"); snap && snap->is_object()) {
+      node_sample smp;
+      smp.t_s = get_num(o, "t_s");
+      for (const auto& f : snap_fields) smp.snap.*(f.member) = get_num(snap->get_object(), f.name);
+      tl.samples.push_back(smp);
+    } else {
+      ++tl.failed_scrapes;
+      if (tl.first_failure.empty()) tl.first_failure = get_str(o, "error");
+    }
+  }
+  for (std::size_t k = 0; k < out.size(); ++k) {
+    out[k].name = "node_" + std::to_string(k);
+    if (k < urls.size()) out[k].url = urls[k];
+    std::stable_sort(out[k].samples.begin(), out[k].samples.end(),
+                     [](const node_sample& a, const node_sample& b) { return a.t_s < b.t_s; });
+  }
+  if (out.empty() && bad_lines > 0) {
+    diag.message = "metrics_timeline.jsonl: no readable line";
+    return make_error_code(error::invalid_json);
   }
   return out;
 }

@@ -37,6 +37,14 @@ boost::system::error_code write_charts(const std::vector<chart>& charts,
   return {};
 }
 
+void warn_skipped_readings(const run_summary& summary, std::ostream& log) {
+  for (const auto& n : summary.nodes)
+    if (n.skipped_readings > 0)
+      log << "pswm: warning: " << n.name << " (" << n.url << "): " << n.skipped_readings
+          << " /metrics reading(s) left out of the server-side figures (NaN, a missing series, or a "
+             "counter that dipped and came back)\n";
+}
+
 boost::system::error_code write_run_outputs(std::span<const request_record> records,
                                             std::span<const node_timeline> timelines,
                                             run_summary& summary, const output_layout& layout,
@@ -62,9 +70,27 @@ boost::system::error_code write_run_outputs(std::span<const request_record> reco
       {"timeline.json", timelines_json(timelines)},
       {summary.dataset + "_summary.txt", summary_text(summary)},
   };
-  for (const auto& [name, text] : files)
-    if (auto ec = write_file_atomic(dir / name, text, diag)) return ec;
-  return write_charts(run_charts(records, timelines), layout.fig_dir, render, log, diag);
+  // Every file is tried even when one fails (a full disk may still take a small one), and
+  // the error names them all.
+  std::vector<std::string> failed;
+  std::string why;
+  for (const auto& [name, text] : files) {
+    diagnostics d;
+    if (write_file_atomic(dir / name, text, d)) {
+      failed.push_back((dir / name).string());
+      if (why.empty()) why = d.message;
+    }
+  }
+  diagnostics d;
+  if (write_charts(run_charts(records, timelines), layout.fig_dir, render, log, d)) {
+    failed.push_back(layout.fig_dir.string() + "/");
+    if (why.empty()) why = d.message;
+  }
+  if (failed.empty()) return {};
+  diag.message = "not written: ";
+  for (std::size_t i = 0; i < failed.size(); ++i) diag.message += (i ? ", " : "") + failed[i];
+  diag.message += " (first error: " + why + ")";
+  return error::file_unwritable;
 }
 
 namespace {
@@ -80,10 +106,19 @@ result<std::string> slurp(const std::filesystem::path& p, diagnostics& diag) {
   return ss.str();
 }
 
+// "3, 7, 9 and 4 more": the first few line numbers of a list.
+std::string line_list(const std::vector<std::size_t>& lines) {
+  std::string out;
+  const std::size_t shown = std::min<std::size_t>(lines.size(), 10);
+  for (std::size_t i = 0; i < shown; ++i) out += (i ? ", " : "") + std::to_string(lines[i]);
+  if (lines.size() > shown) out += " and " + std::to_string(lines.size() - shown) + " more";
+  return out;
+}
+
 }  // namespace
 
-result<std::string> rebuild_report(const rebuild_options& options, std::ostream& log,
-                                   diagnostics& diag) {
+result<rebuilt_report> rebuild_report(const rebuild_options& options, std::ostream& log,
+                                      diagnostics& diag) {
   const auto& dir = options.log_dir;
   auto run = slurp(dir / "run.json", diag);
   if (!run) return run.error();
@@ -103,23 +138,40 @@ result<std::string> rebuild_report(const rebuild_options& options, std::ostream&
     return v && v->is_number() ? v->to_number<double>() : dflt;
   };
 
-  auto lines = slurp(dir / "requests.jsonl", diag);
+  const auto requests_path = dir / "requests.jsonl";
+  auto lines = slurp(requests_path, diag);
   if (!lines) return lines.error();
   std::vector<request_record> records;
-  std::istringstream in(*lines);
-  std::string line;
+  rebuilt_report out;
+  std::string first_reason;
   std::size_t lineno = 0;
-  while (std::getline(in, line)) {
+  for (std::size_t at = 0; at < lines->size();) {
+    const auto nl = lines->find('\n', at);
+    const std::string_view line = std::string_view(*lines).substr(at, nl == std::string::npos ? std::string::npos : nl - at);
+    at = nl == std::string::npos ? lines->size() : nl + 1;
     ++lineno;
     if (line.empty()) continue;
     diagnostics d;
     auto r = parse_record_line(line, d);
     if (!r) {
-      log << "pswm: warning: " << (dir / "requests.jsonl").string() << ":" << lineno << ": skipped: " << d.message
-          << "\n";
+      if (first_reason.empty())
+        first_reason = (nl == std::string::npos ? "cut short (no newline at its end): " : "") + d.message;
+      out.skipped_lines.push_back(lineno);
       continue;
     }
     records.push_back(std::move(*r));
+  }
+  const bool finished = std::filesystem::exists(dir / "summary.json");
+  if (!out.skipped_lines.empty()) {
+    const std::string where = requests_path.string() + ": line(s) " + line_list(out.skipped_lines) +
+                              " cannot be read (first: " + first_reason + ")";
+    if (finished) {
+      // The run's own summary counted those records; one without them would be worse.
+      diag.message = where + "; summary.json and the result files were left as they are. Repair or remove "
+                     "those lines, and delete summary.json to rebuild from the rest";
+      return make_error_code(error::invalid_json);
+    }
+    log << "pswm: warning: " << where << "; rebuilding from the other " << records.size() << " record(s)\n";
   }
   std::vector<node_timeline> timelines;
   if (std::filesystem::exists(dir / "timeline.json")) {
@@ -131,12 +183,31 @@ result<std::string> rebuild_report(const rebuild_options& options, std::ostream&
       return parsed.error();
     }
     timelines = std::move(*parsed);
+  } else if (std::filesystem::exists(dir / "metrics_timeline.jsonl")) {
+    // A killed run: the scrapes it appended as it went.
+    auto t = slurp(dir / "metrics_timeline.jsonl", diag);
+    if (!t) return t.error();
+    std::vector<std::string> urls;
+    if (auto* eps = ro.if_contains("endpoints"); eps && eps->is_array())
+      for (const auto& e : eps->get_array())
+        urls.push_back(e.is_string() ? std::string(e.get_string()) : std::string());
+    std::size_t bad = 0;
+    auto parsed = parse_metrics_timeline_jsonl(*t, urls, bad, diag);
+    if (!parsed) {
+      diag.message = (dir / "metrics_timeline.jsonl").string() + ": " + diag.message;
+      return parsed.error();
+    }
+    timelines = std::move(*parsed);
+    log << "pswm: " << (dir / "timeline.json").string() << " is missing (the run did not finish): server-side "
+        << "numbers are read from metrics_timeline.jsonl"
+        << (bad ? " (" + std::to_string(bad) + " unreadable line(s) left out)" : std::string()) << "\n";
   } else {
     log << "pswm: warning: " << (dir / "timeline.json").string()
         << " is missing (the run did not finish): server-side numbers are left out\n";
   }
 
   run_summary s = summarize(records, timelines);
+  warn_skipped_readings(s, log);
   s.policy = str("policy");
   s.dataset = dataset_label(str("dataset_file"));
   s.average_interval_s = number("average_interval_s", 0);
@@ -164,7 +235,8 @@ result<std::string> rebuild_report(const rebuild_options& options, std::ostream&
   }
   const double tick = std::max(number("metrics_interval_s", 0.1), 0.1);
   if (auto e = write_run_outputs(records, timelines, s, layout, tick, options.render_figures, log, diag)) return e;
-  return summary_text(s) + "Rebuilt " + dir.string() + " and " + layout.fig_dir.string() + "\n";
+  out.text = summary_text(s) + "Rebuilt " + dir.string() + " and " + layout.fig_dir.string() + "\n";
+  return out;
 }
 
 }  // namespace planetserve::experiment

@@ -2,6 +2,8 @@
 // Compiled body of experiment::runner.
 #pragma once
 
+#include <planetserve/detail/python_float.hpp>
+#include <planetserve/detail/sanitize.hpp>
 #include <planetserve/dispatch/make_policy.hpp>
 #include <planetserve/experiment/atomic_file.hpp>
 #include <planetserve/experiment/metrics_page.hpp>
@@ -166,7 +168,24 @@ struct runner::state {
   std::size_t epoch = 0;
   std::vector<request_record> epoch_records;
   line_log requests_log;
+  // The /metrics scrapes as they come (metrics_timeline.jsonl): a killed run keeps them.
+  line_log timeline_log;
+  // Warned once per file and run: the disk refused lines (they are kept and retried).
   bool log_failed = false;
+  bool timeline_log_failed = false;
+  // Files of finished policies the disk did not take, named for the final message.
+  std::vector<std::string> incomplete;
+
+  /// Appends (or, with an empty line, flushes) `out`; the first failure is said once.
+  void write_line(line_log& out, bool& warned, std::string_view line) {
+    if (!out.is_open()) return;
+    diagnostics d;
+    const auto ec = line.empty() ? out.flush(d) : out.append(line, d);
+    if (ec && !warned) {
+      warned = true;
+      log << "\npswm: error: " << d.message << "\n";
+    }
+  }
   std::size_t sent = 0, completed = 0, failed = 0;
   std::vector<double> ttfts;
   bool epoch_over = false;
@@ -407,7 +426,8 @@ struct runner::state {
     if (auto ec = ensure_writable_dir(cfg.output_dir, wd)) problems.push_back(wd.message);
     if (!problems.empty()) {
       diag.message = "preflight found " + std::to_string(problems.size()) + " problem(s):";
-      for (const auto& p : problems) diag.message += "\n  - " + redact(p);
+      // Problems quote servers (error bodies, model ids): made safe for the terminal.
+      for (const auto& p : problems) diag.message += "\n  - " + planetserve::detail::sanitized(redact(p), 2000);
       co_return error::connection_failed;
     }
     co_return boost::system::error_code{};
@@ -415,6 +435,22 @@ struct runner::state {
 
   // ---- monitoring ----------------------------------------------------------------------
 
+  /// One line of metrics_timeline.jsonl: a scrape's snapshot, or why it failed.
+  void stream_scrape(const node& nd, const node_sample* sample, std::string_view why) {
+    if (!timeline_log.is_open()) return;
+    std::string line = "{\"node\":";
+    openai::append_json_string(line, nd.name);
+    line += ",\"epoch\":" + std::to_string(epoch) + ",\"t_s\":";
+    planetserve::detail::append_python_float(line, sample ? sample->t_s : offset_s + now_s());
+    if (sample) {
+      line += ",\"snapshot\":" + prom::to_json(sample->snap);
+    } else {
+      line += ",\"error\":";
+      openai::append_json_string(line, why);
+    }
+    line += '}';
+    write_line(timeline_log, timeline_log_failed, line);
+  }
 
   asio::awaitable<void> monitor(std::size_t k, wait_group& wg) {
     auto& nd = nodes[k];
@@ -444,11 +480,14 @@ struct runner::state {
           why = "the page has no vLLM metrics (is this a vLLM server?)";
         } else {
           nd.timeline.samples.push_back({offset_s + seconds_between(t0, page->last_byte), *snap});
+          stream_scrape(nd, &nd.timeline.samples.back(), {});
           policy->on_load(static_cast<dispatch::node_index>(k),
                           dispatch::live_load{snap->num_running, snap->num_waiting, snap->kv_cache_usage});
         }
       }
       if (!why.empty()) {
+        why = planetserve::detail::sanitized(why);
+        stream_scrape(nd, nullptr, why);
         ++nd.timeline.failed_scrapes;
         if (nd.timeline.first_failure.empty()) nd.timeline.first_failure = why;
         if (!nd.scrape_warned) {
@@ -497,9 +536,9 @@ struct runner::state {
     auto& nd = nodes[k];
     if (nd.probing || epoch_over || !background) return;
     nd.probing = true;
-    nd.out_reason = why;
+    nd.out_reason = planetserve::detail::sanitized(why, 600);  // may quote a server's text
     policy->set_available(static_cast<dispatch::node_index>(k), false);
-    log << "\npswm: " << nd.name << " (" << nd.url << ") is out: " << why
+    log << "\npswm: " << nd.name << " (" << nd.url << ") is out: " << nd.out_reason
         << "; not routing to it until /health answers\n";
     background->add();
     asio::co_spawn(ex, health_prober(k), asio::detached);
@@ -598,12 +637,11 @@ struct runner::state {
     } else {
       ++failed;
     }
-    if (!requests_log.is_open() || log_failed) return;
-    diagnostics d;
-    if (requests_log.append(record_line(r), d)) {
-      log_failed = true;
-      log << "\npswm: error: " << d.message << "\n";
-    }
+    // Server text reaches the record only made safe and short, whichever path set it.
+    if (!r.error.empty()) r.error = planetserve::detail::sanitized(r.error);
+    if (!r.finish_reason.empty()) r.finish_reason = planetserve::detail::sanitized(r.finish_reason, 64);
+    if (!r.node_out_reason.empty()) r.node_out_reason = planetserve::detail::sanitized(r.node_out_reason, 600);
+    write_line(requests_log, log_failed, record_line(r));
   }
 
   asio::awaitable<void> send(std::size_t i, dispatch::node_index k, wait_group& wg) {
@@ -728,13 +766,8 @@ struct runner::state {
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
       if (epoch_over) break;
       // requests.jsonl is flushed by time, not per line: the tail reaches the OS here.
-      if (requests_log.is_open() && !log_failed) {
-        diagnostics d;
-        if (requests_log.flush(d)) {
-          log_failed = true;
-          log << "\npswm: error: " << d.message << "\n";
-        }
-      }
+      write_line(requests_log, log_failed, {});
+      write_line(timeline_log, timeline_log_failed, {});
       if (!cfg.progress) continue;
       // Plain lines come every 5 s: the rate covers the time since the last line printed.
       if (!tty && ++ticks % 5 != 0) continue;
@@ -930,8 +963,9 @@ struct runner::state {
       }
       if (auto ec = ensure_writable_dir(pr.layout.log_dir, diag)) co_return ec;
       if (auto ec = write_file_atomic(pr.layout.log_dir / "run.json", run_json(name), diag)) co_return ec;
-      log_failed = false;
+      log_failed = timeline_log_failed = false;
       if (auto ec = requests_log.open(pr.layout.log_dir / "requests.jsonl", diag)) co_return ec;
+      if (auto ec = timeline_log.open(pr.layout.log_dir / "metrics_timeline.jsonl", diag)) co_return ec;
 
       offset_s = 0;
       for (auto& nd : nodes) nd.timeline = node_timeline{nd.name, nd.url, {}, 0, {}};
@@ -946,7 +980,13 @@ struct runner::state {
         co_await run_epoch(pr.records);
         pr.epoch_starts.push_back(t0);
       }
-      requests_log.close();
+      // From here on a file the disk refuses is noted and the rest still written: the
+      // summary is printed whatever happens to the files.
+      std::vector<std::string> unwritten;
+      for (auto* lf : {&requests_log, &timeline_log}) {
+        diagnostics d;
+        if (lf->close(d)) unwritten.push_back(d.message);
+      }
       for (auto& nd : nodes) pr.timelines.push_back(nd.timeline);
       pr.summary = summarize(pr.records, pr.timelines);
       pr.summary.policy = name;
@@ -954,11 +994,22 @@ struct runner::state {
       pr.summary.average_interval_s = cfg.average_interval_s;
       pr.summary.interrupted = stop;
       const double tick = std::max(cfg.metrics_interval.count(), 0.1);
-      if (auto ec = write_run_outputs(pr.records, pr.timelines, pr.summary, pr.layout, tick,
-                                      cfg.render_figures, log, diag))
-        co_return ec;
+      {
+        diagnostics d;
+        if (write_run_outputs(pr.records, pr.timelines, pr.summary, pr.layout, tick, cfg.render_figures, log, d))
+          unwritten.push_back(d.message);
+      }
+      warn_skipped_readings(pr.summary, log);
       log << "\n" << summary_text(pr.summary);
-      log << "Outputs: " << pr.layout.log_dir.string() << "/ and " << pr.layout.fig_dir.string() << "/\n\n";
+      if (unwritten.empty()) {
+        log << "Outputs: " << pr.layout.log_dir.string() << "/ and " << pr.layout.fig_dir.string() << "/\n\n";
+      } else {
+        log << "Outputs INCOMPLETE in " << pr.layout.log_dir.string() << "/ and " << pr.layout.fig_dir.string()
+            << "/:\n";
+        for (const auto& u : unwritten) log << "  - " << u << "\n";
+        log << "\n";
+        for (const auto& u : unwritten) incomplete.push_back(u);
+      }
       results.push_back(std::move(pr));
       policy = nullptr;
       pol.reset();
@@ -970,17 +1021,26 @@ struct runner::state {
       auto moved = move_aside(dir, diag);
       if (!moved) co_return moved.error();
       if (*moved) log << "pswm: kept earlier comparison: moved " << dir.string() << " to " << (*moved)->string() << "\n";
-      if (auto ec = ensure_writable_dir(dir, diag)) co_return ec;
       const auto table = comparison_text(sums);
-      if (auto ec = write_file_atomic(dir / "compare.json", comparison_json(sums), diag)) co_return ec;
-      if (auto ec = write_file_atomic(dir / "compare.txt", table, diag)) co_return ec;
-      if (auto ec = write_charts(comparison_charts(sums), dir, cfg.render_figures, log, diag)) co_return ec;
+      {
+        // As with each policy's files: the table is printed even when the disk refuses it.
+        diagnostics d;
+        if (ensure_writable_dir(dir, d) || write_file_atomic(dir / "compare.json", comparison_json(sums), d) ||
+            write_file_atomic(dir / "compare.txt", table, d) ||
+            write_charts(comparison_charts(sums), dir, cfg.render_figures, log, d))
+          incomplete.push_back(d.message);
+      }
       log << "===== comparison (" << ds << ", interval " << interval_label(cfg.average_interval_s) << ") =====\n"
           << table << "Comparison: " << dir.string() << "/\n";
     }
     for (auto& nd : nodes) {
       if (nd.requests) nd.requests->shutdown();
       if (nd.probe) nd.probe->shutdown();
+    }
+    if (!incomplete.empty()) {
+      diag.message = "outputs incomplete (the summary above was printed all the same):";
+      for (const auto& u : incomplete) diag.message += "\n  - " + u;
+      co_return error::file_unwritable;
     }
     co_return boost::system::error_code{};
   }
@@ -1010,7 +1070,8 @@ void runner::request_stop() {
 
 void runner::flush_request_log() noexcept {
   diagnostics d;
-  if (s_->requests_log.is_open()) (void)s_->requests_log.flush(d);
+  (void)s_->requests_log.flush(d);
+  (void)s_->timeline_log.flush(d);
 }
 
 bool runner::stop_requested() const noexcept { return s_->stop; }

@@ -4,6 +4,7 @@
 
 #include <planetserve/experiment/stats.hpp>
 #include <planetserve/experiment/summary.hpp>
+#include <planetserve/prom/counter_growth.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -41,17 +42,18 @@ struct sorted_stats {
 
 double ratio(double num, double den) { return den > 0 ? num / den : missing; }
 
-/// Counter growth over a timeline, tolerating resets (a restarted server starts from 0):
-/// a drop counts the new value as growth since the reset.
+/// Counter growth over a timeline (prom::growth_of: restarts told from bad readings); the
+/// readings it left out are added to `skipped`.
 template <class Get>
-double growth(const node_timeline& tl, Get get) {
-  double total = 0;
-  for (std::size_t i = 1; i < tl.samples.size(); ++i) {
-    const double prev = get(tl.samples[i - 1].snap);
-    const double cur = get(tl.samples[i].snap);
-    total += cur >= prev ? cur - prev : cur;
-  }
-  return total;
+double growth(const node_timeline& tl, Get get, std::size_t& skipped) {
+  std::vector<double> readings;
+  readings.reserve(tl.samples.size());
+  for (const auto& smp : tl.samples) readings.push_back(get(smp.snap));
+  const auto g = prom::growth_of(readings);
+  // A series no scrape had (a server without prefix caching, say) is absent, not skipped.
+  if (std::any_of(readings.begin(), readings.end(), [](double x) { return std::isfinite(x); }))
+    skipped += g.skipped;
+  return g.growth;
 }
 
 }  // namespace
@@ -147,20 +149,29 @@ run_summary summarize(std::span<const request_record> records,
     const auto& tl = timelines[k];
     auto& n = s.nodes[k];
     n.share = routed > 0 ? static_cast<double>(n.requests) / routed : 0;
-    const double h = growth(tl, [](const auto& x) { return x.prefix_cache_hits; });
-    const double q = growth(tl, [](const auto& x) { return x.prefix_cache_queries; });
+    std::size_t& skipped = n.skipped_readings;
+    const double h = growth(tl, [](const auto& x) { return x.prefix_cache_hits; }, skipped);
+    const double q = growth(tl, [](const auto& x) { return x.prefix_cache_queries; }, skipped);
     n.prefix_hit_ratio = ratio(h, q);
     hits += h;
     queries += q;
-    double node_kv = 0;
-    for (const auto& smp : tl.samples) node_kv += smp.snap.kv_cache_usage;
-    n.kv_cache_usage_mean = ratio(node_kv, static_cast<double>(tl.samples.size()));
+    // A NaN gauge reading is skipped (and counted), not allowed to blank the mean.
+    double node_kv = 0, node_kv_n = 0;
+    for (const auto& smp : tl.samples) {
+      if (!std::isfinite(smp.snap.kv_cache_usage)) {
+        ++skipped;
+        continue;
+      }
+      node_kv += smp.snap.kv_cache_usage;
+      ++node_kv_n;
+    }
+    n.kv_cache_usage_mean = ratio(node_kv, node_kv_n);
     kv_sum += node_kv;
-    kv_n += static_cast<double>(tl.samples.size());
-    ttft_sum += growth(tl, [](const auto& x) { return x.ttft_sum; });
-    ttft_n += growth(tl, [](const auto& x) { return x.ttft_count; });
-    tpot_sum += growth(tl, [](const auto& x) { return x.tpot_sum; });
-    tpot_n += growth(tl, [](const auto& x) { return x.tpot_count; });
+    kv_n += node_kv_n;
+    ttft_sum += growth(tl, [](const auto& x) { return x.ttft_sum; }, skipped);
+    ttft_n += growth(tl, [](const auto& x) { return x.ttft_count; }, skipped);
+    tpot_sum += growth(tl, [](const auto& x) { return x.tpot_sum; }, skipped);
+    tpot_n += growth(tl, [](const auto& x) { return x.tpot_count; }, skipped);
   }
   s.prefix_hit_ratio = ratio(hits, queries);
   s.kv_cache_usage_mean = ratio(kv_sum, kv_n);

@@ -101,10 +101,11 @@ struct client_pool {
   client_config cfg;
   std::optional<asio::ssl::context> ssl;
   std::optional<std::vector<tcp::endpoint>> endpoints;
-  // `all` before `idle`: idle connections unregister from `all` while the pool dies.
+  // `all` and `waiters` before `idle`: members die in reverse order, and an idle connection's
+  // destructor unregisters from `all` and wakes a waiter.
   std::unordered_set<client_connection*> all;
-  std::vector<std::unique_ptr<client_connection>> idle;
   std::deque<client_waiter*> waiters;
+  std::vector<std::unique_ptr<client_connection>> idle;
   client_stats stats;
   bool closed = false;
 
@@ -560,6 +561,16 @@ inline asio::awaitable<error_code> fill(client_connection& c, clock::time_point 
   co_return std::get<0>(r);
 }
 
+// A new response parser on `c` with the pool's limits (one per response head, 1xx included).
+inline bhttp::response_parser<bhttp::buffer_body>& fresh_parser(client_connection& c, const client_pool& p,
+                                                                bool head_only) {
+  auto& fp = c.parser.emplace();
+  fp.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(p.cfg.max_header_size, UINT32_MAX)));
+  fp.body_limit(p.cfg.max_body_size);
+  if (head_only) fp.skip(true);
+  return fp;
+}
+
 inline bool is_stale_error(error_code ec) {
   return ec == asio::error::eof || ec == asio::error::connection_reset ||
          ec == asio::error::broken_pipe || ec == asio::error::connection_aborted ||
@@ -601,6 +612,7 @@ response_reader& response_reader::operator=(response_reader&& other) noexcept {
     body_bytes_ = other.body_bytes_;
     status_ = other.status_;
     done_ = other.done_;
+    truncated_ = other.truncated_;
   }
   return *this;
 }
@@ -710,6 +722,35 @@ boost::asio::awaitable<boost::system::error_code> response_reader::async_read_re
   }
 }
 
+boost::asio::awaitable<boost::system::error_code> response_reader::async_read_error_body(
+    std::string& out, diagnostics& diag) {
+  if (!pool_) {
+    diag.message = "response reader used after close";
+    co_return make_error_code(error::connection_closed);
+  }
+  const std::size_t keep = pool_->cfg.max_error_body_size;
+  const std::uint64_t drain = pool_->cfg.error_drain_limit;
+  std::size_t kept = 0;
+  std::uint64_t dropped = 0;
+  for (;;) {
+    auto piece = co_await async_read_some(diag);
+    if (!piece) co_return piece.error();
+    if (piece->bytes.empty() && done_) co_return boost::system::error_code{};
+    const std::size_t take = std::min(piece->bytes.size(), keep - kept);
+    out.append(piece->bytes.substr(0, take));
+    kept += take;
+    if (take < piece->bytes.size()) {
+      truncated_ = true;
+      dropped += piece->bytes.size() - take;
+      if (dropped > drain && !done_) {
+        // Reading on would cost the whole body; a new connection costs a handshake.
+        conn_.reset();
+        co_return boost::system::error_code{};
+      }
+    }
+  }
+}
+
 // ---- client ----
 
 result<client> client::create(boost::asio::any_io_executor ex, std::string_view base_url,
@@ -785,10 +826,9 @@ boost::asio::awaitable<result<response_reader>> client::async_open(const client_
       p.idle.push_back(std::move(conn));
       co_return ec;
     }
-    auto& parser = c.parser.emplace();
-    parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(p.cfg.max_header_size, UINT32_MAX)));
-    parser.body_limit(p.cfg.max_body_size);
-    if (req.method == bhttp::verb::head) parser.skip(true);
+    const bool head_only = req.method == bhttp::verb::head;
+    auto* parser_ptr = &detail::fresh_parser(c, p, head_only);
+    int interim = 0;
     ++p.stats.requests;
     if (reused) ++p.stats.reused;
 
@@ -817,7 +857,7 @@ boost::asio::awaitable<result<response_reader>> client::async_open(const client_
       doing = "waiting for the response head";
       for (;;) {
         if (c.in.size() > 0) {
-          std::size_t used = parser.put(c.in.data(), ec);
+          std::size_t used = parser_ptr->put(c.in.data(), ec);
           c.in.consume(used);
           if (ec == bhttp::error::need_more) {
             ec = {};
@@ -826,7 +866,22 @@ boost::asio::awaitable<result<response_reader>> client::async_open(const client_
             error_code out = detail::framing_error(p, ec, diag);
             co_return out;
           }
-          if (parser.is_header_done()) break;
+          if (parser_ptr->is_header_done()) {
+            const unsigned st = parser_ptr->get().result_int();
+            if (st == 101) {
+              diag.message = p.base.origin() + ": unexpected 101 Switching Protocols (no upgrade was asked for)";
+              co_return error::malformed_line;
+            }
+            // RFC 9110 15.2: 1xx heads (100 Continue, 103 Early Hints) are interim; the
+            // final response follows on the same connection.
+            if (st < 100 || st > 199) break;
+            if (++interim > 16) {
+              diag.message = p.base.origin() + ": more than 16 interim (1xx) responses before the final one";
+              co_return error::malformed_line;
+            }
+            parser_ptr = &detail::fresh_parser(c, p, head_only);
+            if (c.in.size() > 0) continue;
+          }
         }
         ec = co_await detail::fill(c, detail::io_limit(p, deadline));
         if (ec == bhttp::error::buffer_overflow) co_return detail::framing_error(p, ec, diag);
@@ -848,6 +903,7 @@ boost::asio::awaitable<result<response_reader>> client::async_open(const client_
       }
       co_return detail::map_io_error(p, ec, doing, deadline, diag);
     }
+    auto& parser = *parser_ptr;
     response_reader r;
     r.status_ = parser.get().result_int();
     auto ct = parser.get()[bhttp::field::content_type];
@@ -872,6 +928,12 @@ boost::asio::awaitable<result<response>> client::async_fetch(const client_reques
   out.status = r->status();
   out.content_type.assign(r->content_type());
   out.sent = r->sent();
+  if (out.status < 200 || out.status > 299) {
+    if (auto ec = co_await r->async_read_error_body(out.body, diag)) co_return ec;
+    out.body_truncated = r->body_truncated();
+    out.last_byte = clock::now();
+    co_return out;
+  }
   auto len = r->header("Content-Length");
   std::uint64_t n = 0;
   if (!len.empty() && std::from_chars(len.data(), len.data() + len.size(), n).ec == std::errc() &&

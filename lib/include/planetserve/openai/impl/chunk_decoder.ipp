@@ -2,6 +2,7 @@
 // Compiled body of planetserve::openai::chunk_decoder and the HTTP error mapping.
 #pragma once
 
+#include <planetserve/detail/sanitize.hpp>
 #include <planetserve/openai/chunk_decoder.hpp>
 #include <planetserve/openai/detail/chunk_paths.hpp>
 #include <planetserve/openai/impl/chunk_scanner.ipp>
@@ -21,11 +22,10 @@ namespace detail {
 
 namespace json = boost::json;
 
+// Quotes the start of a server's text, made safe (planetserve::detail::append_sanitized).
 inline void quote_start(std::string& out, std::string_view text) {
-  constexpr std::size_t max = 200;
   out += '\'';
-  for (char c : text.substr(0, max)) out += (static_cast<unsigned char>(c) < 0x20) ? ' ' : c;
-  if (text.size() > max) out += "...";
+  planetserve::detail::append_sanitized(out, text, 200);
   out += '\'';
 }
 
@@ -187,8 +187,12 @@ boost::system::error_code map_http_error(unsigned status, std::string_view body,
   diag.message.append(what);
   diag.message += ": ";
   if (auto e = parse_error_body(body)) {
-    diag.message += e->message;
-    if (!e->type.empty()) diag.message += " (type " + e->type + ')';
+    planetserve::detail::append_sanitized(diag.message, e->message);
+    if (!e->type.empty()) {
+      diag.message += " (type ";
+      planetserve::detail::append_sanitized(diag.message, e->type, 64);
+      diag.message += ')';
+    }
   } else if (body.empty()) {
     diag.message += "(empty body)";
   } else {

@@ -2,6 +2,7 @@
 // Compiled body of planetserve::openai::async_stream_completion.
 #pragma once
 
+#include <planetserve/detail/sanitize.hpp>
 #include <planetserve/http/sse_parser.hpp>
 #include <planetserve/openai/stream_completion.hpp>
 
@@ -50,8 +51,13 @@ inline void apply_chunk(const chunk& ch, clock::time_point t, const call& c, out
   if (ch.error) {
     if (!out.error) {
       out.error = error::stream_error;
-      out.error_text = "error inside the stream: " + ch.error->message;
-      if (!ch.error->type.empty()) out.error_text += " (type " + ch.error->type + ')';
+      out.error_text = "error inside the stream: ";
+      planetserve::detail::append_sanitized(out.error_text, ch.error->message);
+      if (!ch.error->type.empty()) {
+        out.error_text += " (type ";
+        planetserve::detail::append_sanitized(out.error_text, ch.error->type, 64);
+        out.error_text += ')';
+      }
     }
     if (on_event) on_event(stream_event{stream_event::error, t, {}, {}, nullptr, ch.error->message});
     return;
@@ -107,7 +113,19 @@ boost::asio::awaitable<void> async_stream_completion(http::client& client, const
   out.resent = r.resent();
   out.last_byte = r.head_arrived();
 
-  if (out.status < 200 || out.status > 299 || !detail::is_event_stream(r.content_type())) {
+  if (out.status < 200 || out.status > 299) {
+    std::string body;
+    if (auto ec = co_await r.async_read_error_body(body, diag)) {
+      out.error = ec;
+      out.error_text = std::move(diag.message);
+      co_return;
+    }
+    out.last_byte = clock::now();
+    out.error = map_http_error(out.status, body, detail::describe(client, c.kind), diag);
+    out.error_text = std::move(diag.message);
+    co_return;
+  }
+  if (!detail::is_event_stream(r.content_type())) {
     std::string body;
     for (;;) {
       auto piece = co_await r.async_read_some(diag);
@@ -119,11 +137,6 @@ boost::asio::awaitable<void> async_stream_completion(http::client& client, const
       if (piece->bytes.empty() && r.done()) break;
       body.append(piece->bytes);
       out.last_byte = piece->arrived;
-    }
-    if (out.status < 200 || out.status > 299) {
-      out.error = map_http_error(out.status, body, detail::describe(client, c.kind), diag);
-      out.error_text = std::move(diag.message);
-      co_return;
     }
     // A whole (non-streamed) JSON response: everything arrived at once.
     chunk_decoder dec;

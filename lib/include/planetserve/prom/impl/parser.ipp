@@ -2,6 +2,7 @@
 // prom::parser bodies: line splitting, metadata, samples, and the checks the Go parser makes.
 #pragma once
 
+#include <planetserve/detail/sanitize.hpp>
 #include <planetserve/prom/parser.hpp>
 
 #define XXH_INLINE_ALL
@@ -170,17 +171,10 @@ inline bool parse_type(std::string_view w, metric_type& t) noexcept {
   return false;
 }
 
+// The page's text, made safe to print (planetserve::detail::append_sanitized) and short.
 inline std::string quoted(std::string_view s, std::size_t max = 40) {
   std::string out = "\"";
-  for (char c : s.substr(0, max)) {
-    if (c == '\n')
-      out += "\\n";
-    else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
-      out += '?';
-    else
-      out += c;
-  }
-  if (s.size() > max) out += "...";
+  planetserve::detail::append_sanitized(out, s, max);
   out += '"';
   return out;
 }

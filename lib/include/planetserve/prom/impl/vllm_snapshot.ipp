@@ -118,8 +118,12 @@ vllm_snapshot vllm_snapshot_builder::snapshot() const {
     out.kv_cache_usage = kv_sum_.legacy / static_cast<double>(kv_series_legacy_);
     out.engines = kv_series_legacy_;
   }
-  out.prefix_cache_queries = prefix_queries_.pick();
-  out.prefix_cache_hits = prefix_hits_.pick();
+  // A page without the prefix-cache series says nothing about them: NaN, not zero (a zero
+  // between two real readings would look like a restart).
+  constexpr double absent = std::numeric_limits<double>::quiet_NaN();
+  const bool has_prefix = prefix_queries_.has_current || prefix_queries_.has_legacy;
+  out.prefix_cache_queries = has_prefix ? prefix_queries_.pick() : absent;
+  out.prefix_cache_hits = prefix_hits_.has_current || prefix_hits_.has_legacy ? prefix_hits_.pick() : absent;
   out.tpot_sum = tpot_sum_.pick();
   out.tpot_count = tpot_count_.pick();
   if (hit_rate_series_ > 0)
@@ -216,6 +220,8 @@ std::string to_json(const vllm_snapshot& s) {
 namespace detail {
 
 inline double counter_delta(double earlier, double later, bool& reset) noexcept {
+  // A missing (NaN) reading says nothing, least of all that the server restarted.
+  if (std::isnan(earlier) || std::isnan(later)) return std::numeric_limits<double>::quiet_NaN();
   if (later >= earlier) return later - earlier;
   reset = true;
   return later;
