@@ -1147,3 +1147,78 @@ TEST_CASE("reliability: a huge /metrics page is parsed in slices that let other 
   CHECK(whole->num_running == snap->num_running);
   CHECK(whole->vllm_samples == snap->vllm_samples);
 }
+
+// ---- the run's own policies, and exceptions inside tasks ---------------------------------
+
+namespace {
+
+// Always the last node; throws from on_finished() once `throw_after` requests have ended.
+class last_node_policy final : public ps::dispatch::policy {
+ public:
+  last_node_policy(const ps::dispatch::policy_config& c, std::size_t throw_after)
+      : policy(c, false), throw_after_(throw_after) {}
+  std::string_view name() const noexcept override { return "last-node"; }
+
+ protected:
+  ps::dispatch::decision do_choose(const ps::dispatch::request_view&, const ps::dispatch::fleet_view&) override {
+    return make_decision(static_cast<ps::dispatch::node_index>(nodes() - 1), ps::dispatch::rule::custom);
+  }
+  void do_finished(ps::dispatch::node_index, const ps::dispatch::outcome&) override {
+    if (++finished_ == throw_after_) throw std::logic_error("last-node: a bug in a user's policy");
+  }
+
+ private:
+  std::size_t throw_after_;
+  std::size_t finished_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("reliability: a policy of the run's own runs beside the built-in ones; unknown names fail prepare", "[reliability]") {
+  fleet_run f("custom", instant_fleet(3), 30);
+  f.cfg.custom_policies["last-node"] = [](const ps::dispatch::policy_config& c) {
+    return std::make_unique<last_node_policy>(c, 0);
+  };
+  {
+    f.cfg.policies = {"rr", "no-such-policy"};
+    ex::runner r(f.io.get_executor(), f.cfg, f.log);
+    ps::diagnostics d;
+    CHECK(r.prepare(d) == ps::error::invalid_argument);
+    INFO(d.message);
+    CHECK(d.message.find("no-such-policy") != std::string::npos);
+    CHECK(d.message.find("last-node") != std::string::npos);  // listed among the known names
+  }
+  f.cfg.policies = {"rr", "last-node"};
+  ex::runner r(f.io.get_executor(), f.cfg, f.log);
+  rt::pass_result pr;
+  drive(f.io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
+  INFO(pr.diag << "\n" << f.log.str());
+  REQUIRE_FALSE(pr.run);
+  REQUIRE(r.results().size() == 2);
+  CHECK(r.results()[0].summary.nodes.at(0).requests == 10);  // rr: a third each
+  const auto& mine = r.results()[1];
+  CHECK(mine.summary.ok == 30);
+  CHECK(mine.summary.nodes.at(2).requests == 30);
+  for (const auto& rec : mine.records) CHECK(rec.rule == "custom");
+}
+
+TEST_CASE("reliability: an exception inside a request's task stops the run with an error instead of hanging", "[reliability]") {
+  fleet_run f("throw", instant_fleet(2), 200);
+  f.cfg.custom_policies["last-node"] = [](const ps::dispatch::policy_config& c) {
+    return std::make_unique<last_node_policy>(c, 5);
+  };
+  f.cfg.policies = {"last-node"};
+  ex::runner r(f.io.get_executor(), f.cfg, f.log);
+  rt::pass_result pr;
+  drive(f.io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
+  INFO(pr.diag << "\n" << f.log.str());
+  REQUIRE(pr.finished);
+  CHECK(pr.run == ps::error::internal_error);
+  CHECK(pr.diag.find("a bug in a user's policy") != std::string::npos);
+  CHECK(f.log.str().find("internal error") != std::string::npos);
+  // Stopped early, and what finished before is written.
+  const auto& res = r.results().at(0);
+  CHECK(res.summary.interrupted);
+  CHECK(res.records.size() < 200);
+  CHECK(read_requests_jsonl(res.layout.log_dir / "requests.jsonl").size() >= 4);
+}

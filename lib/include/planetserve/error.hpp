@@ -52,6 +52,9 @@ enum class error : int {
   file_unreadable,         ///< a named file could not be read
   file_unwritable,         ///< a named file or folder could not be written
   binary_file,             ///< a text file holds binary data
+
+  // Bugs.
+  internal_error = 400,  ///< an exception escaped a task (a bug in pswm or in a user's policy)
 };
 
 /// The category for planetserve::error.

@@ -2,11 +2,15 @@
 // run_config: everything one `pswm run` needs, as plain settings (the CLI maps flags onto it).
 #pragma once
 
+#include <planetserve/dispatch/policy.hpp>
 #include <planetserve/dispatch/policy_config.hpp>
 #include <planetserve/workload/arrivals.hpp>
 #include <planetserve/workload/dataset.hpp>
 
 #include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -16,6 +20,10 @@ namespace planetserve::experiment {
 
 /// Which OpenAI endpoint requests go to.
 enum class api_kind { chat, completions };
+
+/// Makes a policy of one's own for a run: called once per run of that policy, with the run's
+/// policy settings (nodes filled in, seed set).
+using policy_factory = std::function<std::unique_ptr<dispatch::policy>(const dispatch::policy_config&)>;
 
 /// Settings of an experiment run.
 struct run_config {
@@ -33,6 +41,7 @@ struct run_config {
   std::uint32_t max_new_tokens = 50;     ///< max_tokens of each request (the seed's default)
   bool ignore_eos = false;               ///< ask for exactly max_new_tokens (equal work for every policy); the seed does not
   std::vector<std::string> policies{"lb"};  ///< one run per policy, same schedule and prompts
+  std::map<std::string, policy_factory> custom_policies;  ///< names usable in `policies` beside the built-in ones (a custom name shadows a built-in)
   dispatch::policy_config policy{};      ///< policy settings (nodes is filled from endpoints)
   std::chrono::duration<double> metrics_interval{0.1};  ///< /metrics poll period per node
   std::chrono::duration<double> request_timeout{600};   ///< longest a request may take

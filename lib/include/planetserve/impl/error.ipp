@@ -45,6 +45,7 @@ class error_category_impl final : public boost::system::error_category {
       case error::file_unreadable: return "file cannot be read";
       case error::file_unwritable: return "file or folder cannot be written";
       case error::binary_file: return "file holds binary data, not text";
+      case error::internal_error: return "internal error";
     }
     return "unknown planetserve error";
   }

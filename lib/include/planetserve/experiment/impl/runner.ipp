@@ -32,6 +32,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <exception>
 #include <map>
 #include <cmath>
 #include <cstdio>
@@ -160,6 +161,8 @@ struct runner::state {
 
   bool stop = false;
   asio::steady_timer* sched_timer = nullptr;
+  // The first exception that escaped a spawned task: the run stops and reports it.
+  std::exception_ptr task_failure;
 
   // The policy and epoch being run.
   dispatch::policy* policy = nullptr;
@@ -211,6 +214,47 @@ struct runner::state {
       : ex(std::move(e)), cfg(std::move(c)), log(l), tty(::isatty(1) == 1) {}
 
   double now_s() const { return seconds_between(t0, clock::now()); }
+
+  /// Stops sending: what request_stop() and a failed task do.
+  void stop_run() {
+    stop = true;
+    if (sched_timer) sched_timer->cancel();
+    wake_node_waiters();
+  }
+
+  /// The completion of a spawned task. An exception escaping it (a bug, here or in a user's
+  /// policy) is logged and kept, the run stops, and the task's count in `wg` is given back so
+  /// the epoch cannot hang waiting for it. `wg` is null for tasks whose count an RAII guard
+  /// gives back during unwinding.
+  auto on_task_end(wait_group* wg) {
+    return [this, wg](std::exception_ptr e) {
+      if (!e) return;
+      std::string what = "unknown exception";
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& x) {
+        what = x.what();
+      } catch (...) {
+      }
+      if (!task_failure) task_failure = e;
+      log << "\npswm: internal error: " << planetserve::detail::sanitized(what, 600) << "; stopping the run\n";
+      if (wg) wg->done();
+      stop_run();
+    };
+  }
+
+  /// The policy called `name`: the run's own factories first, then the built-in ones.
+  std::unique_ptr<dispatch::policy> make_named_policy(const std::string& name) const {
+    if (auto it = cfg.custom_policies.find(name); it != cfg.custom_policies.end()) return it->second(cfg.policy);
+    return dispatch::make_policy(name, cfg.policy);
+  }
+
+  /// The names a run may use, for messages.
+  std::string policy_names() const {
+    std::string names = dispatch::known_policy_names();
+    for (const auto& [name, f] : cfg.custom_policies) names += ", " + name;
+    return names;
+  }
 
   /// `text` with every copy of the API key replaced: some servers quote the key they refuse.
   std::string redact(std::string text) const {
@@ -270,6 +314,19 @@ struct runner::state {
     if (auto why = dispatch::check(cfg.policy); !why.empty()) {
       diag.message = why;
       return error::invalid_argument;
+    }
+    // Every name is checked before anything runs: not after earlier policies wrote outputs.
+    if (cfg.policies.empty()) {
+      diag.message = "no policy to run: give at least one name (known: " + policy_names() + ")";
+      return error::invalid_argument;
+    }
+    for (const auto& name : cfg.policies) {
+      bool known = cfg.custom_policies.count(name) > 0;
+      for (const auto& p : dispatch::known_policies()) known |= p.name == name;
+      if (!known) {
+        diag.message = "unknown policy '" + name + "' (known: " + policy_names() + ")";
+        return error::invalid_argument;
+      }
     }
     if (!cfg.api_key.empty()) {
       auth_value = "Bearer " + cfg.api_key;
@@ -400,7 +457,7 @@ struct runner::state {
             co_await check_node(k, problems, models);
             wg.done();
           },
-          asio::detached);
+          on_task_end(&wg));
     }
     co_await wg.wait();
     if (problems.empty()) {
@@ -541,7 +598,7 @@ struct runner::state {
     log << "\npswm: " << nd.name << " (" << nd.url << ") is out: " << nd.out_reason
         << "; not routing to it until /health answers\n";
     background->add();
-    asio::co_spawn(ex, health_prober(k), asio::detached);
+    asio::co_spawn(ex, health_prober(k), on_task_end(nullptr));
   }
 
   void wake_node_waiters() {
@@ -750,7 +807,7 @@ struct runner::state {
     const std::size_t i = nd.backlog.front();
     nd.backlog.pop_front();
     ++nd.active;
-    asio::co_spawn(ex, send(i, k, wg), asio::detached);
+    asio::co_spawn(ex, send(i, k, wg), on_task_end(&wg));
   }
 
   // ---- progress ------------------------------------------------------------------------
@@ -809,12 +866,12 @@ struct runner::state {
     wait_group monitors(ex);
     for (std::size_t k = 0; k < nodes.size(); ++k) {
       monitors.add();
-      asio::co_spawn(ex, monitor(k, monitors), asio::detached);
+      asio::co_spawn(ex, monitor(k, monitors), on_task_end(&monitors));
     }
     wait_group bg(ex);
     background = &bg;
     bg.add();
-    asio::co_spawn(ex, progress(n), asio::detached);
+    asio::co_spawn(ex, progress(n), on_task_end(nullptr));
 
     wait_group inflight(ex);
     asio::steady_timer timer(ex);
@@ -939,13 +996,13 @@ struct runner::state {
       if (stop) break;
       std::unique_ptr<dispatch::policy> pol;
       try {
-        pol = dispatch::make_policy(name, cfg.policy);
+        pol = make_named_policy(name);
       } catch (const std::exception& e) {
         diag.message = std::string("policy ") + name + ": " + e.what();
         co_return error::invalid_argument;
       }
       if (!pol) {
-        diag.message = "unknown policy '" + name + "' (known: " + dispatch::known_policy_names() + ")";
+        diag.message = "policy '" + name + "': its factory made no policy";
         co_return error::invalid_argument;
       }
       policy = pol.get();
@@ -1037,6 +1094,18 @@ struct runner::state {
       if (nd.requests) nd.requests->shutdown();
       if (nd.probe) nd.probe->shutdown();
     }
+    if (task_failure) {
+      // What was measured is written above; the run still fails, so a bug cannot pass for a result.
+      try {
+        std::rethrow_exception(task_failure);
+      } catch (const std::exception& x) {
+        diag.message = std::string("internal error: ") + x.what();
+      } catch (...) {
+        diag.message = "internal error: an unknown exception";
+      }
+      diag.message += " (the run was stopped; what finished before it is written)";
+      co_return error::internal_error;
+    }
     if (!incomplete.empty()) {
       diag.message = "outputs incomplete (the summary above was printed all the same):";
       for (const auto& u : incomplete) diag.message += "\n  - " + u;
@@ -1062,11 +1131,7 @@ asio::awaitable<boost::system::error_code> runner::async_run(diagnostics& diag) 
   co_return co_await s_->run_all(diag);
 }
 
-void runner::request_stop() {
-  s_->stop = true;
-  if (s_->sched_timer) s_->sched_timer->cancel();
-  s_->wake_node_waiters();
-}
+void runner::request_stop() { s_->stop_run(); }
 
 void runner::flush_request_log() noexcept {
   diagnostics d;
