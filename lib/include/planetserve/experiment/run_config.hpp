@@ -3,12 +3,14 @@
 #pragma once
 
 #include <planetserve/dispatch/policy_config.hpp>
+#include <planetserve/tokenize/tokenizer.hpp>
 #include <planetserve/workload/arrivals.hpp>
 #include <planetserve/workload/dataset.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,7 @@ struct run_config {
   bool ignore_eos = true;                ///< ask for exactly max_new_tokens (comparable runs)
   std::vector<std::string> policies{"lb"};  ///< one run per policy, same schedule and prompts
   dispatch::policy_config policy{};      ///< policy settings (nodes is filled from endpoints)
+  std::shared_ptr<const tokenize::tokenizer> tokenizer;  ///< routing tokenizer (--tokenizer); null: the approximate one
   std::chrono::duration<double> metrics_interval{0.1};  ///< /metrics poll period per node
   std::chrono::duration<double> request_timeout{600};   ///< longest a request may take
   std::chrono::duration<double> drain_timeout{10};      ///< after Ctrl-C, wait this for in-flight
