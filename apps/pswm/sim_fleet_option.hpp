@@ -36,8 +36,8 @@ std::shared_ptr<const planetserve::tokenize::tokenizer> load_tokenizer_flag(cons
 
 /// --help text of --tokenizer.
 inline constexpr const char* tokenizer_flag_help =
-    "Hugging Face tokenizer.json (byte-level BPE: Llama 3, Qwen 2.5 without its NFC normalizer, DeepSeek "
-    "distills) for exact token ids; default: the approximate tokenizer";
+    "Hugging Face tokenizer.json with byte-level BPE and no normalizer (Llama 3.x, DeepSeek distills) for "
+    "exact token ids; default: the approximate tokenizer";
 
 /// Emulated nodes running in-process for the length of a run.
 class sim_fleet_handle {

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <fstream>
 #include <limits>
 #include <mutex>
@@ -158,7 +159,6 @@ struct cached_ids {
 struct load_error {
   std::string source;
   diagnostics* diag;
-  error code = error::wrong_field_type;
 
   boost::system::error_code operator()(error e, const std::string& what) const {
     diag->message = source + ": " + what;
