@@ -19,29 +19,9 @@ namespace tk = planetserve::tokenize;
 const std::vector<std::string> merged = {"th", "the", " t", " the", "in", "ing", "  ", "    ", "12", "123"};
 const std::vector<std::string> added = {"<|eot_id|>", "<|eot_id|>x", "<s>"};
 
-std::string byte_char(int b) {
-  int next = 256, c = b;
-  auto printable = [](int x) { return (x >= 33 && x <= 126) || (x >= 161 && x <= 172) || (x >= 174 && x <= 255); };
-  if (!printable(b)) {
-    for (int x = 0; x < b; ++x)
-      if (!printable(x)) ++next;
-    c = next;
-  }
-  std::string s;
-  if (c < 0x80) {
-    s += static_cast<char>(c);
-  } else {
-    s += static_cast<char>(0xC0 | (c >> 6));
-    s += static_cast<char>(0x80 | (c & 0x3F));
-  }
-  return s;
-}
+std::string byte_char(int b) { return tk::byte_level_spelling(std::string(1, static_cast<char>(b))); }
 
-std::string spelled(std::string_view raw) {
-  std::string s;
-  for (unsigned char c : raw) s += byte_char(c);
-  return s;
-}
+std::string spelled(std::string_view raw) { return tk::byte_level_spelling(raw); }
 
 std::string escaped(const std::string& s) {
   std::string o;

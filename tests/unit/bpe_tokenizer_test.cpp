@@ -17,26 +17,7 @@ using tokenize::token_id;
 namespace {
 
 // GPT-2's byte alphabet, spelled as a tokenizer.json spells byte-level vocabulary entries.
-std::string byte_char(int b) {
-  const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-  int c = b;
-  if (!printable) {
-    int next = 256;
-    for (int x = 0; x < b; ++x) {
-      const bool p = (x >= 33 && x <= 126) || (x >= 161 && x <= 172) || (x >= 174 && x <= 255);
-      if (!p) ++next;
-    }
-    c = next;
-  }
-  std::string s;
-  if (c < 0x80) {
-    s += static_cast<char>(c);
-  } else {
-    s += static_cast<char>(0xC0 | (c >> 6));
-    s += static_cast<char>(0x80 | (c & 0x3F));
-  }
-  return s;
-}
+std::string byte_char(int b) { return tokenize::byte_level_spelling(std::string(1, static_cast<char>(b))); }
 
 std::string json_escape(const std::string& s) {
   std::string o;
@@ -93,6 +74,14 @@ const std::string llama3_split =
     R"({"type":"Sequence","pretokenizers":[{"type":"Split","pattern":{"Regex":"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},"behavior":"Isolated","invert":false},{"type":"ByteLevel","add_prefix_space":false,"trim_offsets":true,"use_regex":false}]})";
 
 }  // namespace
+
+TEST_CASE("bpe: byte-level spelling is GPT-2's alphabet", "[tokenize][bpe]") {
+  CHECK(tokenize::byte_level_spelling(" the") == "Ġthe");
+  CHECK(tokenize::byte_level_spelling("a\nb\t") == "aĊbĉ");
+  CHECK(tokenize::byte_level_spelling("\xC3\xA9") == "Ã©");  // é's two bytes
+  CHECK(tokenize::byte_level_spelling(std::string(1, '\0')) == "Ā");
+  CHECK(tokenize::byte_level_spelling("\xAD") == "Ń");  // the soft hyphen, the last of the 68 moved bytes
+}
 
 TEST_CASE("bpe: merges apply lowest rank first, leftmost among equals", "[tokenize][bpe]") {
   tiny t;

@@ -10,9 +10,13 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace planetserve::tokenize {
+
+/// How a byte-level vocabulary spells `raw` bytes (GPT-2's alphabet: `" the"` is `"Ġthe"`).
+std::string byte_level_spelling(std::string_view raw);
 
 /// The model of a `tokenizer.json` as Hugging Face's tokenizers (and transformers.js) run
 /// it: added tokens are matched in the raw text first and become single ids; the rest goes

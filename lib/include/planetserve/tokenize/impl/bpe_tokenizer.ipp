@@ -371,6 +371,14 @@ void bpe_tokenizer::impl::encode_text(std::string_view text, std::vector<token_i
   }
 }
 
+std::string byte_level_spelling(std::string_view raw) {
+  static const std::array<char32_t, 256> b2c = detail::byte_to_char();
+  std::string out;
+  out.reserve(raw.size() * 2);
+  for (unsigned char c : raw) detail::append_utf8(b2c[c], out);
+  return out;
+}
+
 bpe_tokenizer::bpe_tokenizer(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 bpe_tokenizer::~bpe_tokenizer() = default;
 
