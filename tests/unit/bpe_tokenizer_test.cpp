@@ -234,6 +234,10 @@ TEST_CASE("bpe: unsupported or broken files are refused naming the file, the fie
   tiny chars;
   chars.pre = R"({"type":"Split","pattern":{"Regex":"\\s+"},"behavior":"Isolated"})";
   refuse(chars.json(), {"pre_tokenizer", "no \"ByteLevel\""});
+  tiny sentencepiece;  // Llama 2's shape: a normalizer and no pre-tokenizer; the BPE is over characters
+  sentencepiece.normalizer = R"({"type":"Sequence","normalizers":[{"type":"Prepend","prepend":"▁"}]})";
+  sentencepiece.pre = "null";
+  refuse(sentencepiece.json(), {"pre_tokenizer", "BPE over characters"});
   tiny nfc;
   nfc.normalizer = R"({"type":"NFC"})";
   refuse(nfc.json(), {"normalizer", "NFC"});

@@ -553,25 +553,6 @@ result<std::shared_ptr<const bpe_tokenizer>> bpe_tokenizer::parse(std::string_vi
     return bf && bf->is_bool() && bf->get_bool();
   }();
 
-  // normalizer: none (Llama 3, DeepSeek); Unicode normalizers are not implemented.
-  if (const auto* n = detail::member(root, "normalizer"); n && !n->is_null()) {
-    const bool empty_sequence = n->is_object() && detail::member(n->get_object(), "type") &&
-                                detail::member(n->get_object(), "type")->is_string() &&
-                                detail::member(n->get_object(), "type")->get_string() == "Sequence" &&
-                                detail::member(n->get_object(), "normalizers") &&
-                                detail::member(n->get_object(), "normalizers")->is_array() &&
-                                detail::member(n->get_object(), "normalizers")->get_array().empty();
-    if (!empty_sequence) {
-      std::string t = "?";
-      if (n->is_object())
-        if (const auto* nt = detail::member(n->get_object(), "type"); nt && nt->is_string())
-          t = std::string(nt->get_string().data(), nt->get_string().size());
-      return fail(error::invalid_argument, "field `normalizer` is of type \"" + t +
-                                               "\"; pswm supports tokenizers without a normalizer (null, or an empty "
-                                               "Sequence, as Llama 3 and DeepSeek's distills ship)");
-    }
-  }
-
   // vocab, in the byte-level alphabet
   const auto* vocab_v = detail::member(model, "vocab");
   if (!vocab_v || !vocab_v->is_object())
@@ -714,6 +695,24 @@ result<std::shared_ptr<const bpe_tokenizer>> bpe_tokenizer::parse(std::string_vi
     return fail(error::invalid_argument,
                 "field `pre_tokenizer` has no \"ByteLevel\" step: a BPE over characters (SentencePiece style), not "
                 "bytes; " + std::string(detail::supported_kinds));
+  // normalizer: none (Llama 3, DeepSeek); Unicode normalizers are not implemented.
+  if (const auto* n = detail::member(root, "normalizer"); n && !n->is_null()) {
+    const bool empty_sequence = n->is_object() && detail::member(n->get_object(), "type") &&
+                                detail::member(n->get_object(), "type")->is_string() &&
+                                detail::member(n->get_object(), "type")->get_string() == "Sequence" &&
+                                detail::member(n->get_object(), "normalizers") &&
+                                detail::member(n->get_object(), "normalizers")->is_array() &&
+                                detail::member(n->get_object(), "normalizers")->get_array().empty();
+    if (!empty_sequence) {
+      std::string t = "?";
+      if (n->is_object())
+        if (const auto* nt = detail::member(n->get_object(), "type"); nt && nt->is_string())
+          t = std::string(nt->get_string().data(), nt->get_string().size());
+      return fail(error::invalid_argument, "field `normalizer` is of type \"" + t +
+                                               "\"; pswm supports tokenizers without a normalizer (null, or an empty "
+                                               "Sequence, as Llama 3 and DeepSeek's distills ship)");
+    }
+  }
   detail::read_prefix(detail::member(root, "post_processor"), p->prefix);
   return std::shared_ptr<const bpe_tokenizer>(new bpe_tokenizer(std::move(p)));
 }
