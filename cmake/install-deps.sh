@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   make g++ cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
-  libssl-dev catch2 libbenchmark-dev libxxhash-dev gnuplot-nox
+  libssl-dev catch2 libbenchmark-dev libxxhash-dev gnuplot-nox libpcre2-dev
 )
 # Extra tools for CI: clang for libFuzzer targets and a second compiler.
 if [[ "${1:-}" == "--ci" ]]; then

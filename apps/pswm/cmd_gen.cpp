@@ -83,10 +83,10 @@ int cmd_gen(int argc, char** argv) {
     ("zipf", cli::po::value(&g.zipf_s)->default_value(g.zipf_s, "1.1"),
      "toolbench: Zipf exponent of tool-set popularity (0 = uniform)")
     ("prefix-tokens", cli::po::value(&prefix),
-     "shared prefix length N or MIN-MAX in approximate tokens (defaults: toolbench 1500-3000, "
-     "loogle 3000-5000, aaps 60-100)")
+     "shared prefix length N or MIN-MAX in generator units (four-byte word pieces, about 1.6 per "
+     "Llama 3 token; defaults: toolbench 1500-3000, loogle 3000-5000, aaps 60-100)")
     ("suffix-tokens", cli::po::value(&suffix),
-     "unique suffix length N or MIN-MAX (defaults: toolbench 20-60, loogle 12-30, aaps 200-500)")
+     "unique suffix length N or MIN-MAX in generator units (defaults: toolbench 20-60, loogle 12-30, aaps 200-500)")
     ("field", cli::po::value(&field)->default_value(field),
      "JSON field holding the prompt (written by gen, read by --stats): e.g. workload, prompt, text, messages")
     ("stats", cli::po::value(&stats_file),

@@ -223,6 +223,8 @@ int cmd_run(int argc, char** argv) {
   if (api_key.empty())
     if (const char* k = std::getenv("VLLM_API_KEY"); k && *k) api_key = k;
   cfg.api_key = api_key;
+  sim.load_tokenizer();
+  cfg.tokenizer = sim.tokenizer;
 
   // ---- run ---------------------------------------------------------------------------
   boost::asio::io_context io(1);  // one thread runs everything (as driver_bench measures it)

@@ -2,6 +2,7 @@
 // pswm sim: run N emulated vLLM nodes on consecutive ports until SIGINT/SIGTERM.
 #include "cli.hpp"
 #include "commands.hpp"
+#include "sim_fleet_option.hpp"
 
 #include <planetserve/sim/fleet.hpp>
 
@@ -85,7 +86,7 @@ int cmd_sim(int argc, char** argv) {
   double unhealthy_s = 0, grace_s = 5;
   unsigned delay_ms = 0, jitter_ms = 0;
   double output_mean = 0;
-  std::string timing_log;
+  std::string timing_log, tokenizer_file;
   options.add_options()
       ("num-nodes,n", cli::po::value(&num_nodes)->default_value(num_nodes), "number of nodes")
       ("base-port,p", cli::po::value(&base_port)->default_value(base_port), "port of node 0; node i uses base-port + i (0: ephemeral ports)")
@@ -115,6 +116,8 @@ int cmd_sim(int argc, char** argv) {
       ("fault-delay-ms", cli::po::value(&delay_ms)->default_value(delay_ms), "network delay added before each generation response")
       ("fault-delay-jitter-ms", cli::po::value(&jitter_ms)->default_value(jitter_ms), "plus a uniform extra delay up to this")
       ("shutdown-grace-seconds", cli::po::value(&grace_s)->default_value(grace_s), "on SIGINT/SIGTERM, let running requests finish for this long")
+      ("tokenizer", cli::po::value(&tokenizer_file),
+       (std::string(tokenizer_flag_help) + "; /tokenize, usage counts, prefix blocks and chat prompts use its ids").c_str())
       ("timing-log", cli::po::value(&timing_log), "write 'port prompt_hash received_ns first_token_ns' (CLOCK_MONOTONIC) per streamed request to this file, for driver timing checks");
   int code = cli::exit_ok;
   auto vm = cli::parse(argc, argv, usage_text(), options, nullptr, code);
@@ -178,6 +181,7 @@ int cmd_sim(int argc, char** argv) {
   nc.faults.added_delay = std::chrono::milliseconds(delay_ms);
   nc.faults.delay_jitter = std::chrono::milliseconds(jitter_ms);
   nc.faults.seed = seed;
+  if (!tokenizer_file.empty()) nc.tokenizer = load_tokenizer_flag(tokenizer_file);
 
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> timing_file(nullptr, &std::fclose);
   if (!timing_log.empty()) {

@@ -4,6 +4,7 @@
 
 #include <planetserve/sim/fleet.hpp>
 #include <planetserve/sim/profile.hpp>
+#include <planetserve/tokenize/bpe_tokenizer.hpp>
 
 #include <optional>
 
@@ -14,7 +15,20 @@ void sim_fleet_option::add_options(cli::po::options_description& opts) {
       ("sim", cli::po::bool_switch(&enabled), "start --num-nodes emulated vLLM nodes in this process (no GPU needed)")
       ("sim-profile", cli::po::value(&profile)->default_value(profile), "emulator profile (see `pswm sim --help`)")
       ("num-gpu-blocks-override", cli::po::value(&num_gpu_blocks_override)->default_value(0),
-       "with --sim: KV-cache blocks per emulated node (0: the profile's); small values put the cache under pressure");
+       "with --sim: KV-cache blocks per emulated node (0: the profile's); small values put the cache under pressure")
+      ("tokenizer", cli::po::value(&tokenizer_file),
+       (std::string(tokenizer_flag_help) + "; routes on its ids, and --sim nodes count with it").c_str());
+}
+
+void sim_fleet_option::load_tokenizer() {
+  if (!tokenizer_file.empty()) tokenizer = load_tokenizer_flag(tokenizer_file);
+}
+
+std::shared_ptr<const planetserve::tokenize::tokenizer> load_tokenizer_flag(const std::string& file) {
+  planetserve::diagnostics diag;
+  auto tok = planetserve::tokenize::bpe_tokenizer::load(file, diag);
+  if (!tok) throw cli::usage_error("--tokenizer: " + diag.message);
+  return *tok;
 }
 
 struct sim_fleet_handle::impl {
@@ -43,6 +57,7 @@ boost::system::error_code sim_fleet_handle::start(boost::asio::any_io_executor e
   fc.node.api_key = api_key;
   fc.node.engine.seed = seed;
   fc.node.enable_prompt_tokens_details = true;
+  fc.node.tokenizer = opt.tokenizer;
   if (opt.num_gpu_blocks_override > 0) {
     fc.node.engine.num_gpu_blocks = opt.num_gpu_blocks_override;
     fc.node.engine.num_gpu_blocks_overridden = true;

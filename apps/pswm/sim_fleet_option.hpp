@@ -5,6 +5,7 @@
 #include "cli.hpp"
 
 #include <planetserve/error.hpp>
+#include <planetserve/tokenize/tokenizer.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -21,9 +22,22 @@ struct sim_fleet_option {
   bool enabled = false;                        ///< --sim
   std::string profile = "llama-3.1-8b-a100-80gb";   ///< --sim-profile
   std::size_t num_gpu_blocks_override = 0;     ///< --num-gpu-blocks-override (0: the profile's)
+  std::string tokenizer_file;                  ///< --tokenizer: a tokenizer.json for routing and the --sim nodes
+  std::shared_ptr<const planetserve::tokenize::tokenizer> tokenizer;  ///< loaded from tokenizer_file (null: approximate)
 
   void add_options(cli::po::options_description& opts);
+  /// Loads --tokenizer, if given; throws cli::usage_error naming the file and field.
+  void load_tokenizer();
 };
+
+/// Reads a tokenizer.json for a --tokenizer flag; throws cli::usage_error with the file, the
+/// field and what is supported.
+std::shared_ptr<const planetserve::tokenize::tokenizer> load_tokenizer_flag(const std::string& file);
+
+/// --help text of --tokenizer.
+inline constexpr const char* tokenizer_flag_help =
+    "Hugging Face tokenizer.json with byte-level BPE and no normalizer (Llama 3.x, DeepSeek distills) for "
+    "exact token ids; default: the approximate tokenizer";
 
 /// Emulated nodes running in-process for the length of a run.
 class sim_fleet_handle {

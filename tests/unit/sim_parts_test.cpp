@@ -183,8 +183,24 @@ TEST_CASE("sim faults: seeded decisions at the configured rates", "[sim][faults]
   CHECK_THROWS_AS(fault_injector(bad), std::invalid_argument);
 }
 
+TEST_CASE("sim chat template: Llama 3.1's text, exactly", "[sim][chat]") {
+  const std::string want =
+      "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\n"
+      "Today Date: 26 Jul 2024\n\nBe brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi there"
+      "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n";
+  // The template trims each message's content.
+  std::pair<std::size_t, std::size_t> last{0, 0};
+  const auto text = render_llama3_chat({{"system", " Be brief.\n"}, {"user", "\tHi there  "}}, true, &last);
+  CHECK(text == want);
+  CHECK(text.substr(last.first, last.second) == "Hi there");
+  CHECK(render_llama3_chat({{"user", "x"}}, false) ==
+        "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\n"
+        "Today Date: 26 Jul 2024\n\n<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nx<|eot_id|>");
+}
+
 TEST_CASE("sim chat template: Llama 3.1 layout, prefix-stable across turns", "[sim][chat]") {
-  const planetserve::tokenize::approx_tokenizer tok;
+  const auto tok_ptr = default_prompt_tokenizer();
+  const auto& tok = *tok_ptr;
   std::vector<chat_message> conv{{"system", "You are terse."}, {"user", "Name a prime."}};
   const auto t1 = llama3_chat_prompt(conv, tok);
   REQUIRE(t1.size() > 10);

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: MIT
 // Tests for the dataset generators: structure per kind, determinism, the shipped files.
-#include <planetserve/tokenize/approx_tokenizer.hpp>
 #include <planetserve/workload/dataset.hpp>
 #include <planetserve/workload/generator.hpp>
 
@@ -31,7 +30,7 @@ std::string before(const std::string& s, std::string_view marker) {
   return s.substr(0, pos);
 }
 
-std::size_t tokens(std::string_view s) { return planetserve::tokenize::approx_tokenizer{}.count(s); }
+std::size_t tokens(std::string_view s) { return ws::generator_units(s); }
 
 /// Printable ASCII and newlines only, and mostly lower-case letters and spaces: text, not noise.
 void check_reads_like_text(const std::string& s) {

@@ -4,6 +4,7 @@
 
 #include <planetserve/dispatch/policy.hpp>
 #include <planetserve/dispatch/policy_config.hpp>
+#include <planetserve/tokenize/tokenizer.hpp>
 #include <planetserve/workload/arrivals.hpp>
 #include <planetserve/workload/dataset.hpp>
 
@@ -13,6 +14,7 @@
 #include <memory>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -43,6 +45,7 @@ struct run_config {
   std::vector<std::string> policies{"lb"};  ///< one run per policy, same schedule and prompts
   std::map<std::string, policy_factory> custom_policies;  ///< names usable in `policies` beside the built-in ones (a custom name shadows a built-in)
   dispatch::policy_config policy{};      ///< policy settings (nodes is filled from endpoints)
+  std::shared_ptr<const tokenize::tokenizer> tokenizer;  ///< routing tokenizer (--tokenizer); null: the approximate one
   std::chrono::duration<double> metrics_interval{0.1};  ///< /metrics poll period per node
   std::chrono::duration<double> request_timeout{600};   ///< longest a request may take
   std::chrono::duration<double> drain_timeout{10};      ///< after Ctrl-C, wait this for in-flight

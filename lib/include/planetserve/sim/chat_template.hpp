@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: MIT
-// sim::llama3_chat_prompt: chat messages -> prompt token ids, laid out as Llama 3.1's chat template.
+// sim::render_llama3_chat: chat messages -> the prompt text Llama 3.1's chat template gives, and its ids.
 #pragma once
 
-#include <planetserve/tokenize/approx_tokenizer.hpp>
+#include <planetserve/tokenize/added_token_matcher.hpp>
+#include <planetserve/tokenize/tokenizer.hpp>
 
+#include <cstddef>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace planetserve::sim {
@@ -15,22 +19,37 @@ struct chat_message {
   std::string content;  ///< the message text
 };
 
-/// Llama 3's special token ids (tokenizer_config.json of meta-llama/Llama-3.1-8B-Instruct).
+/// Llama 3's special token ids (tokenizer.json of meta-llama/Llama-3.1-8B-Instruct).
 struct llama3_special_tokens {
   static constexpr tokenize::token_id begin_of_text = 128000;
+  static constexpr tokenize::token_id end_of_text = 128001;
   static constexpr tokenize::token_id start_header_id = 128006;
   static constexpr tokenize::token_id end_header_id = 128007;
+  static constexpr tokenize::token_id eom_id = 128008;
   static constexpr tokenize::token_id eot_id = 128009;
+  static constexpr tokenize::token_id python_tag = 128010;
+
+  /// Those tokens, by their text, for tokenizers without a tokenizer.json.
+  static tokenize::added_token_matcher matcher();
 };
 
-/// The prompt vLLM would build for `messages` with Llama 3.1's template: begin_of_text,
-/// then per message start_header_id, role, end_header_id, "\n\n", content, eot_id; a
-/// system message is always present and starts with the template's knowledge-date header;
-/// with `add_generation_prompt` an open assistant header ends the prompt. Special tokens
-/// are single ids, text goes through `tok`, so every turn of a conversation extends the
-/// previous turn's ids (prefix caching sees the shared history).
+/// The text vLLM hands the tokenizer for `messages` under Llama 3.1's chat template (tools
+/// aside): `<|begin_of_text|>`, a system turn that always opens with the template's
+/// knowledge-date lines (so every chat prompt shares its first blocks), then per message
+/// `<|start_header_id|>role<|end_header_id|>\n\n` + content (trimmed) + `<|eot_id|>`, and
+/// with `add_generation_prompt` an open assistant header. `last_content`, when given, gets
+/// the offset and length of the last message's content in the result.
+std::string render_llama3_chat(const std::vector<chat_message>& messages, bool add_generation_prompt = true,
+                               std::pair<std::size_t, std::size_t>* last_content = nullptr);
+
+/// The ids of `render_llama3_chat(messages, add_generation_prompt)` under `tok`, which must
+/// know the special tokens (a tokenizer.json's, or `default_prompt_tokenizer()`), so each is a
+/// single id and every turn of a conversation extends the previous turn's ids.
 std::vector<tokenize::token_id> llama3_chat_prompt(const std::vector<chat_message>& messages,
-                                                   const tokenize::approx_tokenizer& tok,
-                                                   bool add_generation_prompt = true);
+                                                   const tokenize::tokenizer& tok, bool add_generation_prompt = true);
+
+/// The emulator's tokenizer when no tokenizer.json is given: the approximate tokenizer, with
+/// Llama 3's special tokens as their real single ids.
+std::shared_ptr<const tokenize::tokenizer> default_prompt_tokenizer();
 
 }  // namespace planetserve::sim

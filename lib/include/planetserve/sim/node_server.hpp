@@ -49,6 +49,9 @@ struct node_config {
   std::optional<std::size_t> num_gpu_blocks_override;  ///< shown in vllm:cache_config_info
   std::string engine_index = "0";             ///< the `engine` label of the V1 metrics
   http::server_config http;                   ///< HTTP limits and timeouts
+  /// Prompt tokenizer (`pswm sim --tokenizer`: a tokenizer.json); null: the approximate
+  /// tokenizer with Llama 3's special tokens (sim::default_prompt_tokenizer()).
+  std::shared_ptr<const tokenize::tokenizer> tokenizer;
   std::function<void(const request_timing&)> on_timing;  ///< opt-in (driver timing checks): called once per streamed request that wrote a token
 
   /// vLLM's defaults for profile `p` (engine limits, KV blocks, costs, model name).

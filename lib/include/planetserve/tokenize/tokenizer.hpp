@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -19,6 +20,10 @@ class tokenizer {
 
   /// Appends the ids of `text` to `out`.
   virtual void encode(std::string_view text, std::vector<token_id>& out) const = 0;
+
+  /// The ids a server puts before a prompt it tokenizes with special tokens (a BOS such as
+  /// Llama 3's `<|begin_of_text|>`, from tokenizer.json's post-processor); none by default.
+  virtual std::span<const token_id> prefix_ids() const noexcept { return {}; }
 
   /// The ids of `text`.
   std::vector<token_id> encode(std::string_view text) const {

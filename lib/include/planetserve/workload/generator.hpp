@@ -32,8 +32,13 @@ inline constexpr std::size_t max_generated_prompts = 10'000'000;
 inline constexpr std::size_t max_generated_groups = 100'000;
 inline constexpr std::size_t max_generated_tokens = 1'000'000;
 
+/// Length of `text` in generator units (see generator_config).
+std::size_t generator_units(std::string_view text) noexcept;
+
 /// Settings of the generator. A zero size knob means "the kind's default" (listed per field).
-/// Lengths are in approximate tokens (tokenize::approx_tokenizer).
+/// Lengths are in generator units: the pieces the approximate tokenizer cut before its
+/// calibration to Llama 3 (words with one leading space, four bytes a piece), kept so the
+/// shipped datasets regenerate byte for byte; about 1.6 units make one Llama 3 token.
 struct generator_config {
   /// What to make.
   dataset_kind kind = dataset_kind::toolbench;

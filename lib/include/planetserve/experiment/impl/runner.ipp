@@ -285,7 +285,8 @@ struct runner::state {
     if (cfg.maxq > data.prompts.size())
       log << "pswm: --maxq " << cfg.maxq << " but " << data.source << " has only "
           << data.prompts.size() << " prompts: sending " << n << "\n";
-    tokenize::approx_tokenizer tok(tokenize::approx_tokenizer_config{.seed = cfg.policy.tree.seed});
+    const tokenize::approx_tokenizer approx(tokenize::approx_tokenizer_config{.seed = cfg.policy.tree.seed});
+    const tokenize::tokenizer& tok = cfg.tokenizer ? *cfg.tokenizer : approx;
     tokens.resize(n);
     for (std::size_t i = 0; i < n; ++i) tok.encode(data.prompts[i].text, tokens[i]);
     if (cfg.policy.lb.compat == dispatch::lb_compat::seed && cfg.policy.lb.seed_baseline_tokens.empty())

@@ -3,9 +3,9 @@
 #pragma once
 
 #include <planetserve/openai/request_builder.hpp>
+#include <planetserve/sim/chat_template.hpp>
 #include <planetserve/sim/node_server.hpp>
 #include <planetserve/sim/random.hpp>
-#include <planetserve/tokenize/approx_tokenizer.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -146,6 +146,7 @@ struct node_state : std::enable_shared_from_this<node_state> {
         server(ex, cfg.http),
         step_timer(ex) {
     if (!cfg.api_key.empty()) expected_auth = "Bearer " + cfg.api_key;
+    tokenizer = cfg.tokenizer ? cfg.tokenizer : default_prompt_tokenizer();
     page.names = cfg.metrics_names;
     page.model_name = cfg.served_model_name;
     page.engine_index = cfg.engine_index;
@@ -227,7 +228,7 @@ struct node_state : std::enable_shared_from_this<node_state> {
   std::uint64_t id_salt = 0;
   std::string expected_auth;
   node_stats stats;
-  tokenize::approx_tokenizer tokenizer;
+  std::shared_ptr<const tokenize::tokenizer> tokenizer;  // cfg.tokenizer, or the default
   metrics_page_config page;
   std::string metrics_buf;
 };
@@ -337,31 +338,41 @@ inline std::optional<request_error> read_text_content(const njson::value& v, std
   return std::nullopt;
 }
 
-// Llama-3's chat template, so that a conversation's prompt grows by appending.
+// The messages of a chat request, rendered as the served model's chat template does (Llama
+// 3.1's), so that a conversation's prompt grows by appending. `last_content` gets the last
+// message's content as sent (the timing hook's hash).
 inline std::optional<request_error> render_chat(const njson::object& o, std::string& out,
-                                               std::pair<std::size_t, std::size_t>* last_content = nullptr) {
+                                               std::string* last_content = nullptr) {
   auto it = o.find("messages");
   if (it == o.end()) return request_error{400, "Field required (field `messages`)", "messages"};
   if (!it->value().is_array()) return type_error("messages", "a valid list");
   const auto& msgs = it->value().get_array();
   if (msgs.empty()) return request_error{400, "List should have at least 1 item (field `messages`)", "messages"};
-  out += "<|begin_of_text|>";
+  std::vector<chat_message> messages;
+  messages.reserve(msgs.size());
   for (const auto& m : msgs) {
     if (!m.is_object()) return type_error("messages", "a list of message objects");
     const auto& mo = m.get_object();
     auto role = mo.find("role");
     if (role == mo.end() || !role->value().is_string()) return type_error("messages.role", "a valid string");
-    out += "<|start_header_id|>";
-    out.append(role->value().get_string().data(), role->value().get_string().size());
-    out += "<|end_header_id|>\n\n";
-    const std::size_t content_at = out.size();
+    chat_message cm;
+    cm.role.assign(role->value().get_string().data(), role->value().get_string().size());
     if (auto c = mo.find("content"); c != mo.end())
-      if (auto e = read_text_content(c->value(), out)) return e;
-    if (last_content) *last_content = {content_at, out.size() - content_at};
-    out += "<|eot_id|>";
+      if (auto e = read_text_content(c->value(), cm.content)) return e;
+    messages.push_back(std::move(cm));
   }
-  out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
+  if (last_content) *last_content = messages.back().content;
+  out = render_llama3_chat(messages);
   return std::nullopt;
+}
+
+// A text prompt as vLLM tokenizes it for /v1/completions and /tokenize (special tokens on:
+// the tokenizer's BOS first).
+inline void encode_text_prompt(const tokenize::tokenizer& tok, std::string_view text,
+                               std::vector<tokenize::token_id>& out) {
+  const auto prefix = tok.prefix_ids();
+  out.insert(out.end(), prefix.begin(), prefix.end());
+  tok.encode(text, out);
 }
 
 inline std::optional<request_error> read_prompt(const njson::object& o, const tokenize::tokenizer& tok,
@@ -370,7 +381,7 @@ inline std::optional<request_error> read_prompt(const njson::object& o, const to
   if (it == o.end()) return request_error{400, "Field required (field `prompt`)", "prompt"};
   const auto& v = it->value();
   if (v.is_string()) {
-    tok.encode(std::string_view(v.get_string().data(), v.get_string().size()), out);
+    encode_text_prompt(tok, std::string_view(v.get_string().data(), v.get_string().size()), out);
     return std::nullopt;
   }
   if (!v.is_array()) return type_error("prompt", "a string, a list of strings or a list of token ids");
@@ -381,7 +392,7 @@ inline std::optional<request_error> read_prompt(const njson::object& o, const to
       return request_error{400, "The emulator serves one prompt per request; got " + std::to_string(a.size()) + ".",
                            "prompt"};
     if (a[0].is_string()) {
-      tok.encode(std::string_view(a[0].get_string().data(), a[0].get_string().size()), out);
+      encode_text_prompt(tok, std::string_view(a[0].get_string().data(), a[0].get_string().size()), out);
       return std::nullopt;
     }
     return read_token_list(a[0].get_array(), "prompt", out);
@@ -418,10 +429,9 @@ inline std::optional<request_error> parse_generation(std::string_view body, bool
   const auto& o = doc.get_object();
   if (auto e = check_model(o, cfg)) return e;
   if (chat) {
-    std::string text;
-    std::pair<std::size_t, std::size_t> last{0, 0};
+    std::string text, last;
     if (auto e = render_chat(o, text, &last)) return e;
-    if (cfg.on_timing) out.prompt_hash = XXH3_64bits(text.data() + last.first, last.second);
+    if (cfg.on_timing) out.prompt_hash = XXH3_64bits(last.data(), last.size());
     tok.encode(text, out.prompt);
   } else if (auto e = read_prompt(o, tok, out.prompt)) {
     return e;
@@ -570,7 +580,7 @@ nasio::awaitable<void> handle_generation(std::shared_ptr<node_state> st, http::s
   }
 
   generation_request g;
-  if (auto e = parse_generation(req.body(), chat, st->cfg, st->tokenizer, g)) {
+  if (auto e = parse_generation(req.body(), chat, st->cfg, *st->tokenizer, g)) {
     ++st->stats.rejected;
     co_await write_error(res, e->status, e->message, e->param);
     co_return;
@@ -838,9 +848,9 @@ inline nasio::awaitable<void> handle_tokenize(std::shared_ptr<node_state> st, ht
     if (o.contains("messages")) {
       std::string text;
       err = render_chat(o, text);
-      if (!err) st->tokenizer.encode(text, ids);
+      if (!err) st->tokenizer->encode(text, ids);
     } else {
-      err = read_prompt(o, st->tokenizer, ids);
+      err = read_prompt(o, *st->tokenizer, ids);
     }
   }
   if (err) {
