@@ -108,6 +108,30 @@ struct fleet_run {
   }
 };
 
+// A full pass of `r` while node `k` of `f`'s fleet is killed once it has served 5 requests
+// (not at a fixed time: a loaded machine, or a sanitizer build, may take that long just for
+// the preflight) and started again on the same port `down_for` later, as a restarted server
+// would be, into `reborn`.
+void run_with_restart(fleet_run& f, ex::runner& r, rt::pass_result& pr, std::size_t k,
+                      std::chrono::milliseconds down_for, std::optional<sim::node_server>& reborn) {
+  const auto port = f.fleet.port(k);
+  drive(f.io, [&]() -> asio::awaitable<void> {
+    asio::co_spawn(
+        f.io,
+        [&f, &reborn, k, port, down_for]() -> asio::awaitable<void> {
+          while (f.fleet.node(k).stats().completed < 5) co_await rt::sleep_for(5ms);
+          f.fleet.node(k).stop();
+          co_await rt::sleep_for(down_for);
+          reborn.emplace(f.io.get_executor(), f.fleet.node(k).config());
+          ps::diagnostics d;
+          auto p = reborn->listen("127.0.0.1", port, d);
+          if (!p) throw std::runtime_error("restart failed: " + d.message);
+        },
+        asio::detached);
+    co_await rt::full_pass(r, pr);
+  });
+}
+
 // A port on loopback where nothing listens (bound, then released).
 std::uint16_t closed_port(asio::io_context& io) {
   asio::ip::tcp::acceptor a(io, {asio::ip::make_address("127.0.0.1"), 0});
@@ -310,24 +334,7 @@ TEST_CASE("reliability: a node killed mid-run is routed around until /health ans
   ex::runner r(f.io.get_executor(), f.cfg, f.log);
   rt::pass_result pr;
   std::optional<sim::node_server> reborn;
-  drive(f.io, [&]() -> asio::awaitable<void> {
-    asio::co_spawn(
-        f.io,
-        [&]() -> asio::awaitable<void> {
-          // Killed once it has served a few requests (not at a fixed time: a loaded machine,
-          // or a sanitizer build, may take that long just for the preflight).
-          while (f.fleet.node(1).stats().completed < 5) co_await rt::sleep_for(10ms);
-          f.fleet.node(1).stop();
-          co_await rt::sleep_for(400ms);
-          // Back on the same port, as a restarted server would be.
-          reborn.emplace(f.io.get_executor(), f.fleet.node(1).config());
-          ps::diagnostics d;
-          auto p = reborn->listen("127.0.0.1", port1, d);
-          if (!p) throw std::runtime_error("restart failed: " + d.message);
-        },
-        asio::detached);
-    co_await rt::full_pass(r, pr);
-  });
+  run_with_restart(f, r, pr, 1, 400ms, reborn);
   INFO(pr.diag << "\n" << f.log.str());
   REQUIRE_FALSE(pr.run);
   const auto& recs = r.results().at(0).records;
@@ -992,26 +999,11 @@ TEST_CASE("reliability: while every node is out, due requests wait for one to re
   const bool wait = GENERATE(true, false);
   INFO("wait " << wait);
   fleet_run f("allout", instant_fleet(1), 60);
-  const auto port0 = f.fleet.port(0);
   f.cfg.no_node_wait = std::chrono::duration<double>(wait ? 10.0 : 0.0);
   ex::runner r(f.io.get_executor(), f.cfg, f.log);
   rt::pass_result pr;
   std::optional<sim::node_server> reborn;
-  drive(f.io, [&]() -> asio::awaitable<void> {
-    asio::co_spawn(
-        f.io,
-        [&]() -> asio::awaitable<void> {
-          while (f.fleet.node(0).stats().completed < 5) co_await rt::sleep_for(5ms);
-          f.fleet.node(0).stop();
-          co_await rt::sleep_for(300ms);
-          reborn.emplace(f.io.get_executor(), f.fleet.node(0).config());
-          ps::diagnostics d;
-          auto p = reborn->listen("127.0.0.1", port0, d);
-          if (!p) throw std::runtime_error("restart failed: " + d.message);
-        },
-        asio::detached);
-    co_await rt::full_pass(r, pr);
-  });
+  run_with_restart(f, r, pr, 0, 300ms, reborn);
   INFO(pr.diag << "\n" << f.log.str());
   REQUIRE_FALSE(pr.run);
   const auto& recs = r.results().at(0).records;
