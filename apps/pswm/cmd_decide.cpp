@@ -81,7 +81,7 @@ int cmd_decide(int argc, char** argv) {
     const auto& c = choices[i];
     line = "{\"index\":" + std::to_string(i) + ",\"node\":" +
            (c.node == d::no_node ? std::string("null") : std::to_string(c.node)) + ",\"rule\":\"" +
-           std::string(d::to_string(c.fired)) + "\"";
+           std::string(c.fired == d::rule::custom && !c.custom_rule.empty() ? c.custom_rule : d::to_string(c.fired)) + "\"";
     if (const auto& e = fx->requests[i].expected) {
       ++recorded;
       agree += *e == c.node;

@@ -184,7 +184,6 @@ int cmd_run(int argc, char** argv) {
                              planetserve::dispatch::known_policy_names() + ")");
   }
   pflags.apply(*vm, cfg.policy);
-  cfg.policy.seed = cfg.seed;
 
   if (!endpoints.empty()) {
     if (vm->count("num-nodes") && !(*vm)["num-nodes"].defaulted())

@@ -28,6 +28,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -1213,4 +1214,76 @@ TEST_CASE("reliability: an exception inside a request's task stops the run with 
   CHECK(res.summary.interrupted);
   CHECK(res.records.size() < 200);
   CHECK(read_requests_jsonl(res.layout.log_dir / "requests.jsonl").size() >= 4);
+}
+
+namespace {
+
+// What a policy of one's own saw, kept outside it (a run makes a new policy per run).
+struct seen_by_policy {
+  std::uint64_t seed = 0;
+  std::map<std::uint64_t, std::size_t> dispatched_tokens;  // request id -> tokens at on_dispatched
+  std::map<std::uint64_t, ps::dispatch::outcome> finished;  // request id -> outcome
+};
+
+// Sends request i to node i % nodes under a rule of its own name, and writes down what it saw.
+class by_id_policy final : public ps::dispatch::policy {
+ public:
+  by_id_policy(const ps::dispatch::policy_config& c, seen_by_policy& seen) : policy(c, false), seen_(seen) {
+    seen_.seed = c.seed;
+  }
+  std::string_view name() const noexcept override { return "by-id"; }
+
+ protected:
+  ps::dispatch::decision do_choose(const ps::dispatch::request_view& req, const ps::dispatch::fleet_view&) override {
+    return make_decision(static_cast<ps::dispatch::node_index>(req.id % nodes()), "id-modulo");
+  }
+  void do_dispatched(ps::dispatch::node_index, const ps::dispatch::request_view& req) override {
+    seen_.dispatched_tokens[req.id] = req.tokens.size();
+  }
+  void do_finished(ps::dispatch::node_index, const ps::dispatch::outcome& o) override { seen_.finished[o.request_id] = o; }
+
+ private:
+  seen_by_policy& seen_;
+};
+
+}  // namespace
+
+TEST_CASE("open runner: in-memory prompts, the run's seed, the request id and routed tokens in outcomes, a custom rule's name", "[reliability]") {
+  fleet_run f("open", instant_fleet(3), 1);
+  // Prompts of different lengths, so a mixed-up id would show as a wrong token count.
+  for (std::size_t i = 0; i < 12; ++i)
+    f.cfg.prompts.push_back(ps::workload::prompt{.text = std::string(20 + 37 * i, 'a' + static_cast<char>(i % 26)) + " question"});
+  f.cfg.dataset_file.clear();  // only the in-memory prompts
+  f.cfg.seed = 4242;
+  f.cfg.policy.seed = 0;       // the run's seed must reach the policy without the caller copying it
+  seen_by_policy seen;
+  f.cfg.custom_policies["by-id"] = [&seen](const ps::dispatch::policy_config& c) {
+    return std::make_unique<by_id_policy>(c, seen);
+  };
+  f.cfg.policies = {"by-id"};
+  ex::runner r(f.io.get_executor(), f.cfg, f.log);
+  rt::pass_result pr;
+  drive(f.io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
+  INFO(pr.diag << "\n" << f.log.str());
+  REQUIRE_FALSE(pr.run);
+  REQUIRE(r.results().size() == 1);
+  const auto& res = r.results()[0];
+  CHECK(res.summary.ok == 12);
+  CHECK(seen.seed == 4242);
+  REQUIRE(seen.finished.size() == 12);
+  REQUIRE(seen.dispatched_tokens.size() == 12);
+  for (const auto& rec : res.records) {
+    CHECK(rec.rule == "id-modulo");
+    CHECK(rec.node == rec.query_id % 3);
+    const auto& o = seen.finished.at(rec.query_id);
+    CHECK(o.request_id == rec.query_id);
+    // What on_dispatched saw, not the server's count (which the record keeps).
+    CHECK(o.routed_tokens == seen.dispatched_tokens.at(rec.query_id));
+    CHECK(o.prompt_tokens == rec.prompt_tokens);
+  }
+  // Longer prompts, more tokens: the ids were not mixed up.
+  CHECK(seen.dispatched_tokens.at(11) > seen.dispatched_tokens.at(0));
+  // The outputs are named after the in-memory workload, and run.json says where it came from.
+  CHECK(res.layout.log_dir.filename().string().rfind("log_prompts_", 0) == 0);
+  CHECK(rt::slurp(res.layout.log_dir / "run.json").find("\"dataset_in_memory\":true") != std::string::npos);
 }

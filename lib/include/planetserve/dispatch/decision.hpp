@@ -29,11 +29,15 @@ enum class rule : std::uint8_t {
   longest_prefix,    ///< hrt: least loaded among the nodes holding the longest prefix
   saved_vs_load,     ///< hrt: longest-prefix holders overloaded: best tokens saved minus load cost
   no_prefix,         ///< hrt: no node holds any prefix: least loaded
-  custom,            ///< a user policy's own rule
+  custom,            ///< a user policy's own rule (decision::custom_rule names it)
 };
 
 /// The rule's name in kebab-case ("best-match"), for logs and records.
 std::string_view to_string(rule r) noexcept;
+
+struct decision;
+/// The name of the rule that fired: to_string(d.fired), or a user policy's custom_rule.
+std::string_view rule_name(const decision& d) noexcept;
 
 /// A policy's answer. The spans point into buffers the policy owns and reuses: they stay
 /// valid until the policy's next choose() or reset(); copy what you keep.
@@ -43,6 +47,9 @@ struct decision {
   std::uint32_t prompt_blocks = 0;               ///< full blocks in the prompt
   std::span<const std::uint32_t> match_blocks;   ///< per node: leading prompt blocks it holds (empty if untracked)
   std::span<const double> load_score;            ///< per node: the policy's load measure (lower = less loaded)
+  /// With rule::custom: the user policy's name for its rule ("warm-node"), shown in records
+  /// instead of "custom". Must outlive the policy (a string literal, or a member).
+  std::string_view custom_rule;
 
   bool has_node() const noexcept { return node != no_node; }
   explicit operator bool() const noexcept { return has_node(); }

@@ -77,6 +77,9 @@ class policy {
 
   /// A decision for `node` by `r`, carrying this call's match depths and load scores.
   decision make_decision(node_index node, rule r) const noexcept;
+  /// A rule::custom decision for `node` that records show as `rule_name` (which must
+  /// outlive the policy: a string literal, or a member).
+  decision make_decision(node_index node, std::string_view rule_name) const noexcept;
 
   /// Per node: leading blocks of the current prompt it holds (all 0 without prefixes).
   std::span<const std::uint32_t> depth() const noexcept { return depth_; }

@@ -21,6 +21,7 @@ struct replay_request {
 struct replay_choice {
   node_index node = no_node;  ///< chosen node
   rule fired = rule::none_available;  ///< why
+  std::string_view custom_rule;       ///< a user policy's name for its rule (see decision::custom_rule)
 };
 
 /// Dispatches `requests` in order through `p` (choose, then on_dispatched). Request j

@@ -11,7 +11,6 @@
 #include <chrono>
 #include <functional>
 #include <map>
-#include <memory>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -33,18 +32,19 @@ struct run_config {
   std::string model;                     ///< model name; empty: ask node 0's /v1/models
   std::string api_key;                   ///< Bearer key; never written anywhere
   api_kind api = api_kind::chat;         ///< /v1/chat/completions (the seed's) or /v1/completions
-  std::filesystem::path dataset_file;    ///< JSONL workload
+  std::filesystem::path dataset_file;    ///< JSONL workload (with `prompts`: only names the outputs, "prompts" if empty)
+  std::vector<workload::prompt> prompts;  ///< the workload in memory; when not empty it is sent instead of reading dataset_file
   workload::dataset_config dataset{};    ///< field, skip_bad_lines, limits
   std::size_t maxq = 0;                  ///< requests per epoch; 0: every prompt
   workload::arrival_process arrival = workload::arrival_process::poisson;  ///< inter-arrival law
   double average_interval_s = 1.0;       ///< mean gap between requests, seconds
   double burstiness = 1.0;               ///< gamma shape (1 = Poisson)
-  std::uint64_t seed = 0;                ///< arrivals, policies and sampling
+  std::uint64_t seed = 0;                ///< arrivals and every policy's random choices (prepare() copies it into policy.seed)
   std::uint32_t max_new_tokens = 50;     ///< max_tokens of each request (the seed's default)
   bool ignore_eos = false;               ///< ask for exactly max_new_tokens (equal work for every policy); the seed does not
   std::vector<std::string> policies{"lb"};  ///< one run per policy, same schedule and prompts
   std::map<std::string, policy_factory> custom_policies;  ///< names usable in `policies` beside the built-in ones (a custom name shadows a built-in)
-  dispatch::policy_config policy{};      ///< policy settings (nodes is filled from endpoints)
+  dispatch::policy_config policy{};      ///< policy settings (prepare() fills nodes from endpoints and seed from `seed`)
   std::shared_ptr<const tokenize::tokenizer> tokenizer;  ///< routing tokenizer (--tokenizer); null: the approximate one
   std::chrono::duration<double> metrics_interval{0.1};  ///< /metrics poll period per node
   std::chrono::duration<double> request_timeout{600};   ///< longest a request may take

@@ -30,6 +30,10 @@ std::string_view to_string(rule r) noexcept {
   return "?";
 }
 
+std::string_view rule_name(const decision& d) noexcept {
+  return d.fired == rule::custom && !d.custom_rule.empty() ? d.custom_rule : to_string(d.fired);
+}
+
 std::string_view to_string(lb_compat c) noexcept { return c == lb_compat::seed ? "seed" : "pswm"; }
 
 std::string check(const policy_config& c) {
@@ -108,6 +112,12 @@ decision policy::make_decision(node_index node, rule r) const noexcept {
   d.prompt_blocks = prompt_blocks_;
   if (tree_) d.match_blocks = depth_;
   d.load_score = load_;
+  return d;
+}
+
+decision policy::make_decision(node_index node, std::string_view rule_name) const noexcept {
+  decision d = make_decision(node, rule::custom);
+  d.custom_rule = rule_name;
   return d;
 }
 

@@ -276,9 +276,20 @@ struct runner::state {
     // Read only as many prompts as an epoch sends.
     workload::dataset_config dc = cfg.dataset;
     if (cfg.maxq > 0 && (dc.max_prompts == 0 || dc.max_prompts > cfg.maxq)) dc.max_prompts = cfg.maxq;
-    auto ds = workload::read_dataset(cfg.dataset_file, dc, diag);
-    if (!ds) return ds.error();
-    data = std::move(*ds);
+    if (!cfg.prompts.empty()) {
+      // The caller's own prompts: dataset_file only names the outputs.
+      if (cfg.dataset_file.empty()) cfg.dataset_file = "prompts";
+      data = {};
+      data.source = cfg.dataset_file.string() + " (in memory)";
+      data.field = cfg.dataset.field;
+      const std::size_t take = dc.max_prompts > 0 ? std::min(dc.max_prompts, cfg.prompts.size()) : cfg.prompts.size();
+      data.prompts.assign(cfg.prompts.begin(), cfg.prompts.begin() + static_cast<std::ptrdiff_t>(take));
+      data.lines = cfg.prompts.size();
+    } else {
+      auto ds = workload::read_dataset(cfg.dataset_file, dc, diag);
+      if (!ds) return ds.error();
+      data = std::move(*ds);
+    }
     if (data.skipped > 0)
       log << "pswm: skipped " << data.skipped << " bad line(s) of " << data.source << "\n";
     n = cfg.maxq > 0 ? std::min(cfg.maxq, data.prompts.size()) : data.prompts.size();
@@ -312,6 +323,7 @@ struct runner::state {
         return error::invalid_argument;
       }
     cfg.policy.nodes = cfg.endpoints.size();
+    cfg.policy.seed = cfg.seed;  // one seed for the whole run: every policy, built-in or not, gets it
     if (auto why = dispatch::check(cfg.policy); !why.empty()) {
       diag.message = why;
       return error::invalid_argument;
@@ -670,7 +682,7 @@ struct runner::state {
   /// Copies a decision into the record.
   static void note_decision(request_record& rec, const dispatch::decision& d) {
     rec.node = d.node;
-    rec.rule = std::string(dispatch::to_string(d.fired));
+    rec.rule = std::string(dispatch::rule_name(d));
     rec.prompt_blocks = d.prompt_blocks;
     rec.match_blocks.assign(d.match_blocks.begin(), d.match_blocks.end());
     rec.load_scores.assign(d.load_score.begin(), d.load_score.end());
@@ -740,6 +752,8 @@ struct runner::state {
       rec.error_kind = failure_kind(out);
     }
     dispatch::outcome fb;
+    fb.request_id = i;
+    fb.routed_tokens = static_cast<std::uint32_t>(std::min<std::size_t>(tokens[i].size(), UINT32_MAX));
     fb.e2e = std::chrono::duration_cast<std::chrono::nanoseconds>(
         std::chrono::duration<double>(std::isfinite(rec.e2e_s()) ? rec.e2e_s() : 0.0));
     fb.prompt_tokens = rec.prompt_tokens;
@@ -962,6 +976,7 @@ struct runner::state {
     o["endpoints"] = std::move(eps);
     o["api_key"] = cfg.api_key.empty() ? json::value(nullptr) : json::value("<redacted>");
     o["dataset_file"] = cfg.dataset_file.string();
+    if (!cfg.prompts.empty()) o["dataset_in_memory"] = true;
     o["dataset_field"] = cfg.dataset.field;
     o["requests_per_epoch"] = n;
     o["maxq"] = cfg.maxq;
