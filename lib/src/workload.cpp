@@ -5,3 +5,4 @@
 #include <planetserve/workload/impl/dataset_stats.ipp>
 #include <planetserve/workload/impl/decision_fixture.ipp>
 #include <planetserve/workload/impl/generator.ipp>
+#include <planetserve/workload/impl/trace.ipp>

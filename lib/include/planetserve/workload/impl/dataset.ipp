@@ -3,8 +3,11 @@
 #pragma once
 
 #include <planetserve/workload/dataset.hpp>
+#include <planetserve/workload/detail/jsonl_file.hpp>
 #include <planetserve/workload/detail/utf8.hpp>
+#include <planetserve/workload/trace.hpp>
 
+#include <boost/json/parse.hpp>
 #include <boost/json/parser.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
@@ -110,25 +113,6 @@ inline boost::system::error_code read_messages(const boost::json::array& arr, co
     return make_error_code(error::empty_input);
   }
   return {};
-}
-
-/// Names a binary-looking text, or returns nullptr when it looks like text.
-inline const char* binary_reason(std::string_view text) noexcept {
-  if (text.size() >= 2) {
-    const auto b0 = static_cast<unsigned char>(text[0]);
-    const auto b1 = static_cast<unsigned char>(text[1]);
-    if ((b0 == 0xFF && b1 == 0xFE) || (b0 == 0xFE && b1 == 0xFF))
-      return "it is UTF-16 text (convert it to UTF-8 first)";
-    if (b0 == 0x1F && b1 == 0x8B) return "it is gzip-compressed (decompress it first)";
-  }
-  if (text.find('\0') != std::string_view::npos) return "it holds NUL bytes (expected UTF-8 JSON lines)";
-  return nullptr;
-}
-
-inline bool is_blank(std::string_view line) noexcept {
-  for (char c : line)
-    if (c != ' ' && c != '\t' && c != '\r' && c != '\f' && c != '\v') return false;
-  return true;
 }
 
 }  // namespace detail
@@ -254,12 +238,6 @@ class dataset_builder {
   prompt p_;
 };
 
-inline std::string_view drop_bom(std::string_view text) noexcept {
-  // A UTF-8 byte order mark is harmless: drop it.
-  if (text.size() >= 3 && std::memcmp(text.data(), "\xEF\xBB\xBF", 3) == 0) text.remove_prefix(3);
-  return text;
-}
-
 }  // namespace detail
 
 result<dataset> parse_dataset(std::string_view text, std::string_view source, const dataset_config& config,
@@ -268,74 +246,80 @@ result<dataset> parse_dataset(std::string_view text, std::string_view source, co
     diag.message = std::string(source) + ": not a JSONL text file: " + why;
     return make_error_code(error::binary_file);
   }
-  text = detail::drop_bom(text);
   detail::dataset_builder b(source, config);
-  std::size_t pos = 0;
-  while (pos < text.size() && !b.full()) {
-    std::size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    if (auto ec = b.add(text.substr(pos, end - pos), diag)) return ec;
-    pos = end + 1;
-  }
+  if (auto ec = detail::for_each_line(
+          detail::drop_bom(text), [&](std::string_view line) { return b.add(line, diag); }, [&] { return b.full(); }))
+    return ec;
   return b.finish(diag);
 }
 
-result<dataset> read_dataset(const std::filesystem::path& file, const dataset_config& config, diagnostics& diag) {
-  const std::string name = file.string();
-  std::error_code fec;
-  const auto status = std::filesystem::status(file, fec);
-  if (!std::filesystem::exists(status)) {
-    diag.message = name + ": no such file";
-    return make_error_code(error::file_not_found);
-  }
-  if (std::filesystem::is_directory(status)) {
-    diag.message = name + ": is a directory, expected a JSONL file";
-    return make_error_code(error::file_unreadable);
-  }
+namespace detail {
+
+// The first non-blank line of `file` if it is within its first MiB (enough for any trace
+// line); empty otherwise. Errors are left to the reader that follows.
+inline std::string first_line(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    diag.message = name + ": cannot be opened for reading (" + std::strerror(errno) + ")";
-    return make_error_code(error::file_unreadable);
+  std::string head(1 << 20, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<std::size_t>(in.gcount()));
+  std::string_view rest = drop_bom(head);
+  while (!rest.empty()) {
+    const auto end = rest.find('\n');
+    if (end == std::string_view::npos) return {};
+    std::string_view line = rest.substr(0, end);
+    if (!is_blank(line)) return std::string(line);
+    rest.remove_prefix(end + 1);
   }
-  // Read in blocks and stop once max_prompts prompts are in: `--maxq 5` on a 300 MB file
-  // reads a few kilobytes. Memory is one block plus the longest line.
-  detail::dataset_builder b(name, config);
-  std::string pending;
-  std::vector<char> block(1 << 20);
-  bool first = true, any = false;
-  while (!b.full()) {
-    in.read(block.data(), static_cast<std::streamsize>(block.size()));
-    const auto got = static_cast<std::size_t>(in.gcount());
-    if (got == 0) break;
-    std::string_view chunk(block.data(), got);
-    if (first) {
-      first = false;
-      if (const char* why = detail::binary_reason(chunk)) {
-        diag.message = name + ": not a JSONL text file: " + why;
-        return make_error_code(error::binary_file);
-      }
-      chunk = detail::drop_bom(chunk);
-    } else if (chunk.find('\0') != std::string_view::npos) {
-      diag.message = name + ": not a JSONL text file: it holds NUL bytes (expected UTF-8 JSON lines)";
-      return make_error_code(error::binary_file);
-    }
-    any = true;
-    pending.append(chunk);
-    std::size_t pos = 0;
-    for (std::size_t end; !b.full() && (end = pending.find('\n', pos)) != std::string::npos; pos = end + 1)
-      if (auto ec = b.add(std::string_view(pending).substr(pos, end - pos), diag)) return ec;
-    pending.erase(0, pos);
+  return {};
+}
+
+// Whether `file` is a Mooncake trace: asked for, or (auto) its first line has a trace's
+// fields and not the prompt field.
+inline bool is_trace(const std::filesystem::path& file, const dataset_config& config) {
+  if (config.format != dataset_format::automatic) return config.format == dataset_format::mooncake;
+  const std::string line = first_line(file);
+  if (line.empty() || !looks_like_trace_line(line)) return false;
+  boost::system::error_code ec;
+  const auto v = boost::json::parse(line, ec);
+  return !ec && v.is_object() && !v.as_object().contains(config.field);
+}
+
+// A trace as prompts: each request's blocks made into text, its lengths and arrival kept.
+inline result<dataset> trace_dataset(const std::filesystem::path& file, const dataset_config& config,
+                                     diagnostics& diag) {
+  trace_config tc;
+  tc.block_tokens = config.trace_block_tokens;
+  tc.skip_bad_lines = config.skip_bad_lines;
+  tc.max_line_bytes = config.max_line_bytes;
+  tc.max_requests = config.max_prompts;
+  auto t = read_trace(file, tc, diag);
+  if (!t) return t.error();
+  dataset d;
+  d.source = t->source;
+  d.field = "hash_ids";
+  d.lines = t->lines;
+  d.skipped = t->skipped;
+  d.skip_reasons = std::move(t->skip_reasons);
+  d.prompts.reserve(t->requests.size());
+  for (const auto& r : t->requests) {
+    prompt p;
+    append_prompt_text(r, config.trace_block_tokens, p.text);
+    p.line = r.line;
+    p.from_trace = trace_origin{r.timestamp_ms, r.input_length, r.output_length,
+                                static_cast<std::uint32_t>(r.hash_ids.size())};
+    d.prompts.push_back(std::move(p));
   }
-  if (in.bad()) {
-    diag.message = name + ": read failed";
-    return make_error_code(error::file_unreadable);
-  }
-  if (!any) {
-    diag.message = name + ": is empty, expected one JSON object per line";
-    return make_error_code(error::empty_input);
-  }
-  if (!b.full() && !pending.empty())
-    if (auto ec = b.add(pending, diag)) return ec;
+  return d;
+}
+
+}  // namespace detail
+
+result<dataset> read_dataset(const std::filesystem::path& file, const dataset_config& config, diagnostics& diag) {
+  if (detail::is_trace(file, config)) return detail::trace_dataset(file, config, diag);
+  detail::dataset_builder b(file.string(), config);
+  if (auto ec = detail::read_lines(
+          file, [&](std::string_view line) { return b.add(line, diag); }, [&] { return b.full(); }, diag))
+    return ec;
   return b.finish(diag);
 }
 
