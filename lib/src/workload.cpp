@@ -6,3 +6,4 @@
 #include <planetserve/workload/impl/decision_fixture.ipp>
 #include <planetserve/workload/impl/generator.ipp>
 #include <planetserve/workload/impl/trace.ipp>
+#include <planetserve/workload/impl/trace_generator.ipp>
