@@ -3,6 +3,7 @@
 #pragma once
 
 #include <planetserve/workload/arrivals.hpp>
+#include <planetserve/workload/chat_message.hpp>
 #include <planetserve/workload/dataset.hpp>
 #include <planetserve/workload/dataset_stats.hpp>
 #include <planetserve/workload/decision_fixture.hpp>

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <planetserve/error.hpp>
+#include <planetserve/workload/chat_message.hpp>
 
 #include <cstddef>
 #include <filesystem>
@@ -22,12 +23,6 @@ struct dataset_config {
   std::size_t max_line_bytes = 16 * 1024 * 1024;
   /// Stop after this many prompts; 0 reads them all.
   std::size_t max_prompts = 0;
-};
-
-/// One message of an OpenAI-style chat prompt.
-struct chat_message {
-  std::string role;     ///< "system", "user", "assistant", ...
-  std::string content;  ///< the text (a content-parts array is joined)
 };
 
 /// One prompt of a workload.

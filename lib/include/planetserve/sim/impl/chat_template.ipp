@@ -50,7 +50,7 @@ inline std::string_view jinja_trim(std::string_view s) {
 
 }  // namespace detail
 
-std::string render_llama3_chat(const std::vector<chat_message>& messages, bool add_generation_prompt,
+std::string render_llama3_chat(const std::vector<workload::chat_message>& messages, bool add_generation_prompt,
                                std::pair<std::size_t, std::size_t>* last_content) {
   std::string out = "<|begin_of_text|>";
   auto turn = [&](std::string_view role, std::string_view head, std::string_view content) {
@@ -79,7 +79,7 @@ std::string render_llama3_chat(const std::vector<chat_message>& messages, bool a
   return out;
 }
 
-std::vector<tokenize::token_id> llama3_chat_prompt(const std::vector<chat_message>& messages,
+std::vector<tokenize::token_id> llama3_chat_prompt(const std::vector<workload::chat_message>& messages,
                                                    const tokenize::tokenizer& tok, bool add_generation_prompt) {
   return tok.encode(render_llama3_chat(messages, add_generation_prompt));
 }
