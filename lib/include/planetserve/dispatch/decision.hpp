@@ -44,7 +44,9 @@ struct decision {
   std::span<const std::uint32_t> match_blocks;   ///< per node: leading prompt blocks it holds (empty if untracked)
   std::span<const double> load_score;            ///< per node: the policy's load measure (lower = less loaded)
 
+  /// Whether a node was chosen.
   bool has_node() const noexcept { return node != no_node; }
+  /// Same as has_node().
   explicit operator bool() const noexcept { return has_node(); }
   /// Blocks of the prompt the chosen node holds (0 if untracked or none chosen).
   std::uint32_t chosen_match() const noexcept {
