@@ -22,6 +22,11 @@ struct sim_fleet_option {
   bool enabled = false;                        ///< --sim
   std::string profile = "llama-3.1-8b-a100-80gb";   ///< --sim-profile
   std::size_t num_gpu_blocks_override = 0;     ///< --num-gpu-blocks-override (0: the profile's)
+  std::string model;                           ///< run's --model: with --sim, a known model the nodes emulate and serve under that name
+  std::string gpu;                             ///< --gpu (empty: the profile's)
+  std::size_t tensor_parallel_size = 0;        ///< --tensor-parallel-size (0: the profile's)
+  std::size_t max_num_batched_tokens = 0;      ///< --max-num-batched-tokens (0: the profile's)
+  double step_jitter = 0;                      ///< --step-jitter
   std::string tokenizer_file;                  ///< --tokenizer: a tokenizer.json for routing and the --sim nodes
   std::shared_ptr<const planetserve::tokenize::tokenizer> tokenizer;  ///< loaded from tokenizer_file (null: approximate)
 
@@ -49,6 +54,8 @@ class sim_fleet_handle {
                                   unsigned nodes, const std::string& host, unsigned base_port,
                                   const std::string& api_key, std::uint64_t seed,
                                   planetserve::diagnostics& diag);
+  /// The profile the nodes run (after --model, --gpu, --tensor-parallel-size).
+  std::string profile_name() const;
   /// Base URLs of the started nodes.
   std::vector<std::string> urls() const;
   /// Stops every node gracefully.
