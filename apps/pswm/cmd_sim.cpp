@@ -146,13 +146,7 @@ int cmd_sim(int argc, char** argv) {
   if (vm->count("tensor-parallel-size") && tensor_parallel == 0)
     throw cli::usage_error("--tensor-parallel-size: give at least 1");
   auto chosen = sim::choose_profile(choice, diag);
-  if (!chosen) {
-    const char* flag = diag.message.starts_with("unknown model") ? "--model"
-                       : diag.message.starts_with("unknown GPU") ? "--gpu"
-                       : diag.message.starts_with("unknown profile") ? "--profile"
-                                                                     : "--tensor-parallel-size";
-    throw cli::usage_error(std::string(flag) + ": " + diag.message);
-  }
+  if (!chosen) throw cli::usage_error(profile_choice_error(diag.message, "--profile"));
   const sim::profile* prof = &*chosen;
   if (step_jitter < 0 || step_jitter > 1) throw cli::usage_error("--step-jitter: give a spread in [0, 1], e.g. 0.05");
   if (num_nodes == 0 || num_nodes > 4096) throw cli::usage_error("--num-nodes: give 1..4096");

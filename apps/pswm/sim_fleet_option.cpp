@@ -39,6 +39,14 @@ std::shared_ptr<const planetserve::tokenize::tokenizer> load_tokenizer_flag(cons
   return *tok;
 }
 
+std::string profile_choice_error(const std::string& message, const std::string& profile_flag) {
+  const std::string flag = message.starts_with("unknown model")     ? "--model"
+                           : message.starts_with("unknown GPU")     ? "--gpu"
+                           : message.starts_with("unknown profile") ? profile_flag
+                                                                    : "--model, --gpu, --tensor-parallel-size";
+  return flag + ": " + message;
+}
+
 struct sim_fleet_handle::impl {
   std::optional<planetserve::sim::fleet> fleet;
   std::string profile_name;
@@ -60,11 +68,7 @@ boost::system::error_code sim_fleet_handle::start(boost::asio::any_io_executor e
                              .tensor_parallel_size = opt.tensor_parallel_size};
   auto profile = sim::choose_profile(choice, diag);
   if (!profile) {
-    const char* flag = diag.message.starts_with("unknown model") ? "--model"
-                       : diag.message.starts_with("unknown GPU") ? "--gpu"
-                       : diag.message.starts_with("unknown profile") ? "--sim-profile"
-                                                                     : "--tensor-parallel-size";
-    diag.message = std::string(flag) + ": " + diag.message;
+    diag.message = profile_choice_error(diag.message, "--sim-profile");
     return planetserve::error::invalid_argument;
   }
   impl_->profile_name = profile->name;

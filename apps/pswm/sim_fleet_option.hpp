@@ -39,6 +39,10 @@ struct sim_fleet_option {
 /// field and what is supported.
 std::shared_ptr<const planetserve::tokenize::tokenizer> load_tokenizer_flag(const std::string& file);
 
+/// A sim::choose_profile failure message, prefixed with the flag it is about (`profile_flag`
+/// names the profile flag: --profile for `pswm sim`, --sim-profile for `pswm run`).
+std::string profile_choice_error(const std::string& message, const std::string& profile_flag);
+
 /// --help text of --tokenizer.
 inline constexpr const char* tokenizer_flag_help =
     "Hugging Face tokenizer.json with byte-level BPE and no normalizer (Llama 3.x, DeepSeek distills) for "
