@@ -253,6 +253,7 @@ int cmd_run(int argc, char** argv) {
   std::optional<sim_fleet_handle> fleet;
   if (sim.enabled) {
     fleet.emplace();
+    sim.model = cfg.model;  // with --sim, --model names the model the nodes emulate
     if (auto ec = fleet->start(io.get_executor(), sim, static_cast<unsigned>(num_nodes),
                                host == "localhost" ? "127.0.0.1" : host, static_cast<unsigned>(base_port), api_key,
                                cfg.seed, diag)) {
@@ -260,7 +261,7 @@ int cmd_run(int argc, char** argv) {
       return cli::exit_failure;
     }
     cfg.endpoints = fleet->urls();
-    std::cout << "pswm: started " << cfg.endpoints.size() << " emulated node(s) (profile " << sim.profile
+    std::cout << "pswm: started " << cfg.endpoints.size() << " emulated node(s) (profile " << fleet->profile_name()
               << "): " << cfg.endpoints.front() << (cfg.endpoints.size() > 1 ? " ..." : "") << "\n";
   }
 

@@ -35,19 +35,33 @@ std::string usage_text() {
        "(port 0: ephemeral ports, printed). Each serves /v1/completions, /v1/chat/completions,\n"
        "/v1/models, /health, /version, /tokenize, /detokenize, /metrics and /reset_prefix_cache\n"
        "like vLLM, with latencies from the profile. Stops gracefully on SIGINT/SIGTERM.\n\n"
-       "Profiles (--profile):\n";
+       "Profiles (--profile; --model, --gpu and --tensor-parallel-size replace their parts):\n";
   for (const auto& p : sim::builtin_profiles()) {
     char line[256];
     if (p.cost.fixed_s == 0 && p.cost.per_prefill_token_s == 0)
-      std::snprintf(line, sizeof line, "  %-24s %s, zero model time (driver benchmarks), %zu KV blocks\n",
+      std::snprintf(line, sizeof line, "  %-40s %s, zero model time (driver benchmarks), %zu KV blocks\n",
                     p.name.c_str(), p.model.c_str(), p.num_gpu_blocks);
     else
-      std::snprintf(line, sizeof line, "  %-24s %s on %s, %zu KV blocks, max_num_seqs %zu%s\n", p.name.c_str(),
-                    p.model.c_str(), p.gpu.c_str(), p.num_gpu_blocks, p.max_num_seqs,
+      std::snprintf(line, sizeof line, "  %-40s %s on %zu x %s, %zu KV blocks, max_num_seqs %zu%s\n", p.name.c_str(),
+                    p.model.c_str(), p.tensor_parallel_size, p.gpu_name.c_str(), p.num_gpu_blocks, p.max_num_seqs,
                     &p == &sim::default_profile() ? " (default)" : "");
     u << line;
   }
-  u << "  (aliases: a100, a6000, h100)";
+  u << "  (aliases: a100, a6000, h100)\n\nModels (--model, by id or short name):\n";
+  for (const auto& m : sim::known_models()) {
+    char line[256];
+    std::snprintf(line, sizeof line, "  %-40s %-30s %.2fB params, %zu layers, %zu KV heads, max_model_len %zu\n",
+                  m.id.c_str(), m.short_name.c_str(), m.parameters() / 1e9, m.num_layers, m.num_kv_heads,
+                  m.max_position_embeddings);
+    u << line;
+  }
+  u << "\nGPUs (--gpu):\n";
+  for (const auto& g : sim::known_gpus()) {
+    char line[256];
+    std::snprintf(line, sizeof line, "  %-10s %-24s %6.1f GiB, %4.0f GB/s, %4.0f BF16 TFLOPS\n", g.name.c_str(),
+                  g.device_name.c_str(), g.memory_gib, g.memory_bandwidth / 1e9, g.bf16_flops / 1e12);
+    u << line;
+  }
   return u.str();
 }
 
@@ -87,14 +101,18 @@ int cmd_sim(int argc, char** argv) {
   std::size_t close_after = 0;
   double unhealthy_s = 0, grace_s = 5;
   unsigned delay_ms = 0, jitter_ms = 0;
-  double output_mean = 0;
-  std::string timing_log, tokenizer_file, tokenizer_config_file;
+  double output_mean = 0, step_jitter = 0;
+  std::string timing_log, tokenizer_file, tokenizer_config_file, gpu;
+  std::size_t tensor_parallel = 0;
   options.add_options()
       ("num-nodes,n", cli::po::value(&num_nodes)->default_value(num_nodes), "number of nodes")
       ("base-port,p", cli::po::value(&base_port)->default_value(base_port), "port of node 0; node i uses base-port + i (0: ephemeral ports)")
       ("host", cli::po::value(&host)->default_value(host), "address to bind (loopback by default; 0.0.0.0 exposes the nodes)")
       ("profile", cli::po::value(&profile_name)->default_value(profile_name), "model + GPU profile (see the list above)")
-      ("model", cli::po::value(&model), "model name (vLLM's --model); also the served name unless --served-model-name")
+      ("model", cli::po::value(&model), "a known model (vLLM's --model; see the list above): its shape sets the KV cache and step times; also the served name, as typed, unless --served-model-name")
+      ("gpu", cli::po::value(&gpu), "the GPU each node emulates (see the list above; default: the profile's)")
+      ("tensor-parallel-size", cli::po::value(&tensor_parallel), "GPUs per node the model is split over (vLLM's -tp; default: the profile's, 1): weights and KV cache split, all-reduces added to each step")
+      ("step-jitter", cli::po::value(&step_jitter)->default_value(0.0, "0"), "spread (log-space sigma, 0..1) of a seeded, mean-one random factor on every step time; 0: steps take exactly the model's time")
       ("served-model-name", cli::po::value(&served), "the name clients must send as `model`")
       ("api-key", cli::po::value(&api_key), "require 'Authorization: Bearer KEY' on /v1/*, /tokenize and /detokenize")
       ("seed", cli::po::value(&seed)->default_value(seed), "seed of output lengths, text and faults (node i uses seed + i)")
@@ -134,8 +152,14 @@ int cmd_sim(int argc, char** argv) {
   auto vm = cli::parse(argc, argv, usage_text(), options, nullptr, code);
   if (!vm) return code;
 
-  const sim::profile* prof = sim::find_profile(profile_name);
-  if (!prof) throw cli::usage_error("--profile: unknown profile '" + profile_name + "'; see pswm sim --help for the list");
+  planetserve::diagnostics diag;
+  sim::profile_choice choice{.profile = profile_name, .model = model, .gpu = gpu, .tensor_parallel_size = tensor_parallel};
+  if (vm->count("tensor-parallel-size") && tensor_parallel == 0)
+    throw cli::usage_error("--tensor-parallel-size: give at least 1");
+  auto chosen = sim::choose_profile(choice, diag);
+  if (!chosen) throw cli::usage_error(profile_choice_error(diag.message, "--profile"));
+  const sim::profile* prof = &*chosen;
+  if (step_jitter < 0 || step_jitter > 1) throw cli::usage_error("--step-jitter: give a spread in [0, 1], e.g. 0.05");
   if (num_nodes == 0 || num_nodes > 4096) throw cli::usage_error("--num-nodes: give 1..4096");
   if (base_port > 65535 || (base_port != 0 && base_port + num_nodes - 1 > 65535))
     throw cli::usage_error("--base-port: ports " + std::to_string(base_port) + ".." +
@@ -177,6 +201,7 @@ int cmd_sim(int argc, char** argv) {
   if (vm->count("max-num-batched-tokens")) nc.engine.max_num_batched_tokens = max_batched;
   if (vm->count("max-model-len")) nc.engine.max_model_len = max_model_len;
   if (vm->count("output-len-mean")) nc.engine.output_length.mean = output_mean;
+  nc.engine.step_jitter = step_jitter;
   if (vm->count("gpu-memory-utilization")) nc.gpu_memory_utilization = gpu_util;
   if (vm->count("gpu-memory-utilization") || vm->count("block-size"))
     nc.engine.num_gpu_blocks =
@@ -187,7 +212,6 @@ int cmd_sim(int argc, char** argv) {
     nc.engine.num_gpu_blocks_overridden = true;
     nc.num_gpu_blocks_override = blocks_override;
   }
-  planetserve::diagnostics diag;
   if (auto ec = sim::engine::validate(nc.engine, diag)) throw cli::usage_error("engine settings (--max-model-len, --block-size, --max-num-seqs, ...): " + diag.message);
   nc.faults.error_rate = error_rate;
   nc.faults.error_statuses = parse_statuses(error_statuses);

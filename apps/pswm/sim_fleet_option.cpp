@@ -19,6 +19,14 @@ void sim_fleet_option::add_options(cli::po::options_description& opts) {
       ("sim-vllm-version", cli::po::value(&vllm_version),
        ("with --sim: the vLLM version the nodes emulate (" + planetserve::sim::modelled_vllm_version_list() +
         "; default the newest): /version, metric families and prefix-cache counting, see `pswm sim --help`").c_str())
+      ("gpu", cli::po::value(&gpu), "with --sim: the GPU each node emulates (A100-80GB, A100-40GB, A6000, H100, H200; default: the profile's). "
+       "With --sim, --model must name a known model (see `pswm sim --help`), which the nodes emulate")
+      ("tensor-parallel-size", cli::po::value(&tensor_parallel_size)->default_value(0, "profile's"),
+       "with --sim: GPUs per emulated node the model is split over (weights and KV split, all-reduces added)")
+      ("max-num-batched-tokens", cli::po::value(&max_num_batched_tokens)->default_value(0, "profile's"),
+       "with --sim: token budget per engine step of each node (vLLM's --max-num-batched-tokens)")
+      ("step-jitter", cli::po::value(&step_jitter)->default_value(0.0, "0"),
+       "with --sim: spread (0..1) of a seeded, mean-one random factor on every engine step time")
       ("tokenizer", cli::po::value(&tokenizer_file),
        (std::string(tokenizer_flag_help) + "; routes on its ids, and --sim nodes count with it").c_str());
 }
@@ -34,8 +42,17 @@ std::shared_ptr<const planetserve::tokenize::tokenizer> load_tokenizer_flag(cons
   return *tok;
 }
 
+std::string profile_choice_error(const std::string& message, const std::string& profile_flag) {
+  const std::string flag = message.starts_with("unknown model")     ? "--model"
+                           : message.starts_with("unknown GPU")     ? "--gpu"
+                           : message.starts_with("unknown profile") ? profile_flag
+                                                                    : "--model, --gpu, --tensor-parallel-size";
+  return flag + ": " + message;
+}
+
 struct sim_fleet_handle::impl {
   std::optional<planetserve::sim::fleet> fleet;
+  std::string profile_name;
 };
 
 sim_fleet_handle::sim_fleet_handle() : impl_(std::make_unique<impl>()) {}
@@ -45,11 +62,9 @@ boost::system::error_code sim_fleet_handle::start(boost::asio::any_io_executor e
                                                   unsigned nodes, const std::string& host, unsigned base_port,
                                                   const std::string& api_key, std::uint64_t seed,
                                                   planetserve::diagnostics& diag) {
-  const auto* profile = planetserve::sim::find_profile(opt.profile);
-  if (!profile) {
-    std::string known;
-    for (const auto& p : planetserve::sim::builtin_profiles()) known += (known.empty() ? "" : ", ") + p.name;
-    diag.message = "--sim-profile: unknown profile '" + opt.profile + "' (known: " + known + ")";
+  namespace sim = planetserve::sim;
+  if (opt.step_jitter < 0 || opt.step_jitter > 1) {
+    diag.message = "--step-jitter: give a spread in [0, 1], e.g. 0.05";
     return planetserve::error::invalid_argument;
   }
   const auto* version = opt.vllm_version.empty() ? &planetserve::sim::default_vllm_version()
@@ -59,11 +74,22 @@ boost::system::error_code sim_fleet_handle::start(boost::asio::any_io_executor e
                    planetserve::sim::modelled_vllm_version_list();
     return planetserve::error::invalid_argument;
   }
+  sim::profile_choice choice{.profile = opt.profile, .model = opt.model, .gpu = opt.gpu,
+                             .tensor_parallel_size = opt.tensor_parallel_size};
+  auto profile = sim::choose_profile(choice, diag);
+  if (!profile) {
+    diag.message = profile_choice_error(diag.message, "--sim-profile");
+    return planetserve::error::invalid_argument;
+  }
+  impl_->profile_name = profile->name;
   planetserve::sim::fleet_config fc;
   fc.num_nodes = nodes;
   fc.host = host;
   fc.base_port = static_cast<std::uint16_t>(base_port);
   fc.node = planetserve::sim::node_config::from_profile(*profile);
+  if (!opt.model.empty()) fc.node.served_model_name = opt.model;
+  if (opt.max_num_batched_tokens > 0) fc.node.engine.max_num_batched_tokens = opt.max_num_batched_tokens;
+  fc.node.engine.step_jitter = opt.step_jitter;
   fc.node.api_key = api_key;
   fc.node.engine.seed = seed;
   fc.node.enable_prompt_tokens_details = true;
@@ -78,6 +104,8 @@ boost::system::error_code sim_fleet_handle::start(boost::asio::any_io_executor e
   impl_->fleet.emplace(std::move(ex), std::move(fc));
   return impl_->fleet->start(diag);
 }
+
+std::string sim_fleet_handle::profile_name() const { return impl_->profile_name; }
 
 std::vector<std::string> sim_fleet_handle::urls() const {
   return impl_->fleet ? impl_->fleet->urls() : std::vector<std::string>{};

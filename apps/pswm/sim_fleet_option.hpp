@@ -23,6 +23,11 @@ struct sim_fleet_option {
   std::string profile = "llama-3.1-8b-a100-80gb";   ///< --sim-profile
   std::size_t num_gpu_blocks_override = 0;     ///< --num-gpu-blocks-override (0: the profile's)
   std::string vllm_version;                    ///< --sim-vllm-version (empty: the newest modelled)
+  std::string model;                           ///< run's --model: with --sim, a known model the nodes emulate and serve under that name
+  std::string gpu;                             ///< --gpu (empty: the profile's)
+  std::size_t tensor_parallel_size = 0;        ///< --tensor-parallel-size (0: the profile's)
+  std::size_t max_num_batched_tokens = 0;      ///< --max-num-batched-tokens (0: the profile's)
+  double step_jitter = 0;                      ///< --step-jitter
   std::string tokenizer_file;                  ///< --tokenizer: a tokenizer.json for routing and the --sim nodes
   std::shared_ptr<const planetserve::tokenize::tokenizer> tokenizer;  ///< loaded from tokenizer_file (null: approximate)
 
@@ -34,6 +39,10 @@ struct sim_fleet_option {
 /// Reads a tokenizer.json for a --tokenizer flag; throws cli::usage_error with the file, the
 /// field and what is supported.
 std::shared_ptr<const planetserve::tokenize::tokenizer> load_tokenizer_flag(const std::string& file);
+
+/// A sim::choose_profile failure message, prefixed with the flag it is about (`profile_flag`
+/// names the profile flag: --profile for `pswm sim`, --sim-profile for `pswm run`).
+std::string profile_choice_error(const std::string& message, const std::string& profile_flag);
 
 /// --help text of --tokenizer.
 inline constexpr const char* tokenizer_flag_help =
@@ -50,6 +59,8 @@ class sim_fleet_handle {
                                   unsigned nodes, const std::string& host, unsigned base_port,
                                   const std::string& api_key, std::uint64_t seed,
                                   planetserve::diagnostics& diag);
+  /// The profile the nodes run (after --model, --gpu, --tensor-parallel-size).
+  std::string profile_name() const;
   /// Base URLs of the started nodes.
   std::vector<std::string> urls() const;
   /// Stops every node gracefully.

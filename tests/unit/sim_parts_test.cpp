@@ -91,7 +91,8 @@ TEST_CASE("sim profiles: vLLM defaults and KV arithmetic", "[sim][profile]") {
   CHECK(a100.max_model_len == 131072);
   CHECK(a100.max_num_seqs == 256);
   CHECK(a100.max_num_batched_tokens == 2048);
-  CHECK(a100.num_gpu_blocks == 28029);
+  // (79.15 x 0.9 - 14.96 GiB of weights - 1.50 GiB reserve) / 2 MiB blocks (impl/profile.ipp).
+  CHECK(a100.num_gpu_blocks == 28047);
   const auto* h100 = find_profile("h100");
   REQUIRE(h100);
   CHECK(h100->max_num_batched_tokens == 8192);
@@ -109,7 +110,7 @@ TEST_CASE("sim profiles: vLLM defaults and KV arithmetic", "[sim][profile]") {
   CHECK(instant->cost.fixed_s == 0.0);
   CHECK(instant->cost.per_prefill_token_s == 0.0);
   CHECK(find_profile("tpu") == nullptr);
-  CHECK(builtin_profiles().size() == 4);
+  CHECK(builtin_profiles().size() == 6);
   // 10 GiB of KV at 128 KiB per token in blocks of 16: 10 * 2^30 / 2^21 = 5120.
   CHECK(kv_blocks_from_memory(20, 1.0, 8, 2, 131072, 16) == 5120);
   CHECK(kv_blocks_from_memory(10, 0.9, 16, 0, 131072, 16) == 0);

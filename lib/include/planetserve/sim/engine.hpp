@@ -53,8 +53,9 @@ struct engine_config {
   std::size_t max_model_len = 131072;        ///< prompt + output limit (--max-model-len)
   bool enable_prefix_caching = true;         ///< vLLM V1's default
   step_cost cost;                            ///< step-time model
+  double step_jitter = 0;                    ///< --step-jitter: log-space spread of a seeded multiplicative noise on step times (0: none)
   output_length_config output_length;        ///< natural output lengths
-  std::uint64_t seed = 0;                    ///< seeds output lengths and text (--seed)
+  std::uint64_t seed = 0;                    ///< seeds output lengths, text and step jitter (--seed)
   prefix_cache_counting counting = prefix_cache_counting::at_admission;  ///< prefix-cache counter semantics (--vllm-version)
 
   /// vLLM's defaults for `p`.
@@ -93,10 +94,17 @@ struct step_result {
   std::size_t scheduled_tokens = 0;     ///< tokens computed: prefill chunks + decodes
   std::size_t prefill_tokens = 0;       ///< of which prompt/recompute tokens
   std::size_t decode_seqs = 0;          ///< sequences that decoded one token
+  std::size_t padded_decode_seqs = 0;   ///< the decode batch as its CUDA graph runs it (decode-only steps are padded)
   std::size_t scheduled_seqs = 0;       ///< sequences in the batch
   std::size_t preempted = 0;            ///< requests preempted (recompute) this step
   std::vector<request_output> outputs;  ///< requests that got tokens or finished
 };
+
+/// The batch a decode-only step of `decode_seqs` sequences runs as: vLLM captures CUDA
+/// graphs for 1, 2, 4, then every multiple of 8 below 256, then every multiple of 16 up to
+/// min(2 x max_num_seqs, 512), and pads a decode batch up to the next captured size;
+/// larger batches run eagerly, unpadded.
+std::size_t cuda_graph_batch_size(std::size_t decode_seqs, std::size_t max_num_seqs) noexcept;
 
 /// vLLM V1's engine core, emulated. Requests wait in FCFS order; each step schedules the
 /// running requests first (a decode token each, or the next prefill chunk), then waiting

@@ -41,6 +41,17 @@ inline std::size_t ceil_div(std::size_t a, std::size_t b) noexcept { return (a +
 
 }  // namespace detail
 
+std::size_t cuda_graph_batch_size(std::size_t decode_seqs, std::size_t max_num_seqs) noexcept {
+  const std::size_t max_graph = std::min<std::size_t>(max_num_seqs * 2, 512);
+  std::size_t padded = decode_seqs;
+  if (decode_seqs == 0 || decode_seqs <= 2) padded = decode_seqs;
+  else if (decode_seqs <= 4) padded = 4;
+  else if (decode_seqs <= 256) padded = detail::ceil_div(decode_seqs, 8) * 8;
+  else padded = detail::ceil_div(decode_seqs, 16) * 16;
+  // No captured size holds the batch: it runs eagerly, as it is.
+  return padded <= max_graph ? padded : decode_seqs;
+}
+
 engine_config engine_config::from_profile(const profile& p) {
   engine_config c;
   c.block_size = p.block_size;
@@ -65,6 +76,7 @@ boost::system::error_code engine::validate(const engine_config& c, diagnostics& 
   if (c.max_num_batched_tokens < c.max_num_seqs)
     return fail("max_num_batched_tokens (" + detail::format_count(c.max_num_batched_tokens) +
                 ") must be greater than or equal to max_num_seqs (" + detail::format_count(c.max_num_seqs) + ")");
+  if (!(c.step_jitter >= 0) || c.step_jitter > 1) return fail("step_jitter must be in [0, 1]");
   if (c.output_length.min == 0 || c.output_length.min > c.output_length.max)
     return fail("output length bounds must satisfy 1 <= min <= max");
   const std::size_t capacity = (c.num_gpu_blocks - 1) * c.block_size;
@@ -321,21 +333,38 @@ step_result engine::step(time_point now) {
     }
   }
 
-  // Step time from the profile.
+  // Step time from the profile (the terms are explained in profile.hpp and impl/profile.ipp).
   const auto& c = config_.cost;
-  double seconds = scheduled.empty() ? 0.0 : c.fixed_s;
+  double prefill_linear = 0, kv_read = 0, attention = 0;
   for (const auto& e : scheduled) {
     const request& r = *e.r;
     res.scheduled_tokens += e.num_new;
     const bool decode = e.num_new == 1 && r.outputs() > 0 && e.computed_before + 1 == r.tokens.size();
     if (decode) {
       ++res.decode_seqs;
-      seconds += c.per_decode_seq_s + c.per_decode_context_token_s * static_cast<double>(e.computed_before + 1);
+      kv_read += c.per_decode_context_token_s * static_cast<double>(e.computed_before + 1);
     } else {
       res.prefill_tokens += e.num_new;
       const double n = static_cast<double>(e.num_new);
       const double before = static_cast<double>(e.computed_before);
-      seconds += c.per_prefill_token_s * n + c.per_prefill_attention_pair_s * (n * before + n * (n + 1) / 2);
+      prefill_linear += c.per_prefill_token_s * n;
+      attention += c.per_prefill_attention_pair_s * (n * before + n * (n + 1) / 2);
+    }
+  }
+  // Only uniform decode batches replay a full CUDA graph; mixed steps run unpadded.
+  res.padded_decode_seqs =
+      res.prefill_tokens == 0 ? cuda_graph_batch_size(res.decode_seqs, config_.max_num_seqs) : res.decode_seqs;
+  double seconds = 0;
+  if (!scheduled.empty()) {
+    const double padded = static_cast<double>(res.padded_decode_seqs);
+    seconds = c.cpu_per_step_s + c.cpu_per_seq_s * static_cast<double>(scheduled.size()) +
+              std::max(c.fixed_s, prefill_linear) + c.per_decode_seq_s * padded + kv_read + attention +
+              c.allreduce_per_step_s + c.allreduce_per_token_s * (static_cast<double>(res.prefill_tokens) + padded);
+    if (config_.step_jitter > 0) {
+      // Mean-one lognormal noise, seeded by the engine seed and the step's index.
+      const double s = config_.step_jitter;
+      random r(mix_seed(config_.seed ^ std::uint64_t{0x5eed517e}, static_cast<std::uint64_t>(stats_.steps)));
+      seconds *= std::exp(s * r.normal() - s * s / 2);
     }
   }
   res.scheduled_seqs = scheduled.size();
