@@ -24,6 +24,8 @@ void parse_range(const std::string& flag, const std::string& text, std::size_t& 
   auto number = [&](const std::string& s) -> std::size_t {
     if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos)
       throw cli::usage_error(flag + ": '" + text + "' is not a token count or a range like 1500-3000");
+    // stoull would throw past 2^64; a prompt of a billion tokens or more is no prompt either.
+    if (s.size() > 9) throw cli::usage_error(flag + ": '" + s + "' tokens is too many (at most 999999999)");
     const auto v = std::stoull(s);
     if (v == 0) throw cli::usage_error(flag + ": lengths must be at least 1 token");
     return static_cast<std::size_t>(v);

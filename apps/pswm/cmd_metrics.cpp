@@ -3,11 +3,11 @@
 #include "cli.hpp"
 #include "commands.hpp"
 
+#include <planetserve/detail/rethrow.hpp>
 #include <planetserve/http/client.hpp>
 #include <planetserve/http/url.hpp>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include <planetserve/prom/vllm_snapshot.hpp>
@@ -68,7 +68,7 @@ std::optional<std::string> scrape(const std::string& url, const std::string& api
         }
         client->shutdown();
       },
-      boost::asio::detached);
+      planetserve::detail::rethrow_exception{});  // out of io.run(): main reports it, exit 1
   io.run();
   return body;
 }

@@ -5,6 +5,7 @@
 #include "policy_flags.hpp"
 #include "sim_fleet_option.hpp"
 
+#include <planetserve/detail/rethrow.hpp>
 #include <planetserve/detail/sanitize.hpp>
 #include <planetserve/dispatch/make_policy.hpp>
 #include <planetserve/experiment/runner.hpp>
@@ -12,7 +13,6 @@
 #include <planetserve/http/url.hpp>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/algorithm/string/split.hpp>
@@ -149,17 +149,18 @@ int cmd_run(int argc, char** argv) {
 
   // ---- validate flags, naming each --------------------------------------------------
   if (dataset.empty()) throw cli::usage_error("--dataset-file is required (e.g. --dataset-file datasets/mixed.jsonl)");
-  if (!(cfg.average_interval_s > 0) || !std::isfinite(cfg.average_interval_s))
-    throw cli::usage_error("--average-interval must be a positive number of seconds");
+  // Durations are bounded (10^7 s, 115 days) so that their clock ticks cannot overflow.
+  if (!(cfg.average_interval_s > 0) || !(cfg.average_interval_s <= 1e7))
+    throw cli::usage_error("--average-interval must be a positive number of seconds, at most 10000000");
   if (maxq < 1) throw cli::usage_error("--maxq must be at least 1");
   if (epochs < 1) throw cli::usage_error("--epochs must be at least 1");
   // Infinite durations would overflow the clocks' integer ticks.
-  if (!(metrics_interval > 0) || !std::isfinite(metrics_interval))
-    throw cli::usage_error("--metrics-interval must be a positive number of seconds");
-  if (!(request_timeout > 0) || !std::isfinite(request_timeout))
-    throw cli::usage_error("--request-timeout must be a positive number of seconds");
-  if (!(drain_timeout >= 0) || !std::isfinite(drain_timeout))
-    throw cli::usage_error("--drain-timeout must be a number of seconds, 0 or more");
+  if (!(metrics_interval > 0) || !(metrics_interval <= 1e7))
+    throw cli::usage_error("--metrics-interval must be a positive number of seconds, at most 10000000");
+  if (!(request_timeout > 0) || !(request_timeout <= 1e7))
+    throw cli::usage_error("--request-timeout must be a positive number of seconds, at most 10000000");
+  if (!(drain_timeout >= 0) || !(drain_timeout <= 1e7))
+    throw cli::usage_error("--drain-timeout must be a number of seconds from 0 to 10000000");
   if (max_retries < 0 || max_retries > 100) throw cli::usage_error("--max-retries must be between 0 and 100");
   if (!(retry_backoff >= 0) || retry_backoff > 60)
     throw cli::usage_error("--retry-backoff must be a number of seconds from 0 to 60");
@@ -315,7 +316,7 @@ int cmd_run(int argc, char** argv) {
         signals.cancel();
         if (fleet) co_await fleet->async_stop();
       },
-      boost::asio::detached);
+      planetserve::detail::rethrow_exception{});  // out of io.run(): main reports it, exit 1
   io.run();
   if (rc == cli::exit_ok && runner.stop_requested()) rc = 130;
   return rc;

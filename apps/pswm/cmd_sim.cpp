@@ -4,10 +4,10 @@
 #include "commands.hpp"
 #include "sim_fleet_option.hpp"
 
+#include <planetserve/detail/checked_cast.hpp>
 #include <planetserve/sim/fleet.hpp>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
@@ -174,8 +174,11 @@ int cmd_sim(int argc, char** argv) {
   if (error_rate < 0 || error_rate > 1) throw cli::usage_error("--fault-error-rate: give a fraction in [0, 1]");
   if (close_rate < 0 || close_rate > 1) throw cli::usage_error("--fault-close-rate: give a fraction in [0, 1]");
   if (reset_rate < 0 || reset_rate > 1) throw cli::usage_error("--fault-reset-rate: give a fraction in [0, 1]");
-  if (unhealthy_s < 0) throw cli::usage_error("--fault-unhealthy-seconds: give a duration >= 0");
-  if (grace_s < 0) throw cli::usage_error("--shutdown-grace-seconds: give a duration >= 0");
+  // Bounded so that the millisecond conversion below is defined (1e300 or inf would not be).
+  if (!(unhealthy_s >= 0 && unhealthy_s <= 1e7))
+    throw cli::usage_error("--fault-unhealthy-seconds: give a duration from 0 to 10000000 seconds");
+  if (!(grace_s >= 0 && grace_s <= 1e7))
+    throw cli::usage_error("--shutdown-grace-seconds: give a duration from 0 to 10000000 seconds");
   if (vm->count("gpu-memory-utilization") && (gpu_util <= 0 || gpu_util > 1))
     throw cli::usage_error("--gpu-memory-utilization: give a fraction in (0, 1]");
   if (vm->count("output-len-mean") && output_mean < 1) throw cli::usage_error("--output-len-mean: give at least 1");
@@ -218,7 +221,7 @@ int cmd_sim(int argc, char** argv) {
   nc.faults.close_rate = close_rate;
   nc.faults.close_after_chunks = close_after;
   nc.faults.reset_rate = reset_rate;
-  nc.faults.unhealthy_for = std::chrono::milliseconds(static_cast<std::int64_t>(unhealthy_s * 1000));
+  nc.faults.unhealthy_for = *planetserve::detail::checked_seconds<std::chrono::milliseconds>(unhealthy_s);
   nc.faults.added_delay = std::chrono::milliseconds(delay_ms);
   nc.faults.delay_jitter = std::chrono::milliseconds(jitter_ms);
   nc.faults.seed = seed;
@@ -264,7 +267,7 @@ int cmd_sim(int argc, char** argv) {
   std::cout << std::flush;
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);  // SIGHUP: as SIGTERM
-  const auto grace = std::chrono::milliseconds(static_cast<std::int64_t>(grace_s * 1000));
+  const auto grace = *planetserve::detail::checked_seconds<std::chrono::milliseconds>(grace_s);
   signals.async_wait([&](const boost::system::error_code& ec, int) {
     if (ec) return;
     std::cerr << "pswm sim: stopping (up to " << grace_s << " s for running requests)\n";
@@ -272,9 +275,10 @@ int cmd_sim(int argc, char** argv) {
     signals.async_wait([&](const boost::system::error_code& ec2, int) {
       if (!ec2) io.stop();
     });
-    boost::asio::co_spawn(io, nodes.async_shutdown(grace), [&](std::exception_ptr) {
+    boost::asio::co_spawn(io, nodes.async_shutdown(grace), [&](const std::exception_ptr& e) {
       signals.cancel();
       io.stop();
+      if (e) std::rethrow_exception(e);  // out of io.run(): main reports it, exit 1
     });
   });
   io.run();

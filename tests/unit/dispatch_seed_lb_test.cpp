@@ -192,6 +192,12 @@ TEST_CASE("decision fixture: bad lines are refused with file, line and field", "
   CHECK_FALSE(has(wl::parse_decision_fixture("{\"kind\": \"scenario\", \"nodes\": 2}\n{\"kind\": \"request\", \"tokens\": [1], \"seed_choice\": 2}\n",
                                          "f.jsonl", diag)));
   CHECK(diag.message.find("seed_choice") != std::string::npos);
+  // Replay converts the time to nanoseconds; 1e20 s would overflow them (undefined).
+  CHECK_FALSE(has(wl::parse_decision_fixture(
+      "{\"kind\": \"scenario\", \"nodes\": 2}\n{\"kind\": \"request\", \"tokens\": [1], \"generation_time_s\": 1e20}\n",
+      "f.jsonl", diag)));
+  CHECK(diag.message.find("f.jsonl:2") != std::string::npos);
+  CHECK(diag.message.find("generation_time_s") != std::string::npos);
   CHECK_FALSE(has(wl::parse_decision_fixture("", "f.jsonl", diag)));
   auto ok = wl::parse_decision_fixture(
       "{\"kind\": \"scenario\", \"nodes\": 2, \"completion_lag\": 1}\n\n{\"kind\": \"request\", \"tokens\": [1, 2], \"generation_time_s\": 0.5}\n",

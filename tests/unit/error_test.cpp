@@ -29,7 +29,9 @@ TEST_CASE("every error has its own non-generic message", "[error]") {
       ps::error::not_found,        ps::error::bad_request,      ps::error::rate_limited,
       ps::error::server_error,     ps::error::stream_error,     ps::error::stream_incomplete,
       ps::error::invalid_argument, ps::error::file_not_found,   ps::error::file_unreadable,
-      ps::error::file_unwritable,  ps::error::binary_file,
+      ps::error::file_unwritable,  ps::error::binary_file,      ps::error::internal_error,
+      ps::error::header_too_large, ps::error::malformed_http,   ps::error::model_not_served,
+      ps::error::node_not_ready,   ps::error::plot_failed,      ps::error::preflight_failed,
   };
   std::set<std::string> seen;
   for (auto e : all) {
@@ -38,6 +40,12 @@ TEST_CASE("every error has its own non-generic message", "[error]") {
     CHECK(seen.insert(msg).second);
   }
   CHECK(ps::make_error_code(static_cast<ps::error>(9999)).message() == "unknown planetserve error");
+  // Records and outputs may carry the numbers: the ones added later did not move the others.
+  CHECK(static_cast<int>(ps::error::cancelled) == 107);
+  CHECK(static_cast<int>(ps::error::header_too_large) == 108);
+  CHECK(static_cast<int>(ps::error::stream_incomplete) == 206);
+  CHECK(static_cast<int>(ps::error::binary_file) == 304);
+  CHECK(static_cast<int>(ps::error::preflight_failed) == 306);
 }
 
 TEST_CASE("result carries either a value or a planetserve error", "[error]") {

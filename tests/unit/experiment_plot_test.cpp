@@ -60,3 +60,19 @@ TEST_CASE("experiment: render_chart writes a PNG when gnuplot is installed", "[e
   }
   fs::remove_all(dir);
 }
+
+TEST_CASE("experiment: a gnuplot that fails or cannot start is plot_failed, not a file error", "[experiment][plot]") {
+  std::random_device rd;
+  const auto dir = fs::temp_directory_path() / ("pswm-plot-" + std::to_string(rd()));
+  fs::create_directories(dir);
+  ex::chart c{.name = "gaps", .title = "Gaps", .x_label = "s", .y_label = "count"};
+  planetserve::diagnostics diag;
+  // `false` exits 1 as a gnuplot that choked on the script would.
+  CHECK(ex::render_chart(c, dir, "/bin/false", diag) == planetserve::error::plot_failed);
+  CHECK(diag.message.find("gnuplot failed on") == 0);
+  CHECK(fs::exists(dir / "gaps.gp"));  // the script is written all the same
+  diag.clear();
+  CHECK(ex::render_chart(c, dir, dir / "no-such-gnuplot", diag) == planetserve::error::plot_failed);
+  CHECK(diag.message.find("cannot run") == 0);
+  fs::remove_all(dir);
+}

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -480,7 +481,11 @@ TEST_CASE("experiment: bad request record lines are rejected with a reason", "[e
                                // Casts of these to their integer fields would be undefined.
                                "{\"query_id\": 1, \"prompt_tokens\": 1e20}",
                                "{\"query_id\": 1, \"retries\": 4294967296}",
-                               "{\"query_id\": 1, \"epoch\": 1e30}", "{\"query_id\": 1, \"epoch\": -1}"}) {
+                               "{\"query_id\": 1, \"epoch\": 1e30}", "{\"query_id\": 1, \"epoch\": -1}",
+                               "{\"query_id\": 1e20}", "{\"query_id\": 1, \"node\": 1e20}",
+                               "{\"query_id\": 1, \"node\": 4294967295}", "{\"query_id\": 1, \"node\": 1e400}",
+                               "{\"query_id\": 1, \"cached_tokens\": -3}", "{\"query_id\": 1, \"prompt_blocks\": -1e400}",
+                               "{\"query_id\": 1, \"http_status\": 70000}"}) {
     INFO(bad);
     planetserve::diagnostics diag;
     planetserve::result<ex::request_record> r = make_error_code(planetserve::error::malformed_line);
@@ -492,6 +497,9 @@ TEST_CASE("experiment: bad request record lines are rejected with a reason", "[e
   auto big = ex::parse_record_line("{\"query_id\": 1, \"completion_tokens\": 1e12}", diag);
   REQUIRE_FALSE(big.has_value());
   CHECK(diag.message.find("completion_tokens") != std::string::npos);
+  auto negative = ex::parse_record_line("{\"query_id\": 1, \"retries\": -2}", diag);
+  REQUIRE_FALSE(negative.has_value());
+  CHECK(diag.message == "request record: retries is -2, not a whole number from 0 to 4294967295");
   auto edge = ex::parse_record_line("{\"query_id\": 1, \"prompt_tokens\": 4294967295}", diag);
   REQUIRE(edge.has_value());
   CHECK(edge->prompt_tokens == 4294967295u);
@@ -561,12 +569,33 @@ TEST_CASE("experiment: timeline.json round-trips every node's scrapes", "[experi
   CHECK(s1.prefix_hit_ratio == s2.prefix_hit_ratio);
   CHECK(s1.kv_cache_usage_mean == s2.kv_cache_usage_mean);
 
-  for (std::string_view bad : {"", "[]", "{\"nodes\": 3}", "{\"nodes\": [", "{\"other\": []}"}) {
+  for (std::string_view bad : {"", "[]", "{\"nodes\": 3}", "{\"nodes\": [", "{\"other\": []}",
+                               // A count that does not fit size_t would make its cast undefined.
+                               "{\"nodes\": [{\"failed_scrapes\": -1}]}", "{\"nodes\": [{\"failed_scrapes\": 1e20}]}",
+                               "{\"nodes\": [{\"failed_scrapes\": 1e400}]}"}) {
     INFO(bad);
     planetserve::diagnostics d2;
     CHECK_FALSE(ex::parse_timelines_json(bad, d2).has_value());
     CHECK_FALSE(d2.message.empty());
   }
+  // A sample without a time (read from a hand-edited file) writes as null and reads back
+  // (found by timeline_fuzz: Boost.JSON wrote the NaN as text no JSON reader takes).
+  std::vector<ex::node_timeline> untimed(1);
+  untimed[0].samples.push_back(ex::node_sample{});
+  untimed[0].samples[0].t_s = std::numeric_limits<double>::quiet_NaN();
+  planetserve::diagnostics d4;
+  auto reread = ex::parse_timelines_json(ex::timelines_json(untimed), d4);
+  INFO(d4.message);
+  REQUIRE(reread.has_value());
+  REQUIRE((*reread)[0].samples.size() == 1);
+  CHECK(std::isnan((*reread)[0].samples[0].t_s));
+  planetserve::diagnostics d3;
+  CHECK_FALSE(ex::parse_timelines_json("{\"nodes\": [{}, {\"failed_scrapes\": 1e20}]}", d3).has_value());
+  CHECK(d3.message == "timeline.json: node 1: failed_scrapes is 1e+20, not a whole number from 0 to 18446744073709551615");
+  auto fine = ex::parse_timelines_json("{\"nodes\": [{\"failed_scrapes\": 3}, {\"failed_scrapes\": null}]}", d3);
+  REQUIRE(fine.has_value());
+  CHECK((*fine)[0].failed_scrapes == 3);
+  CHECK((*fine)[1].failed_scrapes == 0);
 }
 
 TEST_CASE("experiment: throughput_records.json survives a server restart mid-run", "[experiment][report]") {

@@ -12,8 +12,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
+#include <csignal>
+#include <cstdlib>
 #include <vector>
 
 namespace ex = planetserve::experiment;
@@ -289,8 +294,25 @@ TEST_CASE("experiment: wait_group resumes the waiter only after every task is do
   io.poll();
   CHECK(resumed);
   CHECK(wg.count() == 0);
-  wg.done();  // an extra done() must not wrap the count
-  CHECK(wg.count() == 0);
+}
+
+TEST_CASE("experiment: wait_group done() without add() asserts, or with NDEBUG stays at zero", "[experiment][summary]") {
+  // The misuse runs in a child process: in a debug build the assertion aborts it.
+  asio::io_context io;
+  ex::wait_group wg(io.get_executor());
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    wg.done();
+    std::_Exit(wg.count() == 0 ? 0 : 1);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+#ifdef NDEBUG
+  CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+#else
+  CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT));
+#endif
 }
 
 TEST_CASE("experiment: wait_group wait_until reports whether the count reached zero", "[experiment][summary]") {

@@ -141,6 +141,9 @@ TEST_CASE("reliability cli: bad flag values are rejected naming the flag", "[rel
       {{"--metrics-interval", "0"}, "--metrics-interval"},
       {{"--request-timeout=-1"}, "--request-timeout"},
       {{"--request-timeout", "inf"}, "--request-timeout"},
+      {{"--request-timeout", "1e300"}, "--request-timeout"},  // its clock ticks would overflow
+      {{"--metrics-interval", "nan"}, "--metrics-interval"},
+      {{"--average-interval", "1e20"}, "--average-interval"},
       {{"--drain-timeout=-1"}, "--drain-timeout"},
       {{"--max-new-tokens=-1"}, "--max-new-tokens"},
       {{"--chunk-tokens", "0"}, "--chunk-tokens"},

@@ -343,8 +343,32 @@ TEST_CASE("misbehaving: 100 Continue and 103 Early Hints before the response are
     CHECK(srv.connections() == 1);  // the connection stays in step across interim heads
     auto sw = co_await client.async_fetch(http::client_request::get("/switch"), diag);
     REQUIRE_FALSE(sw.has_value());
-    CHECK(sw.error() == ps::error::malformed_line);
+    CHECK(sw.error() == ps::error::malformed_http);
     CHECK(diag.message.find("101") != std::string::npos);
+    client.shutdown();
+    srv.close();
+  });
+}
+
+TEST_CASE("misbehaving: a huge header block is header_too_large, broken framing malformed_http", "[reliability][http_1xx]") {
+  run_coro([](asio::io_context& io) -> asio::awaitable<void> {
+    scripted::server srv(io, [](const scripted::request& req) {
+      if (req.target == "/fat")
+        return scripted::answer{"HTTP/1.1 200 OK\r\nX-Pad: " + std::string(200'000, 'p') + "\r\nContent-Length: 0\r\n\r\n",
+                                true, nullptr};
+      return scripted::answer{"HTTP/1.1 2OO OK\r\nContent-Length: 0\r\n\r\n", true, nullptr};
+    });
+    auto client = make_client(io, srv.url());
+    ps::diagnostics diag;
+    auto fat = co_await client.async_fetch(http::client_request::get("/fat"), diag);
+    REQUIRE_FALSE(fat.has_value());
+    CHECK(fat.error() == ps::error::header_too_large);
+    CHECK(diag.message.find("header block larger than the limit") != std::string::npos);
+    diag.clear();
+    auto bad = co_await client.async_fetch(http::client_request::get("/bad"), diag);
+    REQUIRE_FALSE(bad.has_value());
+    CHECK(bad.error() == ps::error::malformed_http);
+    CHECK(diag.message.find("malformed HTTP response") != std::string::npos);
     client.shutdown();
     srv.close();
   });

@@ -28,6 +28,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -313,11 +314,37 @@ TEST_CASE("reliability: a node not ready at start (/health 503) fails preflight,
   ex::runner r(f.io.get_executor(), f.cfg, f.log);
   rt::pass_result pr;
   drive(f.io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
-  CHECK(pr.preflight);
+  CHECK(pr.preflight == ps::error::node_not_ready);
   INFO(pr.diag);
   CHECK(pr.diag.find("node_0 (" + f.fleet.urls()[0] + "): /health answered HTTP 503 (the server is not ready)") !=
         std::string::npos);
   CHECK(f.fleet.node(0).stats().generation_requests == 0);
+}
+
+TEST_CASE("reliability: preflight's code names the kind of problem; several kinds are preflight_failed", "[reliability]") {
+  {
+    fleet_run f("wrongmodel", instant_fleet(2), 3);
+    f.cfg.model = "no/such-model";
+    ex::runner r(f.io.get_executor(), f.cfg, f.log);
+    rt::pass_result pr;
+    drive(f.io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
+    INFO(pr.diag);
+    CHECK(pr.preflight == ps::error::model_not_served);
+    CHECK(pr.diag.find("2 problem(s)") != std::string::npos);
+    CHECK(pr.diag.find("does not serve model 'no/such-model'") != std::string::npos);
+  }
+  fleet_run f("mixed", instant_fleet(1), 3);
+  // An unreachable node and an output folder under a plain file: two kinds.
+  f.cfg.endpoints = {f.fleet.urls()[0], "http://127.0.0.1:" + std::to_string(closed_port(f.io))};
+  std::ofstream(f.tmp.path / "plain") << "x";
+  f.cfg.output_dir = f.tmp.path / "plain" / "out";
+  ex::runner r(f.io.get_executor(), f.cfg, f.log);
+  rt::pass_result pr;
+  drive(f.io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
+  INFO(pr.diag);
+  CHECK(pr.preflight == ps::error::preflight_failed);
+  CHECK(pr.diag.find("2 problem(s)") != std::string::npos);
+  CHECK(pr.diag.find("node_1") != std::string::npos);
 }
 
 TEST_CASE("reliability: a node killed mid-run is routed around until /health answers, then used again", "[reliability]") {
@@ -1051,6 +1078,29 @@ TEST_CASE("reliability: two endpoints naming one server are refused unless allow
   f.io.restart();
   ex::runner r2(f.io.get_executor(), f.cfg, f.log);
   CHECK_FALSE(r2.prepare(d));
+}
+
+TEST_CASE("reliability: durations past the clock's range are refused before anything runs", "[reliability]") {
+  fleet_run f("durations", instant_fleet(1), 5);
+  f.cfg.request_timeout = std::chrono::duration<double>(1e300);  // to_ms() of it would be undefined
+  {
+    ex::runner r(f.io.get_executor(), f.cfg, f.log);
+    ps::diagnostics d;
+    CHECK(r.prepare(d) == ps::error::invalid_argument);
+    CHECK(d.message.find("run_config::request_timeout") == 0);
+  }
+  f.cfg.request_timeout = std::chrono::duration<double>(60);
+  f.cfg.retry_backoff = std::chrono::duration<double>(std::numeric_limits<double>::quiet_NaN());
+  {
+    ex::runner r(f.io.get_executor(), f.cfg, f.log);
+    ps::diagnostics d;
+    CHECK(r.prepare(d) == ps::error::invalid_argument);
+    CHECK(d.message.find("run_config::retry_backoff") == 0);
+  }
+  f.cfg.retry_backoff = std::chrono::duration<double>(0.05);
+  ex::runner r(f.io.get_executor(), f.cfg, f.log);
+  ps::diagnostics d;
+  CHECK_FALSE(r.prepare(d));
 }
 
 TEST_CASE("reliability: a URL with a password is refused without showing the password", "[reliability]") {

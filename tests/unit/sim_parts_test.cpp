@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 #include <string>
 #include <vector>
@@ -114,6 +115,9 @@ TEST_CASE("sim profiles: vLLM defaults and KV arithmetic", "[sim][profile]") {
   // 10 GiB of KV at 128 KiB per token in blocks of 16: 10 * 2^30 / 2^21 = 5120.
   CHECK(kv_blocks_from_memory(20, 1.0, 8, 2, 131072, 16) == 5120);
   CHECK(kv_blocks_from_memory(10, 0.9, 16, 0, 131072, 16) == 0);
+  // NaN and absurd sizes give 0 blocks rather than an undefined cast.
+  CHECK(kv_blocks_from_memory(std::nan(""), 0.9, 16, 0, 131072, 16) == 0);
+  CHECK(kv_blocks_from_memory(1e30, 1.0, 0, 0, 1, 1) == 0);
 }
 
 TEST_CASE("sim text generator: readable, deterministic, round-trips through the tokenizer", "[sim][text]") {

@@ -113,6 +113,15 @@ TEST_CASE("workload arrivals: bad settings are invalid_argument with a reason", 
   diag.clear();
   REQUIRE_FALSE(ws::make_arrivals(10, c, diag).has_value());
   CHECK_THAT(diag.message, Catch::Contains("burstiness"));
+  // 1e7 s apart, the 1000th request is due 1e10 s in: past the nanosecond clock (2^63 ns).
+  c.process = ws::arrival_process::constant;
+  c.mean_interval = std::chrono::duration<double>(1e7);
+  diag.clear();
+  auto far = ws::make_arrivals(1000, c, diag);
+  REQUIRE_FALSE(far.has_value());
+  CHECK(far.error() == make_error_code(planetserve::error::invalid_argument));
+  CHECK_THAT(diag.message, Catch::Contains("request 924 would be due"));
+  REQUIRE(ws::make_arrivals(900, c, diag).has_value());
 }
 
 TEST_CASE("workload arrivals: process names parse and print", "[workload][arrivals]") {

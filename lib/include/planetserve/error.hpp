@@ -36,6 +36,8 @@ enum class error : int {
   bad_url,                  ///< a URL could not be understood
   tls_failed,               ///< the TLS handshake or certificate check failed
   cancelled,                ///< the operation was cancelled (shutdown)
+  header_too_large,         ///< a message's header block exceeded the size limit
+  malformed_http,           ///< a response broke HTTP/1.1 framing (bad status line, chunk size, 101...)
 
   // OpenAI-compatible API.
   unauthorized = 200,  ///< 401: missing or wrong API key
@@ -45,6 +47,8 @@ enum class error : int {
   server_error,        ///< 5xx from the server
   stream_error,        ///< an error object arrived inside an SSE stream
   stream_incomplete,   ///< the stream ended without [DONE]
+  model_not_served,    ///< a node does not serve the model asked for (or lists none)
+  node_not_ready,      ///< a node's /health did not answer 200
 
   // Configuration and files.
   invalid_argument = 300,  ///< a configuration value is out of range
@@ -52,6 +56,8 @@ enum class error : int {
   file_unreadable,         ///< a named file could not be read
   file_unwritable,         ///< a named file or folder could not be written
   binary_file,             ///< a text file holds binary data
+  plot_failed,             ///< gnuplot could not be started or failed on a chart script
+  preflight_failed,        ///< the checks before a run found problems of several kinds (each in the diagnostics)
 
   // Bugs.
   internal_error = 400,  ///< an exception escaped a task (a bug in pswm or in a user's policy)

@@ -8,6 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <cassert>
 #include <chrono>
 #include <cstddef>
 
@@ -22,8 +23,10 @@ class wait_group {
 
   /// `n` more tasks to wait for.
   void add(std::size_t n = 1) noexcept { count_ += n; }
-  /// One task finished. An extra done() leaves the count at zero (a test holds this).
+  /// One task finished. A done() without a matching add() is a bug in the caller: it
+  /// asserts (debug builds); with NDEBUG the count stays at zero rather than wrap.
   void done() {
+    assert(count_ > 0 && "wait_group::done() without a matching add()");
     if (count_ > 0 && --count_ == 0) timer_.cancel();
   }
   /// Tasks not yet done.

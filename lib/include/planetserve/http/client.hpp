@@ -142,7 +142,7 @@ class response_reader {
 
   /// Reads the next piece of the body. At the end: an empty piece and done() is true.
   /// Errors: error::timeout, connection_closed (the server closed mid-body),
-  /// body_too_large, malformed_line (bad framing), cancelled (client shut down).
+  /// body_too_large, header_too_large, malformed_http (bad framing), cancelled (client shut down).
   boost::asio::awaitable<result<body_piece>> async_read_some(diagnostics& diag);
 
   /// Reads the rest of the body into `out` (appending).

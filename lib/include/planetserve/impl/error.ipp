@@ -33,6 +33,8 @@ class error_category_impl final : public boost::system::error_category {
       case error::bad_url: return "bad URL";
       case error::tls_failed: return "TLS handshake or certificate check failed";
       case error::cancelled: return "cancelled";
+      case error::header_too_large: return "header block too large";
+      case error::malformed_http: return "malformed HTTP response";
       case error::unauthorized: return "unauthorized (check the API key)";
       case error::not_found: return "not found";
       case error::bad_request: return "bad request";
@@ -40,11 +42,15 @@ class error_category_impl final : public boost::system::error_category {
       case error::server_error: return "server error";
       case error::stream_error: return "error inside the response stream";
       case error::stream_incomplete: return "stream ended before [DONE]";
+      case error::model_not_served: return "model not served by the node";
+      case error::node_not_ready: return "node not ready (/health did not answer 200)";
       case error::invalid_argument: return "invalid argument";
       case error::file_not_found: return "file not found";
       case error::file_unreadable: return "file cannot be read";
       case error::file_unwritable: return "file or folder cannot be written";
       case error::binary_file: return "file holds binary data, not text";
+      case error::plot_failed: return "gnuplot failed";
+      case error::preflight_failed: return "checks before the run failed";
       case error::internal_error: return "internal error";
     }
     return "unknown planetserve error";

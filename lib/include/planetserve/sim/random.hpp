@@ -47,8 +47,8 @@ class random {
 /// Mixes a seed with a string (e.g. a request id) into a new seed (FNV-1a, then SplitMix).
 inline std::uint64_t mix_seed(std::uint64_t seed, std::string_view s) noexcept {
   std::uint64_t h = 0xcbf29ce484222325ULL ^ seed;
-  for (unsigned char c : s) {
-    h ^= c;
+  for (char ch : s) {
+    h ^= static_cast<unsigned char>(ch);  // explicit: a byte, not a sign-extended char
     h *= 0x100000001b3ULL;
   }
   return random(h).next();

@@ -150,14 +150,14 @@ boost::system::error_code render_chart(const chart& c, const std::filesystem::pa
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
     diag.message = "cannot run " + prog + " for " + script;
-    return error::file_unwritable;
+    return error::plot_failed;
   }
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     diag.message = "gnuplot failed on " + script + " (run `gnuplot " + script + "` to see why)";
-    return error::file_unwritable;
+    return error::plot_failed;
   }
   return {};
 }

@@ -2,6 +2,7 @@
 // Compiled body of the report writers and readers.
 #pragma once
 
+#include <planetserve/detail/checked_cast.hpp>
 #include <planetserve/experiment/report.hpp>
 #include <planetserve/experiment/stats.hpp>
 #include <planetserve/openai/request_builder.hpp>
@@ -610,20 +611,25 @@ result<request_record> parse_record_line(std::string_view line, diagnostics& dia
     diag.message = "request record without query_id";
     return make_error_code(error::missing_field);
   }
-  // Casting a negative or out-of-range double to an unsigned type is undefined: refuse it.
+  // Casting a negative or out-of-range double to an integer type is undefined: refuse it.
   const double node = get_num(o, "node");
-  if (q < 0 || q > 1e15 || (std::isfinite(node) && (node < 0 || node >= dispatch::no_node))) {
+  const auto qid = planetserve::detail::checked_cast<std::size_t>(q);
+  // A missing node (null) is no_node; no_node itself as a number is out of range.
+  auto nid = std::isnan(node) ? std::optional(dispatch::no_node) : planetserve::detail::checked_cast<dispatch::node_index>(node);
+  if (!std::isnan(node) && nid == dispatch::no_node) nid.reset();
+  if (!qid || q > 1e15 || !nid) {
     diag.message = "request record: query_id or node out of range";
     return make_error_code(error::invalid_number);
   }
-  r.query_id = static_cast<std::size_t>(q);
+  r.query_id = *qid;
   const double epoch = get_num(o, "epoch");
-  if (std::isfinite(epoch) && (epoch < 0 || epoch > 1e15)) {
+  const auto ep = std::isnan(epoch) ? std::optional(std::size_t{0}) : planetserve::detail::checked_cast<std::size_t>(epoch);
+  if (!ep || *ep > std::size_t{1'000'000'000'000'000}) {
     diag.message = "request record: epoch out of range";
     return make_error_code(error::invalid_number);
   }
-  r.epoch = std::isfinite(epoch) ? static_cast<std::size_t>(epoch) : 0;
-  r.node = std::isfinite(node) ? static_cast<dispatch::node_index>(node) : dispatch::no_node;
+  r.epoch = *ep;
+  r.node = *nid;
   r.scheduled_s = get_num(o, "scheduled_s");
   r.sent_s = get_num(o, "sent_s");
   r.first_token_s = get_num(o, "first_token_s");
@@ -631,24 +637,25 @@ result<request_record> parse_record_line(std::string_view line, diagnostics& dia
   r.absolute_start = get_num(o, "absolute_start");
   if (auto* a = o.if_contains("chunk_s"); a && a->is_array())
     for (const auto& x : a->get_array()) r.chunk_s.push_back(x.is_number() ? x.to_number<double>() : missing);
-  // A count past uint32's range (`"prompt_tokens": 1e20`) would make the cast undefined: the
-  // line is refused, naming the field.
-  std::string_view out_of_range;
+  // A count past uint32's range (`"prompt_tokens": 1e20`) or below 0 would make the cast
+  // undefined: the line is refused, naming the field. Missing (null) counts read as 0.
+  std::string out_of_range;
   auto count = [&](std::string_view k) -> std::uint32_t {
     const double d = get_num(o, k);
-    if (!std::isfinite(d) || d <= 0) return 0u;
-    if (d > 4294967295.0) {
-      if (out_of_range.empty()) out_of_range = k;
-      return 0u;
-    }
-    return static_cast<std::uint32_t>(d);
+    if (std::isnan(d)) return 0u;
+    const auto c = planetserve::detail::checked_cast<std::uint32_t>(d);
+    if (!c && out_of_range.empty()) out_of_range = planetserve::detail::out_of_range_message<std::uint32_t>(k, d);
+    return c.value_or(0u);
   };
   r.prompt_tokens = count("prompt_tokens");
   r.completion_tokens = count("completion_tokens");
   r.cached_tokens = count("cached_tokens");
   if (auto* b = o.if_contains("usage_reported"); b && b->is_bool()) r.usage_reported = b->get_bool();
   if (auto* b = o.if_contains("ok"); b && b->is_bool()) r.ok = b->get_bool();
-  r.http_status = static_cast<int>(count("http_status"));
+  const std::uint32_t status = count("http_status");
+  if (status > 999 && out_of_range.empty())
+    out_of_range = "http_status is " + std::to_string(status) + ", not an HTTP status (0 to 999)";
+  r.http_status = static_cast<int>(std::min(status, 999u));
   r.finish_reason = get_str(o, "finish_reason");
   r.response_id = get_str(o, "response_id");
   r.error = get_str(o, "error");
@@ -658,7 +665,7 @@ result<request_record> parse_record_line(std::string_view line, diagnostics& dia
   r.rule = get_str(o, "rule");
   r.prompt_blocks = count("prompt_blocks");
   if (!out_of_range.empty()) {
-    diag.message = "request record: " + std::string(out_of_range) + " is out of range (more than 4294967295)";
+    diag.message = "request record: " + out_of_range;
     return make_error_code(error::invalid_number);
   }
   if (auto* a = o.if_contains("match_blocks"); a && a->is_array())
@@ -689,7 +696,7 @@ std::string timelines_json(std::span<const node_timeline> timelines) {
     samples.reserve(tl.samples.size());
     for (const auto& s : tl.samples) {
       json::object j;
-      j["t_s"] = s.t_s;
+      j["t_s"] = num(s.t_s);  // a NaN or inf time (read from a file) as null: Boost.JSON would write no JSON
       for (const auto& f : snap_fields) j[f.name] = num(s.snap.*(f.member));
       samples.push_back(std::move(j));
     }
@@ -719,7 +726,13 @@ result<std::vector<node_timeline>> parse_timelines_json(std::string_view text, d
     tl.name = get_str(n, "name");
     tl.url = get_str(n, "url");
     const double fs = get_num(n, "failed_scrapes");
-    tl.failed_scrapes = std::isfinite(fs) ? static_cast<std::size_t>(fs) : 0;
+    const auto failed = std::isnan(fs) ? std::size_t{0} : planetserve::detail::checked_cast<std::size_t>(fs);
+    if (!failed) {
+      diag.message = "timeline.json: node " + std::to_string(out.size()) + ": " +
+                     planetserve::detail::out_of_range_message<std::size_t>("failed_scrapes", fs);
+      return make_error_code(error::invalid_number);
+    }
+    tl.failed_scrapes = *failed;
     tl.first_failure = get_str(n, "first_failure");
     if (auto* a = n.if_contains("samples"); a && a->is_array()) {
       for (const auto& sv : a->get_array()) {

@@ -2,6 +2,7 @@
 // Compiled body of the run's figures.
 #pragma once
 
+#include <planetserve/detail/checked_cast.hpp>
 #include <planetserve/experiment/run_charts.hpp>
 
 #include <algorithm>
@@ -103,7 +104,8 @@ std::vector<chart> run_charts(std::span<const request_record> records,
       const double w = hi > 0 ? hi / bins : 1;
       std::vector<double> counts(static_cast<std::size_t>(bins), 0);
       for (double g : gaps)
-        counts[std::min<std::size_t>(static_cast<std::size_t>(g / w), counts.size() - 1)] += 1;
+        // g / w is at most `bins`, except for an infinite gap (from a file's 1e308 times): last bin.
+        counts[std::min(planetserve::detail::checked_cast<std::size_t>(g / w).value_or(counts.size() - 1), counts.size() - 1)] += 1;
       c.box_width = w * 0.9;
       for (std::size_t b = 0; b < counts.size(); ++b)
         hist.points.emplace_back((static_cast<double>(b) + 0.5) * w, counts[b]);

@@ -24,7 +24,8 @@ boost::system::error_code write_charts(const std::vector<chart>& charts,
   for (const auto& c : charts) {
     diagnostics d;
     if (auto ec = render_chart(c, dir, gnuplot, d)) {
-      if (!d.message.starts_with("gnuplot")) {
+      // The script is written either way: a PNG gnuplot could not make is a warning.
+      if (ec != error::plot_failed) {
         diag = d;
         return ec;
       }

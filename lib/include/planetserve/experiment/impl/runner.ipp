@@ -2,6 +2,7 @@
 // Compiled body of experiment::runner.
 #pragma once
 
+#include <planetserve/detail/checked_cast.hpp>
 #include <planetserve/detail/python_float.hpp>
 #include <planetserve/detail/sanitize.hpp>
 #include <planetserve/dispatch/make_policy.hpp>
@@ -31,6 +32,7 @@
 #include <boost/json/value.hpp>
 
 #include <algorithm>
+#include <tuple>
 #include <deque>
 #include <exception>
 #include <map>
@@ -269,6 +271,19 @@ struct runner::state {
   // ---- preparation -------------------------------------------------------------------
 
   boost::system::error_code prepare(diagnostics& diag) {
+    // Durations become integer clock ticks (and the backoff doubles up to 10 times): a value
+    // past them (1e300 s) would make that cast undefined, so each is bounded here.
+    for (const auto& [name, seconds, most] : {std::tuple{"request_timeout", cfg.request_timeout.count(), 1e7},
+                                              std::tuple{"metrics_interval", cfg.metrics_interval.count(), 1e7},
+                                              std::tuple{"drain_timeout", cfg.drain_timeout.count(), 1e7},
+                                              std::tuple{"retry_backoff", cfg.retry_backoff.count(), 3600.0},
+                                              std::tuple{"no_node_wait", cfg.no_node_wait.count(), 1e7},
+                                              std::tuple{"average_interval_s", cfg.average_interval_s, 1e7}})
+      if (!(seconds >= 0 && seconds <= most)) {
+        diag.message = "run_config::" + std::string(name) + " is " + std::to_string(seconds) +
+                       " s: give a number of seconds from 0 to " + std::to_string(static_cast<long>(most));
+        return error::invalid_argument;
+      }
     if (cfg.endpoints.empty()) {
       diag.message = "no nodes: give --num-nodes and --base-port, or --endpoints";
       return error::invalid_argument;
@@ -459,7 +474,9 @@ struct runner::state {
 
   // ---- preflight -----------------------------------------------------------------------
 
+  // `problems` says what is wrong, `kinds` (in step) which error code each one is.
   asio::awaitable<void> check_node(std::size_t k, std::vector<std::string>& problems,
+                                   std::vector<boost::system::error_code>& kinds,
                                    std::vector<std::vector<std::string>>& models) {
     auto& nd = nodes[k];
     const std::string who = nd.name + " (" + nd.url + ")";
@@ -471,11 +488,13 @@ struct runner::state {
                          (health.error() == error::connection_failed || health.error() == error::timeout
                               ? " (is the server running and reachable?)"
                               : ""));
+      kinds.push_back(health.error());
       co_return;
     }
     if (health->status != 200) {
       problems.push_back(who + ": /health answered HTTP " + std::to_string(health->status) +
                          " (the server is not ready)");
+      kinds.push_back(error::node_not_ready);
       co_return;
     }
     d.clear();
@@ -485,6 +504,7 @@ struct runner::state {
                          (ms.error() == error::unauthorized
                               ? " (give the server's key with --api-key, OPENAI_API_KEY or VLLM_API_KEY)"
                               : ""));
+      kinds.push_back(ms.error());
       co_return;
     }
     models[k] = std::move(*ms);
@@ -493,7 +513,7 @@ struct runner::state {
     auto page = co_await nd.probe->async_fetch(http::client_request::get("/metrics", auth), d);
     if (page && page->status == 200) {
       if (auto snap = prom::parse_vllm_snapshot(page->body); snap && snap->num_gpu_blocks)
-        nd.cache_blocks = static_cast<std::size_t>(*snap->num_gpu_blocks);
+        nd.cache_blocks = planetserve::detail::checked_cast<std::size_t>(*snap->num_gpu_blocks);  // unknown when out of range
     } else {
       // The monitor would say the same on its first scrape: once per node is enough.
       nd.scrape_warned = true;
@@ -506,14 +526,15 @@ struct runner::state {
   asio::awaitable<boost::system::error_code> preflight(diagnostics& diag) {
     if (auto ec = make_clients(diag)) co_return ec;
     std::vector<std::string> problems;
+    std::vector<boost::system::error_code> kinds;
     std::vector<std::vector<std::string>> models(nodes.size());
     wait_group wg(ex);
     for (std::size_t k = 0; k < nodes.size(); ++k) {
       wg.add();
       asio::co_spawn(
           ex,
-          [this, k, &problems, &models, &wg]() -> asio::awaitable<void> {
-            co_await check_node(k, problems, models);
+          [this, k, &problems, &kinds, &models, &wg]() -> asio::awaitable<void> {
+            co_await check_node(k, problems, kinds, models);
             wg.done();
           },
           on_task_end(&wg));
@@ -523,6 +544,7 @@ struct runner::state {
       if (cfg.model.empty()) {
         if (models[0].empty()) {
           problems.push_back(nodes[0].name + " (" + nodes[0].url + "): /v1/models lists no model; give --model");
+          kinds.push_back(error::model_not_served);
         } else {
           model = models[0][0];
         }
@@ -535,16 +557,22 @@ struct runner::state {
           for (const auto& m : models[k]) have += (have.empty() ? "" : ", ") + m;
           problems.push_back(nodes[k].name + " (" + nodes[k].url + ") does not serve model '" + model +
                              "' (it serves: " + (have.empty() ? "nothing" : have) + ")");
+          kinds.push_back(error::model_not_served);
         }
       }
     }
     diagnostics wd;
-    if (auto ec = ensure_writable_dir(cfg.output_dir, wd)) problems.push_back(wd.message);
+    if (auto ec = ensure_writable_dir(cfg.output_dir, wd)) {
+      problems.push_back(wd.message);
+      kinds.push_back(ec);
+    }
     if (!problems.empty()) {
       diag.message = "preflight found " + std::to_string(problems.size()) + " problem(s):";
       // Problems quote servers (error bodies, model ids): made safe for the terminal.
       for (const auto& p : problems) diag.message += "\n  - " + planetserve::detail::sanitized(redact(p), 2000);
-      co_return error::connection_failed;
+      // Problems of one kind return its code (connection_failed, unauthorized, model_not_served...).
+      const bool one_kind = std::all_of(kinds.begin(), kinds.end(), [&](const auto& e) { return e == kinds.front(); });
+      co_return one_kind && !kinds.empty() ? kinds.front() : make_error_code(error::preflight_failed);
     }
     co_return boost::system::error_code{};
   }
@@ -783,12 +811,13 @@ struct runner::state {
     rec.response_id = out.response_id;
     if (out.usage) {
       rec.usage_reported = true;
-      rec.prompt_tokens = static_cast<std::uint32_t>(out.usage->prompt_tokens);
-      rec.completion_tokens = static_cast<std::uint32_t>(out.usage->completion_tokens);
-      rec.cached_tokens = static_cast<std::uint32_t>(out.usage->cached_tokens.value_or(0));
+      // A record holds 32-bit counts; a server's larger one (nonsense) is kept at the most it can hold.
+      rec.prompt_tokens = planetserve::detail::saturate_cast<std::uint32_t>(out.usage->prompt_tokens);
+      rec.completion_tokens = planetserve::detail::saturate_cast<std::uint32_t>(out.usage->completion_tokens);
+      rec.cached_tokens = planetserve::detail::saturate_cast<std::uint32_t>(out.usage->cached_tokens.value_or(0));
     } else {
-      rec.prompt_tokens = static_cast<std::uint32_t>(tokens[i].size());
-      rec.completion_tokens = static_cast<std::uint32_t>(out.content_chunks);
+      rec.prompt_tokens = planetserve::detail::saturate_cast<std::uint32_t>(tokens[i].size());
+      rec.completion_tokens = planetserve::detail::saturate_cast<std::uint32_t>(out.content_chunks);
     }
     rec.ok = out.ok();
     rec.error.clear();

@@ -587,10 +587,10 @@ inline error_code framing_error(client_pool& p, error_code ec, diagnostics& diag
   if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
     diag.message += ": response header block larger than the limit of " +
                     std::to_string(p.cfg.max_header_size) + " bytes";
-    return error::body_too_large;
+    return error::header_too_large;
   }
   diag.message += ": malformed HTTP response (" + ec.message() + ')';
-  return error::malformed_line;
+  return error::malformed_http;
 }
 
 }  // namespace detail
@@ -870,14 +870,14 @@ boost::asio::awaitable<result<response_reader>> client::async_open(const client_
             const unsigned st = parser_ptr->get().result_int();
             if (st == 101) {
               diag.message = p.base.origin() + ": unexpected 101 Switching Protocols (no upgrade was asked for)";
-              co_return error::malformed_line;
+              co_return error::malformed_http;
             }
             // RFC 9110 15.2: 1xx heads (100 Continue, 103 Early Hints) are interim; the
             // final response follows on the same connection.
             if (st < 100 || st > 199) break;
             if (++interim > 16) {
               diag.message = p.base.origin() + ": more than 16 interim (1xx) responses before the final one";
-              co_return error::malformed_line;
+              co_return error::malformed_http;
             }
             parser_ptr = &detail::fresh_parser(c, p, head_only);
             if (c.in.size() > 0) continue;

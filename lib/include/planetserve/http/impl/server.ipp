@@ -2,11 +2,11 @@
 // Compiled body of planetserve::http::server: accept loop, sessions, routing, response writing.
 #pragma once
 
+#include <planetserve/detail/rethrow.hpp>
 #include <planetserve/http/server.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -341,7 +341,8 @@ inline sasio::awaitable<void> accept_loop(std::shared_ptr<server_state> st) {
       continue;
     }
     ++st->stats.connections_accepted;
-    sasio::co_spawn(st->ex, run_session(st, std::move(sock)), sasio::detached);
+    // Handlers' exceptions are caught in guarded_handler; one escaping the session is a bug.
+    sasio::co_spawn(st->ex, run_session(st, std::move(sock)), planetserve::detail::rethrow_exception{});
   }
 }
 
@@ -522,7 +523,7 @@ result<std::uint16_t> server::listen(std::string_view host, std::uint16_t port, 
   if (ec) return fail("listen");
   st.port = a.local_endpoint(ec).port();
   st.acceptor.emplace(std::move(a));
-  asio::co_spawn(st.ex, detail::accept_loop(state_), asio::detached);
+  asio::co_spawn(st.ex, detail::accept_loop(state_), planetserve::detail::rethrow_exception{});
   return st.port;
 }
 

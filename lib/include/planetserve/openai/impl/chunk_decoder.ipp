@@ -2,6 +2,7 @@
 // Compiled body of planetserve::openai::chunk_decoder and the HTTP error mapping.
 #pragma once
 
+#include <planetserve/detail/checked_cast.hpp>
 #include <planetserve/detail/sanitize.hpp>
 #include <planetserve/openai/chunk_decoder.hpp>
 #include <planetserve/openai/detail/chunk_paths.hpp>
@@ -42,8 +43,8 @@ inline bool read_count(const json::object& o, std::string_view key, std::optiona
     out = static_cast<std::uint64_t>(v.get_int64());
     return true;
   }
-  if (v.is_double() && v.get_double() >= 0 && v.get_double() < 1e19) {
-    out = static_cast<std::uint64_t>(v.get_double());
+  if (auto c = v.is_double() ? planetserve::detail::checked_cast<std::uint64_t>(v.get_double()) : std::nullopt) {
+    out = *c;
     return true;
   }
   return false;

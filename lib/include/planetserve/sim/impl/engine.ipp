@@ -2,6 +2,7 @@
 // Compiled body of sim::engine.
 #pragma once
 
+#include <planetserve/detail/checked_cast.hpp>
 #include <planetserve/sim/engine.hpp>
 #include <planetserve/sim/random.hpp>
 
@@ -125,7 +126,8 @@ std::size_t engine::sample_output_length(std::uint64_t seed) {
     }
   }
   const double clamped = std::clamp(std::round(v), static_cast<double>(o.min), static_cast<double>(o.max));
-  return static_cast<std::size_t>(clamped);
+  // clamp passes a NaN through (a NaN mean): casting it would be undefined.
+  return planetserve::detail::checked_cast<std::size_t>(clamped).value_or(o.min);
 }
 
 boost::system::error_code engine::add_request(std::string id, std::vector<tokenize::token_id> prompt,

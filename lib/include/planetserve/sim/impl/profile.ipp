@@ -2,6 +2,7 @@
 // The emulator's models, GPUs and named profiles, with how every number was derived and from where.
 #pragma once
 
+#include <planetserve/detail/checked_cast.hpp>
 #include <planetserve/sim/profile.hpp>
 
 #include <algorithm>
@@ -257,7 +258,9 @@ std::size_t kv_blocks_from_memory(double gpu_memory_gib, double gpu_memory_utili
   const double available = gpu_memory_gib * gpu_memory_utilization - weights_gib - activation_reserve_gib;
   if (available <= 0 || kv_bytes_per_token == 0 || block_size == 0) return 0;
   const double bytes = available * detail::gib;
-  return static_cast<std::size_t>(std::floor(bytes / static_cast<double>(block_size * kv_bytes_per_token)));
+  // NaN or absurd flag values (1e30 GiB) give no count rather than an undefined cast.
+  return planetserve::detail::checked_cast<std::size_t>(std::floor(bytes / static_cast<double>(block_size * kv_bytes_per_token)))
+      .value_or(0);
 }
 
 std::span<const model_spec> known_models() noexcept {

@@ -18,7 +18,8 @@ std::uint32_t added_token_matcher::child(std::uint32_t n, unsigned char b) const
 std::size_t added_token_matcher::add(std::string content, token_id id) {
   const std::size_t index = tokens_.size();
   std::uint32_t n = 0;
-  for (unsigned char b : content) {
+  for (char ch : content) {
+    const auto b = static_cast<unsigned char>(ch);  // explicit: clang's implicit-conversion check
     std::uint32_t c = child(n, b);
     if (c == 0) {
       c = static_cast<std::uint32_t>(nodes_.size());
@@ -55,8 +56,8 @@ std::optional<added_token_match> added_token_matcher::find(std::string_view text
 
 std::optional<std::size_t> added_token_matcher::index_of(std::string_view content) const {
   std::uint32_t n = 0;
-  for (unsigned char b : content) {
-    n = child(n, b);
+  for (char ch : content) {
+    n = child(n, static_cast<unsigned char>(ch));
     if (n == 0) return std::nullopt;
   }
   if (n == 0 || nodes_[n].token == static_cast<std::size_t>(-1)) return std::nullopt;

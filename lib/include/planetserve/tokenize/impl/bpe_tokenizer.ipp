@@ -375,7 +375,7 @@ std::string byte_level_spelling(std::string_view raw) {
   static const std::array<char32_t, 256> b2c = detail::byte_to_char();
   std::string out;
   out.reserve(raw.size() * 2);
-  for (unsigned char c : raw) detail::append_utf8(b2c[c], out);
+  for (char c : raw) detail::append_utf8(b2c[static_cast<unsigned char>(c)], out);
   return out;
 }
 
@@ -600,9 +600,9 @@ result<std::shared_ptr<const bpe_tokenizer>> bpe_tokenizer::parse(std::string_vi
       // The reference falls back on the UTF-8 bytes of the byte's alphabet character.
       std::string ch;
       detail::append_utf8(b2c[static_cast<std::size_t>(b)], ch);
-      for (unsigned char x : ch) {
+      for (char x : ch) {
         char name[8];
-        std::snprintf(name, sizeof name, "<0x%02X>", x);
+        std::snprintf(name, sizeof name, "<0x%02X>", static_cast<unsigned>(static_cast<unsigned char>(x)));
         auto it = p->spelled.find(std::string_view(name));
         if (it == p->spelled.end()) {
           ok = false;

@@ -2,6 +2,7 @@
 // Compiled body of the arrival processes.
 #pragma once
 
+#include <planetserve/detail/checked_cast.hpp>
 #include <planetserve/workload/arrivals.hpp>
 #include <planetserve/workload/rng.hpp>
 
@@ -52,7 +53,15 @@ result<std::vector<std::chrono::nanoseconds>> make_arrivals(std::size_t n, const
         case arrival_process::constant: t += mean; break;
       }
     }
-    times.emplace_back(static_cast<std::chrono::nanoseconds::rep>(std::llround(t * 1e9)));
+    // A long schedule (a huge mean interval times many requests) can pass the nanosecond
+    // clock's range, where converting would be undefined: refuse it.
+    const auto ns = planetserve::detail::checked_cast<std::chrono::nanoseconds::rep>(std::round(t * 1e9));
+    if (!ns) {
+      diag.message = "arrivals: request " + std::to_string(i + 1) + " would be due " + std::to_string(t) +
+                     " s after the start, past what the clock can count; give a shorter mean interval";
+      return make_error_code(error::invalid_argument);
+    }
+    times.emplace_back(*ns);
   }
   return times;
 }

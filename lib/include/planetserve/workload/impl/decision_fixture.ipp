@@ -2,6 +2,7 @@
 // Compiled body of the decision fixture reader.
 #pragma once
 
+#include <planetserve/detail/checked_cast.hpp>
 #include <planetserve/workload/decision_fixture.hpp>
 
 #include <boost/json/parse.hpp>
@@ -118,6 +119,9 @@ result<decision_fixture> parse_decision_fixture(std::string_view text, std::stri
       r.line = lineno;
       if (auto e = in.list("tokens", r.tokens, true)) return e;
       if (auto e = in.number("generation_time_s", r.generation_time_s)) return e;
+      // Replays convert it to nanoseconds: past their range the conversion is undefined.
+      if (!planetserve::detail::checked_seconds<std::chrono::nanoseconds>(r.generation_time_s))
+        return in.fail("generation_time_s", "must be at most 9e9 seconds");
       if (o.contains("seed_choice")) {
         std::size_t c = 0;
         if (auto e = in.count("seed_choice", c)) return e;
