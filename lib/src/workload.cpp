@@ -5,3 +5,7 @@
 #include <planetserve/workload/impl/dataset_stats.ipp>
 #include <planetserve/workload/impl/decision_fixture.ipp>
 #include <planetserve/workload/impl/generator.ipp>
+#include <planetserve/workload/impl/session.ipp>
+#include <planetserve/workload/impl/session_generator.ipp>
+#include <planetserve/workload/impl/reuse_ceiling.ipp>
+#include <planetserve/workload/impl/workload_stats.ipp>

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <planetserve/workload/dataset.hpp>
+#include <planetserve/workload/detail/jsonl_lines.hpp>
 #include <planetserve/workload/detail/utf8.hpp>
 
 #include <boost/json/parser.hpp>
@@ -100,16 +101,27 @@ inline boost::system::error_code read_messages(const boost::json::array& arr, co
     if (auto ec = read_content(*content, where + ".content", m.content, diag)) return ec;
     out.messages.push_back(std::move(m));
   }
-  out.text.clear();
-  for (std::size_t i = 0; i < out.messages.size(); ++i) {
-    if (i) out.text += '\n';
-    out.text += out.messages[i].content;
-  }
+  out.text = message_text(out.messages);
   if (out.text.empty()) {
     diag.message = "field " + dq(field) + " holds only empty messages";
     return make_error_code(error::empty_input);
   }
   return {};
+}
+
+/// The object's first keys, quoted and joined by ", " (for "the line has ..." messages).
+inline std::string key_list(const boost::json::object& obj) {
+  std::string keys;
+  std::size_t shown = 0;
+  for (const auto& kv : obj) {
+    if (shown == 8) {
+      keys += ", ...";
+      break;
+    }
+    if (shown++) keys += ", ";
+    keys += dq(std::string_view(kv.key().data(), kv.key().size()));
+  }
+  return keys;
 }
 
 /// Names a binary-looking text, or returns nullptr when it looks like text.
@@ -133,14 +145,16 @@ inline bool is_blank(std::string_view line) noexcept {
 
 }  // namespace detail
 
-boost::system::error_code parse_line(std::string_view line, const dataset_config& config, prompt& out,
-                                     diagnostics& diag) {
+namespace detail {
+
+boost::system::error_code parse_json_object(std::string_view line, const dataset_config& config,
+                                            std::string_view example, boost::json::value& out, diagnostics& diag) {
   if (line.size() > config.max_line_bytes) {
     diag.message = "line is " + std::to_string(line.size()) + " bytes, over the limit of " +
                    std::to_string(config.max_line_bytes) + " bytes (raise max_line_bytes / --max-line-bytes)";
     return make_error_code(error::line_too_long);
   }
-  if (const auto bad = detail::find_invalid_utf8(line); bad != std::string_view::npos) {
+  if (const auto bad = find_invalid_utf8(line); bad != std::string_view::npos) {
     diag.message = "invalid UTF-8 at byte " + std::to_string(bad + 1) + " of the line";
     return make_error_code(error::invalid_utf8);
   }
@@ -156,25 +170,26 @@ boost::system::error_code parse_line(std::string_view line, const dataset_config
                    " (" + ec.message() + ")";
     return make_error_code(error::invalid_json);
   }
-  const boost::json::value v = parser.release();
-  const auto* obj = v.if_object();
-  if (!obj) {
-    diag.message = std::string("invalid JSON line: it is ") + detail::kind_name(v.kind()) +
-                   ", expected an object like {" + detail::dq(config.field) + ": \"...\"}";
+  out = parser.release();
+  if (!out.is_object()) {
+    diag.message = std::string("invalid JSON line: it is ") + kind_name(out.kind()) + ", expected an object like " +
+                   std::string(example);
     return make_error_code(error::invalid_json);
   }
+  return {};
+}
+
+}  // namespace detail
+
+boost::system::error_code parse_line(std::string_view line, const dataset_config& config, prompt& out,
+                                     diagnostics& diag) {
+  boost::json::value v;
+  if (auto ec = detail::parse_json_object(line, config, "{" + detail::dq(config.field) + ": \"...\"}", v, diag))
+    return ec;
+  const auto* obj = &v.get_object();
   const auto* field = obj->if_contains(boost::json::string_view(config.field.data(), config.field.size()));
   if (!field) {
-    std::string keys;
-    std::size_t shown = 0;
-    for (const auto& kv : *obj) {
-      if (shown == 8) {
-        keys += ", ...";
-        break;
-      }
-      if (shown++) keys += ", ";
-      keys += detail::dq(std::string_view(kv.key().data(), kv.key().size()));
-    }
+    const std::string keys = detail::key_list(*obj);
     diag.message = "missing field " + detail::dq(config.field) +
                    (keys.empty() ? std::string(" (the object is empty)") : " (the line has " + keys + ")") +
                    "; choose the field with --field";
@@ -198,60 +213,64 @@ boost::system::error_code parse_line(std::string_view line, const dataset_config
 
 namespace detail {
 
-/// Turns JSONL lines into a dataset one line at a time: the in-memory and the file reader
-/// share it, so a file is read only as far as max_prompts needs.
-class dataset_builder {
+boost::system::error_code jsonl_lines::add(std::string_view line, diagnostics& diag) {
+  ++line_no_;
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (is_blank(line)) return {};
+  ++lines_;
+  line_diag_.clear();
+  if (auto ec = parse(line, line_no_, line_diag_)) {
+    std::string where = source_ + ":" + std::to_string(line_no_) + ": " + line_diag_.message;
+    if (!config_.skip_bad_lines) {
+      diag.message = std::move(where);
+      return ec;
+    }
+    ++skipped_;
+    if (skip_reasons_.size() < max_skip_reasons) skip_reasons_.push_back(std::move(where));
+  }
+  return {};
+}
+
+boost::system::error_code jsonl_lines::nothing_read(diagnostics& diag) const {
+  if (lines_ == 0) {
+    diag.message = source_ + ": holds no JSON lines (only blank lines)";
+  } else {
+    diag.message = source_ + ": all " + std::to_string(lines_) + " lines are bad; the first: " +
+                   (skip_reasons_.empty() ? std::string("?") : skip_reasons_.front());
+  }
+  return make_error_code(error::empty_input);
+}
+
+/// Turns JSONL lines into a dataset of prompts.
+class dataset_builder final : public jsonl_lines {
  public:
-  dataset_builder(std::string_view source, const dataset_config& config) : config_(config) {
+  dataset_builder(std::string_view source, const dataset_config& config) : jsonl_lines(source, config), config_(config) {
     out_.source.assign(source);
     out_.field = config.field;
   }
 
   /// Whether max_prompts prompts are in.
-  bool full() const noexcept { return config_.max_prompts && out_.prompts.size() >= config_.max_prompts; }
-
-  /// One line without its '\n'. Fails on a bad line unless skip_bad_lines.
-  boost::system::error_code add(std::string_view line, diagnostics& diag) {
-    ++line_no_;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (is_blank(line)) return {};
-    ++out_.lines;
-    line_diag_.clear();
-    if (auto ec = parse_line(line, config_, p_, line_diag_)) {
-      std::string where = out_.source + ":" + std::to_string(line_no_) + ": " + line_diag_.message;
-      if (!config_.skip_bad_lines) {
-        diag.message = std::move(where);
-        return ec;
-      }
-      ++out_.skipped;
-      if (out_.skip_reasons.size() < max_skip_reasons) out_.skip_reasons.push_back(std::move(where));
-      return {};
-    }
-    p_.line = line_no_;
-    out_.prompts.push_back(std::move(p_));
-    p_ = prompt{};
-    return {};
-  }
+  bool full() const noexcept override { return config_.max_prompts && out_.prompts.size() >= config_.max_prompts; }
 
   result<dataset> finish(diagnostics& diag) {
-    if (out_.prompts.empty()) {
-      if (out_.lines == 0) {
-        diag.message = out_.source + ": holds no JSON lines (only blank lines)";
-      } else {
-        diag.message = out_.source + ": all " + std::to_string(out_.lines) + " lines are bad; the first: " +
-                       (out_.skip_reasons.empty() ? std::string("?") : out_.skip_reasons.front());
-      }
-      return make_error_code(error::empty_input);
-    }
+    if (out_.prompts.empty()) return nothing_read(diag);
+    out_.lines = lines();
+    out_.skipped = skipped();
+    out_.skip_reasons = std::move(skip_reasons());
     return std::move(out_);
   }
 
  private:
+  boost::system::error_code parse(std::string_view line, std::size_t line_no, diagnostics& diag) override {
+    prompt p;
+    if (auto ec = parse_line(line, config_, p, diag)) return ec;
+    p.line = line_no;
+    out_.prompts.push_back(std::move(p));
+    return {};
+  }
+
   const dataset_config& config_;
   dataset out_;
-  std::size_t line_no_ = 0;
-  diagnostics line_diag_;
-  prompt p_;
 };
 
 inline std::string_view drop_bom(std::string_view text) noexcept {
@@ -260,27 +279,23 @@ inline std::string_view drop_bom(std::string_view text) noexcept {
   return text;
 }
 
-}  // namespace detail
-
-result<dataset> parse_dataset(std::string_view text, std::string_view source, const dataset_config& config,
-                              diagnostics& diag) {
-  if (const char* why = detail::binary_reason(text)) {
-    diag.message = std::string(source) + ": not a JSONL text file: " + why;
+boost::system::error_code feed_jsonl_text(std::string_view text, jsonl_lines& lines, diagnostics& diag) {
+  if (const char* why = binary_reason(text)) {
+    diag.message = lines.source() + ": not a JSONL text file: " + why;
     return make_error_code(error::binary_file);
   }
-  text = detail::drop_bom(text);
-  detail::dataset_builder b(source, config);
+  text = drop_bom(text);
   std::size_t pos = 0;
-  while (pos < text.size() && !b.full()) {
+  while (pos < text.size() && !lines.full()) {
     std::size_t end = text.find('\n', pos);
     if (end == std::string_view::npos) end = text.size();
-    if (auto ec = b.add(text.substr(pos, end - pos), diag)) return ec;
+    if (auto ec = lines.add(text.substr(pos, end - pos), diag)) return ec;
     pos = end + 1;
   }
-  return b.finish(diag);
+  return {};
 }
 
-result<dataset> read_dataset(const std::filesystem::path& file, const dataset_config& config, diagnostics& diag) {
+boost::system::error_code feed_jsonl_file(const std::filesystem::path& file, jsonl_lines& lines, diagnostics& diag) {
   const std::string name = file.string();
   std::error_code fec;
   const auto status = std::filesystem::status(file, fec);
@@ -297,24 +312,23 @@ result<dataset> read_dataset(const std::filesystem::path& file, const dataset_co
     diag.message = name + ": cannot be opened for reading (" + std::strerror(errno) + ")";
     return make_error_code(error::file_unreadable);
   }
-  // Read in blocks and stop once max_prompts prompts are in: `--maxq 5` on a 300 MB file
+  // Read in blocks and stop once the parser is full: `--maxq 5` on a 300 MB file
   // reads a few kilobytes. Memory is one block plus the longest line.
-  detail::dataset_builder b(name, config);
   std::string pending;
   std::vector<char> block(1 << 20);
   bool first = true, any = false;
-  while (!b.full()) {
+  while (!lines.full()) {
     in.read(block.data(), static_cast<std::streamsize>(block.size()));
     const auto got = static_cast<std::size_t>(in.gcount());
     if (got == 0) break;
     std::string_view chunk(block.data(), got);
     if (first) {
       first = false;
-      if (const char* why = detail::binary_reason(chunk)) {
+      if (const char* why = binary_reason(chunk)) {
         diag.message = name + ": not a JSONL text file: " + why;
         return make_error_code(error::binary_file);
       }
-      chunk = detail::drop_bom(chunk);
+      chunk = drop_bom(chunk);
     } else if (chunk.find('\0') != std::string_view::npos) {
       diag.message = name + ": not a JSONL text file: it holds NUL bytes (expected UTF-8 JSON lines)";
       return make_error_code(error::binary_file);
@@ -322,8 +336,8 @@ result<dataset> read_dataset(const std::filesystem::path& file, const dataset_co
     any = true;
     pending.append(chunk);
     std::size_t pos = 0;
-    for (std::size_t end; !b.full() && (end = pending.find('\n', pos)) != std::string::npos; pos = end + 1)
-      if (auto ec = b.add(std::string_view(pending).substr(pos, end - pos), diag)) return ec;
+    for (std::size_t end; !lines.full() && (end = pending.find('\n', pos)) != std::string::npos; pos = end + 1)
+      if (auto ec = lines.add(std::string_view(pending).substr(pos, end - pos), diag)) return ec;
     pending.erase(0, pos);
   }
   if (in.bad()) {
@@ -334,9 +348,33 @@ result<dataset> read_dataset(const std::filesystem::path& file, const dataset_co
     diag.message = name + ": is empty, expected one JSON object per line";
     return make_error_code(error::empty_input);
   }
-  if (!b.full() && !pending.empty())
-    if (auto ec = b.add(pending, diag)) return ec;
+  if (!lines.full() && !pending.empty())
+    if (auto ec = lines.add(pending, diag)) return ec;
+  return {};
+}
+
+}  // namespace detail
+
+result<dataset> parse_dataset(std::string_view text, std::string_view source, const dataset_config& config,
+                              diagnostics& diag) {
+  detail::dataset_builder b(source, config);
+  if (auto ec = detail::feed_jsonl_text(text, b, diag)) return ec;
   return b.finish(diag);
+}
+
+result<dataset> read_dataset(const std::filesystem::path& file, const dataset_config& config, diagnostics& diag) {
+  detail::dataset_builder b(file.string(), config);
+  if (auto ec = detail::feed_jsonl_file(file, b, diag)) return ec;
+  return b.finish(diag);
+}
+
+std::string message_text(std::span<const chat_message> messages) {
+  std::string out;
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    if (i) out += '\n';
+    out += messages[i].content;
+  }
+  return out;
 }
 
 std::string to_jsonl(const std::vector<std::string>& prompts, std::string_view field) {
