@@ -113,6 +113,30 @@ TEST_CASE("workload stats: lengths, and sessions reuse their history", "[workloa
   CHECK(w.input.max > w.input.p50);
 }
 
+TEST_CASE("workload stats: span and offered rate from arrivals, sessions counted", "[workload][reuse]") {
+  ws::workload_stats_builder b({.block_tokens = 512, .nodes = 2, .cache_blocks = 0});
+  const keys first{1, 2}, second{1, 3}, third{4};
+  b.add(first, 1000, 10, 1, 2.0);
+  b.add(second, 600, 30, 1, 3.0);
+  b.add(third, 100, 20, 4, 6.0);
+  b.add_session();
+  const auto w = b.finish();
+  CHECK(w.requests == 3);
+  CHECK(w.sessions == 1);
+  CHECK(w.span_s == Approx(4.0));
+  CHECK(w.offered_rate == Approx(0.75));
+  CHECK(w.input.mean == Approx(1700.0 / 3));
+  CHECK(w.output.max == 30);
+  // Block 1 (512 tokens) again in the second request.
+  CHECK(w.reuse.shared_hit_tokens == 512);
+  CHECK(w.reuse.shared_ratio() == Approx(512.0 / 1700));
+  // No arrivals: no span, no rate.
+  ws::workload_stats_builder none({});
+  none.add(first, 40, 0, 0);
+  CHECK(none.finish().span_s == 0);
+  CHECK(none.finish().offered_rate == 0);
+}
+
 TEST_CASE("session generator: seeded, shaped as asked, and readable by the session reader", "[workload][session]") {
   ws::session_generator_config g;
   g.sessions = 30;

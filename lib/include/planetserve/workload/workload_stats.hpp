@@ -8,6 +8,9 @@
 #include <planetserve/workload/session.hpp>
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
 #include <vector>
 
 namespace planetserve::workload {
@@ -34,6 +37,30 @@ struct workload_stats {
   double span_s = 0;         ///< first to last arrival in seconds (traces; 0 without timestamps)
   double offered_rate = 0;   ///< requests / span_s (0 without a span)
   reuse_result reuse;        ///< the prefix-reuse ceilings
+};
+
+/// Collects requests one at a time, in arrival order, into a workload_stats.
+class workload_stats_builder {
+ public:
+  /// `config` as for reuse_ceiling.
+  explicit workload_stats_builder(const reuse_config& config);
+
+  /// One request: its blocks' keys (each standing for the prefix up to it), input and output
+  /// lengths in tokens, the key perfect affinity keeps on one node, and its arrival in
+  /// seconds if the workload has timestamps (give all or none).
+  void add(std::span<const std::uint64_t> blocks, std::size_t input_tokens, std::size_t output_tokens,
+           std::uint64_t affinity, std::optional<double> arrival_s = std::nullopt);
+  /// Counts one more session.
+  void add_session() noexcept { ++sessions_; }
+
+  /// The summary; span_s is last minus first arrival and offered_rate requests / span_s.
+  workload_stats finish() const;
+
+ private:
+  reuse_ceiling ceiling_;
+  std::vector<std::size_t> in_, out_;
+  std::size_t sessions_ = 0;
+  std::optional<double> first_, last_;
 };
 
 /// Every turn of every session, in file order (a session's turns together), tokenized with

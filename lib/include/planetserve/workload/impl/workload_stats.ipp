@@ -52,44 +52,57 @@ length_stats summarize_lengths(std::vector<std::size_t> values) {
   return s;
 }
 
-workload_stats session_workload_stats(const session_dataset& d, const tokenize::tokenizer& tok,
-                                      const reuse_config& config) {
-  reuse_ceiling ceiling(config);
-  detail::prompt_blocks blocks(tok, config.block_tokens);
-  std::vector<std::size_t> in, out;
-  for (const auto& s : d.sessions) {
-    const std::uint64_t affinity = dispatch::session_key(s.id);
-    for (std::size_t k = 0; k < s.turns.size(); ++k) {
-      const std::size_t n = blocks.encode(message_text(turn_messages(s, k)));
-      ceiling.add(blocks.keys(), n, affinity);
-      in.push_back(n);
-      out.push_back(s.turns[k].assistant.empty() ? 0 : blocks.count(s.turns[k].assistant));
-    }
+workload_stats_builder::workload_stats_builder(const reuse_config& config) : ceiling_(config) {}
+
+void workload_stats_builder::add(std::span<const std::uint64_t> blocks, std::size_t input_tokens,
+                                 std::size_t output_tokens, std::uint64_t affinity, std::optional<double> arrival_s) {
+  ceiling_.add(blocks, input_tokens, affinity);
+  in_.push_back(input_tokens);
+  out_.push_back(output_tokens);
+  if (arrival_s) {
+    if (!first_) first_ = arrival_s;
+    last_ = arrival_s;
   }
+}
+
+workload_stats workload_stats_builder::finish() const {
   workload_stats w;
-  w.requests = in.size();
-  w.sessions = d.sessions.size();
-  w.input = summarize_lengths(std::move(in));
-  w.output = summarize_lengths(std::move(out));
-  w.reuse = ceiling.result();
+  w.requests = in_.size();
+  w.sessions = sessions_;
+  w.input = summarize_lengths(in_);
+  w.output = summarize_lengths(out_);
+  if (first_ && last_ && *last_ > *first_) {
+    w.span_s = *last_ - *first_;
+    w.offered_rate = static_cast<double>(w.requests) / w.span_s;
+  }
+  w.reuse = ceiling_.result();
   return w;
 }
 
-workload_stats prompt_workload_stats(const dataset& d, const tokenize::tokenizer& tok, const reuse_config& config) {
-  reuse_ceiling ceiling(config);
+workload_stats session_workload_stats(const session_dataset& d, const tokenize::tokenizer& tok,
+                                      const reuse_config& config) {
+  workload_stats_builder b(config);
   detail::prompt_blocks blocks(tok, config.block_tokens);
-  std::vector<std::size_t> in;
+  for (const auto& s : d.sessions) {
+    b.add_session();
+    const std::uint64_t affinity = dispatch::session_key(s.id);
+    for (std::size_t k = 0; k < s.turns.size(); ++k) {
+      const std::size_t n = blocks.encode(message_text(turn_messages(s, k)));
+      const std::size_t out = s.turns[k].assistant.empty() ? 0 : blocks.count(s.turns[k].assistant);
+      b.add(blocks.keys(), n, out, affinity);
+    }
+  }
+  return b.finish();
+}
+
+workload_stats prompt_workload_stats(const dataset& d, const tokenize::tokenizer& tok, const reuse_config& config) {
+  workload_stats_builder b(config);
+  detail::prompt_blocks blocks(tok, config.block_tokens);
   for (const auto& p : d.prompts) {
     const std::size_t n = blocks.encode(p.text);
-    ceiling.add(blocks.keys(), n, blocks.keys().empty() ? 0 : blocks.keys().front());
-    in.push_back(n);
+    b.add(blocks.keys(), n, 0, blocks.keys().empty() ? 0 : blocks.keys().front());
   }
-  workload_stats w;
-  w.requests = in.size();
-  w.input = summarize_lengths(std::move(in));
-  w.output = summarize_lengths(std::vector<std::size_t>(w.requests, 0));
-  w.reuse = ceiling.result();
-  return w;
+  return b.finish();
 }
 
 }  // namespace planetserve::workload
