@@ -9,6 +9,7 @@
 #include <planetserve/workload/generator.hpp>
 #include <planetserve/workload/session.hpp>
 #include <planetserve/workload/session_generator.hpp>
+#include <planetserve/workload/trace.hpp>
 #include <planetserve/workload/workload_stats.hpp>
 
 #include <boost/json/serialize.hpp>
@@ -46,7 +47,7 @@ void parse_range(const std::string& flag, const std::string& text, std::size_t& 
 }
 
 /// What a --stats file holds, told from its first non-blank line's keys.
-enum class file_shape { prompts, sessions };
+enum class file_shape { prompts, sessions, trace };
 
 file_shape peek_shape(const std::string& file) {
   std::ifstream in(file, std::ios::binary);
@@ -54,6 +55,7 @@ file_shape peek_shape(const std::string& file) {
   while (std::getline(in, line)) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     // Cheap on purpose: the real reader reports what is wrong with the line.
+    if (ws::looks_like_trace_line(line)) return file_shape::trace;
     if (line.find("\"conversations\"") != std::string::npos || line.find("\"messages\"") != std::string::npos)
       return file_shape::sessions;
     return file_shape::prompts;
@@ -114,7 +116,8 @@ void print_workload(const std::string& file, std::string_view shape, const ws::w
   if (w.sessions) out << " turns in " << w.sessions << " sessions";
   if (skipped) out << " (" << skipped << " bad lines skipped)";
   out << "\n";
-  out << "input tokens:    " << lengths_line(w.input) << " (approx tokenizer";
+  const bool trace = shape == "mooncake trace";
+  out << "input tokens:    " << lengths_line(w.input) << (trace ? " (the trace's input_length" : " (approx tokenizer");
   if (w.sessions) out << "; a turn's whole prompt, history included";
   out << ")\n";
   out << "output tokens:   " << lengths_line(w.output) << "\n";
@@ -124,7 +127,8 @@ void print_workload(const std::string& file, std::string_view shape, const ws::w
   out << "reuse ceiling:   " << 100.0 * w.reuse.shared_ratio() << "% of input tokens hit an infinite shared cache ("
       << o.reuse.block_tokens << "-token blocks, in order)\n";
   if (o.reuse.cache_blocks)
-    out << "per-node cache:  " << o.reuse.cache_blocks << " blocks x " << o.reuse.nodes << " nodes (LRU): round-robin "
+    out << "per-node cache:  " << o.reuse.cache_blocks << " blocks of " << o.reuse.block_tokens << " tokens x "
+        << o.reuse.nodes << " nodes (LRU): round-robin "
         << 100.0 * w.reuse.rr_ratio() << "%, perfect " << (w.sessions ? "session" : "first-block") << " affinity "
         << 100.0 * w.reuse.affinity_ratio() << "%\n";
   for (const auto& r : reasons) out << "skipped:         " << r << "\n";
@@ -141,6 +145,25 @@ int print_session_stats(const std::string& file, const ws::dataset_config& confi
   planetserve::tokenize::approx_tokenizer tok;
   const auto w = ws::session_workload_stats(*d, tok, o.reuse);
   print_workload(file, "sessions", w, o, d->skipped, d->skip_reasons);
+  return cli::exit_ok;
+}
+
+int print_trace_stats(const std::string& file, const ws::dataset_config& config, stats_options o) {
+  ws::trace_config tc;
+  tc.block_tokens = config.trace_block_tokens;
+  tc.skip_bad_lines = config.skip_bad_lines;
+  tc.max_line_bytes = config.max_line_bytes;
+  planetserve::diagnostics diag;
+  auto t = ws::read_trace(file, tc, diag);
+  if (!t) {
+    std::cerr << "pswm gen: " << diag.message << "\n";
+    return cli::exit_failure;
+  }
+  // --cache-blocks counts 16-token KV blocks; the trace's blocks are bigger.
+  o.reuse.cache_blocks = o.reuse.cache_blocks * 16 / tc.block_tokens;
+  o.reuse.block_tokens = tc.block_tokens;
+  const auto w = ws::trace_workload_stats(*t, o.reuse);
+  print_workload(file, "mooncake trace", w, o, t->skipped, t->skip_reasons);
   return cli::exit_ok;
 }
 
@@ -223,6 +246,8 @@ int cmd_gen(int argc, char** argv) {
     ("skip-bad-lines", cli::po::bool_switch(&read.skip_bad_lines), "--stats: skip bad lines and count them")
     ("max-line-bytes", cli::po::value(&read.max_line_bytes)->default_value(read.max_line_bytes),
      "--stats: longest accepted line")
+    ("trace-block-tokens", cli::po::value(&read.trace_block_tokens)->default_value(read.trace_block_tokens),
+     "--stats on a Mooncake trace: tokens per hash id (512 for Mooncake's traces, 16 for Alibaba's)")
     ("nodes", cli::po::value(&so.reuse.nodes)->default_value(so.reuse.nodes),
      "--stats: fleet size for the per-node cache ceilings")
     ("cache-blocks", cli::po::value(&so.reuse.cache_blocks)->default_value(so.reuse.cache_blocks),
@@ -247,8 +272,12 @@ int cmd_gen(int argc, char** argv) {
     if (read.max_line_bytes == 0) throw cli::usage_error("--max-line-bytes: must be at least 1");
     if (so.reuse.nodes == 0) throw cli::usage_error("--nodes: must be at least 1");
     if (so.reuse.cache_blocks > 1'000'000'000) throw cli::usage_error("--cache-blocks: at most 1000000000");
-    if (!vm->count("field") || vm->at("field").defaulted())
-      if (peek_shape(stats_file) == file_shape::sessions) return print_session_stats(stats_file, read, so);
+    if (read.trace_block_tokens == 0) throw cli::usage_error("--trace-block-tokens: must be at least 1");
+    if (!vm->count("field") || vm->at("field").defaulted()) {
+      const auto shape = peek_shape(stats_file);
+      if (shape == file_shape::sessions) return print_session_stats(stats_file, read, so);
+      if (shape == file_shape::trace) return print_trace_stats(stats_file, read, so);
+    }
     return print_stats(stats_file, read, so);
   }
   if (kind == "multiturn") {

@@ -72,7 +72,9 @@ int cmd_run(int argc, char** argv) {
   long long base_port = 8000;
   long long max_new_tokens = 50;
   std::string host = "localhost";
-  std::string endpoints, dispatch = "lb", api = "chat", arrival = "poisson", field = "workload";
+  std::string endpoints, dispatch = "lb", api = "chat", arrival = "poisson", field = "workload", format = "auto";
+  long long trace_block_tokens = 512;
+  double time_scale = 1.0;
   // Paths are read as strings: program_options' path conversion stops at the first space.
   std::string dataset, api_key, output_dir = ".";
   double metrics_interval = 0.1, request_timeout = 600, drain_timeout = 10, retry_backoff = 0.05, no_node_wait = 30;
@@ -103,6 +105,15 @@ int cmd_run(int argc, char** argv) {
       ("no-ignore-eos", cli::po::bool_switch(&no_ignore_eos), "never send ignore_eos, even when comparing policies")
       ("field", cli::po::value(&field)->default_value(field), "JSON field holding each prompt (a string, or a messages array)")
       ("skip-bad-lines", cli::po::bool_switch(&cfg.dataset.skip_bad_lines), "skip and count malformed dataset lines instead of stopping")
+      ("format", cli::po::value(&format)->default_value(format),
+       "auto | prompts | mooncake: what --dataset-file holds. auto: a Mooncake trace when its first line has "
+       "input_length, output_length and hash_ids and not --field; else prompts")
+      ("trace-block-tokens", cli::po::value(&trace_block_tokens)->default_value(trace_block_tokens),
+       "tokens per hash id of a trace (Mooncake's traces: 512; Alibaba's: 16). Each id becomes the same text "
+       "wherever it appears, so servers see the trace's prefix sharing")
+      ("time-scale", cli::po::value(&time_scale)->default_value(time_scale, "1"),
+       "a trace's arrivals follow its timestamps, gaps multiplied by this (0.1 = ten times faster); "
+       "give --arrival to use an arrival process instead")
       ("arrival", cli::po::value(&arrival)->default_value(arrival), "poisson | gamma | constant inter-arrival times")
       ("burstiness", cli::po::value(&cfg.burstiness)->default_value(1.0), "gamma shape: < 1 burstier than Poisson, 1 = Poisson")
       ("seed", cli::po::value(&cfg.seed)->default_value(0), "seed of the arrival times and of the policies' random choices")
@@ -170,6 +181,17 @@ int cmd_run(int argc, char** argv) {
   if (api == "chat") cfg.api = ex::api_kind::chat;
   else if (api == "completions") cfg.api = ex::api_kind::completions;
   else throw cli::usage_error("--api must be chat or completions, not '" + api + "'");
+  if (format == "auto") cfg.dataset.format = planetserve::workload::dataset_format::automatic;
+  else if (format == "prompts") cfg.dataset.format = planetserve::workload::dataset_format::prompts;
+  else if (format == "mooncake") cfg.dataset.format = planetserve::workload::dataset_format::mooncake;
+  else throw cli::usage_error("--format must be auto, prompts or mooncake, not '" + format + "'");
+  if (trace_block_tokens < 1 || trace_block_tokens > 1'000'000)
+    throw cli::usage_error("--trace-block-tokens must be between 1 and 1000000 (Mooncake's traces: 512)");
+  cfg.dataset.trace_block_tokens = static_cast<std::size_t>(trace_block_tokens);
+  if (!(time_scale > 0) || time_scale > 1e6)
+    throw cli::usage_error("--time-scale must be a positive number (0.1 replays a trace ten times faster)");
+  cfg.time_scale = time_scale;
+  cfg.trace_arrivals = !(vm->count("arrival") && !(*vm)["arrival"].defaulted());
   if (auto a = planetserve::workload::parse_arrival_process(arrival)) cfg.arrival = *a;
   else throw cli::usage_error("--arrival must be poisson, gamma or constant, not '" + arrival + "'");
   cfg.policies = split_list(dispatch);

@@ -15,6 +15,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <iostream>
 #include <sstream>
@@ -79,14 +80,15 @@ int cmd_sim(int argc, char** argv) {
   std::uint64_t seed = 0;
   std::size_t block_size = 0, max_num_seqs = 0, max_batched = 0, max_model_len = 0, blocks_override = 0;
   double gpu_util = 0;
-  std::string metrics_names = "v1";
+  std::string metrics_names;
+  std::string vllm_version_name(sim::default_vllm_version().name);
   double error_rate = 0, close_rate = 0, reset_rate = 0;
   std::string error_statuses = "500";
   std::size_t close_after = 0;
   double unhealthy_s = 0, grace_s = 5;
   unsigned delay_ms = 0, jitter_ms = 0;
   double output_mean = 0;
-  std::string timing_log, tokenizer_file;
+  std::string timing_log, tokenizer_file, tokenizer_config_file;
   options.add_options()
       ("num-nodes,n", cli::po::value(&num_nodes)->default_value(num_nodes), "number of nodes")
       ("base-port,p", cli::po::value(&base_port)->default_value(base_port), "port of node 0; node i uses base-port + i (0: ephemeral ports)")
@@ -104,9 +106,14 @@ int cmd_sim(int argc, char** argv) {
       ("gpu-memory-utilization", cli::po::value(&gpu_util), "fraction of GPU memory vLLM may use (default 0.9); sets the KV blocks")
       ("enable-prompt-tokens-details", "usage objects carry prompt_tokens_details.cached_tokens")
       ("output-len-mean", cli::po::value(&output_mean), "mean natural output length in tokens when max_tokens does not decide (default 256)")
-      ("metrics-names", cli::po::value(&metrics_names)->default_value(metrics_names), "/metrics names as a vLLM version emits them: v1 (vLLM >= 0.11: kv_cache_usage_perc, prefix_cache_*, "
+      ("vllm-version", cli::po::value(&vllm_version_name)->default_value(vllm_version_name),
+       ("the vLLM version to emulate (" + sim::modelled_vllm_version_list() +
+        "): GET /version, the metric families of /metrics, and the prefix-cache counters: before 0.26.0 a request "
+        "waiting for KV blocks is counted again at every engine step (vLLM PR #48860 fixed it)").c_str())
+      ("metrics-names", cli::po::value(&metrics_names), "/metrics names as a vLLM version emits them: v1 (vLLM >= 0.11: kv_cache_usage_perc, prefix_cache_*, "
        "inter_token_latency_seconds), both (vLLM 0.10.x: the old names too, marked deprecated) or v0 (older vLLM: "
-       "gpu_cache_usage_perc, gpu_prefix_cache_*, time_per_output_token_seconds; the names the seed's script reads)")
+       "gpu_cache_usage_perc, gpu_prefix_cache_*, time_per_output_token_seconds; the names the seed's script reads); "
+       "default: both for --vllm-version 0.10.x, else v1")
       ("fault-error-rate", cli::po::value(&error_rate)->default_value(error_rate), "fraction of generation requests answered with an error status")
       ("fault-error-status", cli::po::value(&error_statuses)->default_value(error_statuses), "comma-separated statuses for those errors, picked uniformly")
       ("fault-close-rate", cli::po::value(&close_rate)->default_value(close_rate), "fraction of streams cut short (connection closed)")
@@ -118,6 +125,10 @@ int cmd_sim(int argc, char** argv) {
       ("shutdown-grace-seconds", cli::po::value(&grace_s)->default_value(grace_s), "on SIGINT/SIGTERM, let running requests finish for this long")
       ("tokenizer", cli::po::value(&tokenizer_file),
        (std::string(tokenizer_flag_help) + "; /tokenize, usage counts, prefix blocks and chat prompts use its ids").c_str())
+      ("tokenizer-config", cli::po::value(&tokenizer_config_file),
+       "Hugging Face tokenizer_config.json whose chat_template renders chat requests (Llama 3 or ChatML/Qwen 2.5 "
+       "shapes; others are refused); default: the tokenizer_config.json beside --tokenizer if there is one, else "
+       "Llama 3.1's template")
       ("timing-log", cli::po::value(&timing_log), "write 'port prompt_hash received_ns first_token_ns' (CLOCK_MONOTONIC) per streamed request to this file, for driver timing checks");
   int code = cli::exit_ok;
   auto vm = cli::parse(argc, argv, usage_text(), options, nullptr, code);
@@ -129,6 +140,11 @@ int cmd_sim(int argc, char** argv) {
   if (base_port > 65535 || (base_port != 0 && base_port + num_nodes - 1 > 65535))
     throw cli::usage_error("--base-port: ports " + std::to_string(base_port) + ".." +
                            std::to_string(base_port + num_nodes - 1) + " do not fit below 65536");
+  const sim::vllm_version* version = sim::find_vllm_version(vllm_version_name);
+  if (!version)
+    throw cli::usage_error("--vllm-version: '" + vllm_version_name + "' is not modelled; give one of " +
+                           sim::modelled_vllm_version_list());
+  if (metrics_names.empty()) metrics_names = version->deprecated_names_too ? "both" : "v1";
   auto names = sim::parse_metric_names(metrics_names);
   if (!names) throw cli::usage_error("--metrics-names: give v1, v0 or both");
   if (error_rate < 0 || error_rate > 1) throw cli::usage_error("--fault-error-rate: give a fraction in [0, 1]");
@@ -151,6 +167,7 @@ int cmd_sim(int argc, char** argv) {
   nc.api_key = api_key;
   nc.engine.seed = seed;
   nc.metrics_names = *names;
+  nc.vllm = *version;
   nc.enable_prompt_tokens_details = vm->count("enable-prompt-tokens-details") != 0;
   if (vm->count("block-size")) {
     if (block_size == 0 || block_size > 256) throw cli::usage_error("--block-size: give 1..256 (vLLM uses 16)");
@@ -182,6 +199,17 @@ int cmd_sim(int argc, char** argv) {
   nc.faults.delay_jitter = std::chrono::milliseconds(jitter_ms);
   nc.faults.seed = seed;
   if (!tokenizer_file.empty()) nc.tokenizer = load_tokenizer_flag(tokenizer_file);
+  if (tokenizer_config_file.empty() && !tokenizer_file.empty()) {
+    // vLLM takes the chat template from the tokenizer's folder: so does the emulator.
+    const auto beside = std::filesystem::path(tokenizer_file).parent_path() / "tokenizer_config.json";
+    std::error_code fec;
+    if (std::filesystem::is_regular_file(beside, fec)) tokenizer_config_file = beside.string();
+  }
+  if (!tokenizer_config_file.empty()) {
+    auto tpl = sim::load_chat_template(tokenizer_config_file, diag);
+    if (!tpl) throw cli::usage_error("--tokenizer-config: " + diag.message);
+    nc.chat = *tpl;
+  }
 
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> timing_file(nullptr, &std::fclose);
   if (!timing_log.empty()) {

@@ -16,6 +16,9 @@ void sim_fleet_option::add_options(cli::po::options_description& opts) {
       ("sim-profile", cli::po::value(&profile)->default_value(profile), "emulator profile (see `pswm sim --help`)")
       ("num-gpu-blocks-override", cli::po::value(&num_gpu_blocks_override)->default_value(0),
        "with --sim: KV-cache blocks per emulated node (0: the profile's); small values put the cache under pressure")
+      ("sim-vllm-version", cli::po::value(&vllm_version),
+       ("with --sim: the vLLM version the nodes emulate (" + planetserve::sim::modelled_vllm_version_list() +
+        "; default the newest): /version, metric families and prefix-cache counting, see `pswm sim --help`").c_str())
       ("tokenizer", cli::po::value(&tokenizer_file),
        (std::string(tokenizer_flag_help) + "; routes on its ids, and --sim nodes count with it").c_str());
 }
@@ -49,6 +52,13 @@ boost::system::error_code sim_fleet_handle::start(boost::asio::any_io_executor e
     diag.message = "--sim-profile: unknown profile '" + opt.profile + "' (known: " + known + ")";
     return planetserve::error::invalid_argument;
   }
+  const auto* version = opt.vllm_version.empty() ? &planetserve::sim::default_vllm_version()
+                                                 : planetserve::sim::find_vllm_version(opt.vllm_version);
+  if (!version) {
+    diag.message = "--sim-vllm-version: '" + opt.vllm_version + "' is not modelled; give one of " +
+                   planetserve::sim::modelled_vllm_version_list();
+    return planetserve::error::invalid_argument;
+  }
   planetserve::sim::fleet_config fc;
   fc.num_nodes = nodes;
   fc.host = host;
@@ -58,6 +68,8 @@ boost::system::error_code sim_fleet_handle::start(boost::asio::any_io_executor e
   fc.node.engine.seed = seed;
   fc.node.enable_prompt_tokens_details = true;
   fc.node.tokenizer = opt.tokenizer;
+  fc.node.vllm = *version;
+  if (version->deprecated_names_too) fc.node.metrics_names = planetserve::sim::metric_names::both;
   if (opt.num_gpu_blocks_override > 0) {
     fc.node.engine.num_gpu_blocks = opt.num_gpu_blocks_override;
     fc.node.engine.num_gpu_blocks_overridden = true;

@@ -22,6 +22,7 @@ struct sim_fleet_option {
   bool enabled = false;                        ///< --sim
   std::string profile = "llama-3.1-8b-a100-80gb";   ///< --sim-profile
   std::size_t num_gpu_blocks_override = 0;     ///< --num-gpu-blocks-override (0: the profile's)
+  std::string vllm_version;                    ///< --sim-vllm-version (empty: the newest modelled)
   std::string tokenizer_file;                  ///< --tokenizer: a tokenizer.json for routing and the --sim nodes
   std::shared_ptr<const planetserve::tokenize::tokenizer> tokenizer;  ///< loaded from tokenizer_file (null: approximate)
 

@@ -9,3 +9,4 @@
 #include <planetserve/sim/impl/profile.ipp>
 #include <planetserve/sim/impl/python_float.ipp>
 #include <planetserve/sim/impl/text_generator.ipp>
+#include <planetserve/sim/impl/vllm_version.ipp>

@@ -8,4 +8,5 @@
 #include <planetserve/workload/impl/session.ipp>
 #include <planetserve/workload/impl/session_generator.ipp>
 #include <planetserve/workload/impl/reuse_ceiling.ipp>
+#include <planetserve/workload/impl/trace.ipp>
 #include <planetserve/workload/impl/workload_stats.ipp>

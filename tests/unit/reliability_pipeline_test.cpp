@@ -1048,6 +1048,7 @@ TEST_CASE("reliability: two endpoints naming one server are refused unless allow
   // Different ports are different servers.
   f.cfg.allow_duplicate_endpoints = false;
   f.cfg.endpoints = {"http://127.0.0.1:" + port, "http://127.0.0.1:1"};
+  f.io.restart();
   ex::runner r2(f.io.get_executor(), f.cfg, f.log);
   CHECK_FALSE(r2.prepare(d));
 }
@@ -1286,4 +1287,58 @@ TEST_CASE("open runner: in-memory prompts, the run's seed, the request id and ro
   // The outputs are named after the in-memory workload, and run.json says where it came from.
   CHECK(res.layout.log_dir.filename().string().rfind("log_prompts_", 0) == 0);
   CHECK(rt::slurp(res.layout.log_dir / "run.json").find("\"dataset_in_memory\":true") != std::string::npos);
+}
+
+TEST_CASE("trace replay: arrivals follow the timestamps times --time-scale, outputs have the trace's lengths", "[reliability][trace]") {
+  fleet_run f("trace", instant_fleet(2), 1);
+  const fs::path trace = f.tmp.path / "mooncake.jsonl";
+  {
+    std::ofstream out(trace);
+    out << "{\"timestamp\": 1000, \"input_length\": 40, \"output_length\": 7, \"hash_ids\": [1]}\n"
+           "{\"timestamp\": 1000, \"input_length\": 70, \"output_length\": 3, \"hash_ids\": [1, 2]}\n"
+           "{\"timestamp\": 3000, \"input_length\": 20, \"output_length\": 11, \"hash_ids\": [5]}\n"
+           "{\"timestamp\": 5000, \"input_length\": 64, \"output_length\": 1, \"hash_ids\": [1, 2]}\n";
+  }
+  f.cfg.dataset_file = trace;
+  f.cfg.dataset.trace_block_tokens = 32;
+  f.cfg.time_scale = 0.05;  // 4 s of trace in 0.2 s
+  f.cfg.ignore_eos = false;  // the trace asks for its own lengths whatever the run's setting
+  f.cfg.max_new_tokens = 100;
+  ex::runner r(f.io.get_executor(), f.cfg, f.log);
+  rt::pass_result pr;
+  drive(f.io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
+  INFO(pr.diag << "\n" << f.log.str());
+  REQUIRE_FALSE(pr.run);
+  const auto& res = r.results().at(0);
+  REQUIRE(res.records.size() == 4);
+  const double want_s[] = {0, 0, 0.1, 0.2};
+  const std::uint32_t want_out[] = {7, 3, 11, 1}, want_in[] = {40, 70, 20, 64}, want_ids[] = {1, 2, 1, 2};
+  for (std::size_t i = 0; i < 4; ++i) {
+    const auto& rec = res.records[i];
+    CHECK(rec.scheduled_s == Approx(want_s[i]).margin(1e-9));
+    CHECK(rec.max_tokens == want_out[i]);
+    CHECK(rec.completion_tokens == want_out[i]);  // min_tokens + ignore_eos: exactly the trace's length
+    CHECK(rec.trace_input_length == want_in[i]);
+    CHECK(rec.trace_hash_ids == want_ids[i]);
+    CHECK(rec.dataset_line == i + 1);
+  }
+  CHECK(res.summary.max_tokens_mean == Approx(5.5));
+  CHECK(res.summary.short_outputs == 0);
+  const std::string line = rt::slurp(res.layout.log_dir / "requests.jsonl");
+  CHECK(line.find("\"trace_input_length\":40,\"trace_hash_ids\":1") != std::string::npos);
+  CHECK(rt::slurp(res.layout.log_dir / "run.json").find("\"dataset_format\":\"mooncake\"") != std::string::npos);
+
+  // --arrival given: the arrival process replaces the timestamps.
+  fleet_run g("trace-arrival", instant_fleet(2), 1);
+  g.cfg.dataset_file = trace;
+  g.cfg.dataset.trace_block_tokens = 32;
+  g.cfg.trace_arrivals = false;
+  g.cfg.average_interval_s = 0.01;
+  ex::runner r2(g.io.get_executor(), g.cfg, g.log);
+  rt::pass_result pr2;
+  drive(g.io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r2, pr2); });
+  INFO(pr2.diag << "\n" << g.log.str());
+  REQUIRE_FALSE(pr2.run);
+  CHECK(r2.results().at(0).records.at(3).scheduled_s == Approx(0.03).margin(1e-9));
+  CHECK(r2.results().at(0).records.at(3).completion_tokens == 1);  // still the trace's length
 }

@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -445,4 +446,72 @@ TEST_CASE("sim engine: profile calibration points (batch-1 decode, prefill)", "[
   CHECK(h100 < a100);
   CHECK(a100 < a6000);
   CHECK(a6000 == Approx(0.0273).epsilon(0.05));
+}
+
+TEST_CASE("sim engine: before vLLM 0.26 a request waiting for KV blocks is counted at every lookup",
+          "[sim][engine][vllm_version]") {
+  // 19 usable blocks. A (160 tokens, 100 outputs) peaks at 17 blocks; B shares A's first 8
+  // blocks and needs 10 more, which stay unavailable until A finishes: B waits ~100 steps.
+  auto c = small_config();
+  c.num_gpu_blocks = 20;
+  c.max_model_len = 300;
+  c.num_gpu_blocks_overridden = true;
+  const auto a = tokens(160, 1000);
+  const auto b = concat(std::vector<token_id>(a.begin(), a.begin() + 128), tokens(160, 5000));
+  struct outcome {
+    std::uint64_t queries, hits;
+    std::size_t b_lookups;
+  };
+  auto run_with = [&](prefix_cache_counting counting) {
+    auto cc = c;
+    cc.counting = counting;
+    engine e(cc);
+    add(e, "a", a, exactly(100));
+    add(e, "b", b, exactly(5));
+    run_log log;
+    run(e, log);
+    REQUIRE(log.done.size() == 2);
+    // B is looked up in every step up to and including the one that admits it.
+    std::size_t b_first = 0;
+    while (b_first < log.steps.size()) {
+      const auto& outs = log.steps[b_first].outputs;
+      if (std::any_of(outs.begin(), outs.end(), [](const request_output& o) { return o.id == "b" && o.first_token; }))
+        break;
+      ++b_first;
+    }
+    REQUIRE(b_first < log.steps.size());
+    CHECK(log.done.at("b").usage.cached_tokens == 128);
+    return outcome{e.stats().prefix_cache_queries, e.stats().prefix_cache_hits, b_first + 1};
+  };
+  const auto fixed = run_with(prefix_cache_counting::at_admission);
+  const auto old = run_with(prefix_cache_counting::per_lookup);
+  // Once per request: A's 160 (no hit) and B's 288 (128 hit).
+  CHECK(fixed.queries == 160 + 288);
+  CHECK(fixed.hits == 128);
+  // Per lookup: B counted once per step it waited, plus the admitting lookup.
+  CHECK(old.b_lookups == fixed.b_lookups);
+  CHECK(old.b_lookups > 90);
+  CHECK(old.queries == 160 + 288 * old.b_lookups);
+  CHECK(old.hits == 128 * old.b_lookups);
+  // The reported ratio drifts to the waiting request's own ratio (128/288).
+  const double fixed_ratio = static_cast<double>(fixed.hits) / static_cast<double>(fixed.queries);
+  const double old_ratio = static_cast<double>(old.hits) / static_cast<double>(old.queries);
+  CHECK(fixed_ratio == Approx(128.0 / 448.0));
+  CHECK(old_ratio > 0.43);
+}
+
+TEST_CASE("sim engine: without KV pressure both counter semantics agree", "[sim][engine][vllm_version]") {
+  auto run_with = [](prefix_cache_counting counting) {
+    auto cc = small_config();
+    cc.counting = counting;
+    engine e(cc);
+    const auto shared = tokens(64, 1);
+    for (int r = 0; r < 4; ++r)
+      add(e, "r" + std::to_string(r), concat(shared, tokens(40, 1000 + 100 * static_cast<token_id>(r))), exactly(3));
+    run_log log;
+    run(e, log);
+    return std::pair{e.stats().prefix_cache_queries, e.stats().prefix_cache_hits};
+  };
+  CHECK(run_with(prefix_cache_counting::per_lookup) == run_with(prefix_cache_counting::at_admission));
+  CHECK(run_with(prefix_cache_counting::at_admission).first == 4 * 104);
 }

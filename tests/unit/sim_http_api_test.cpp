@@ -50,7 +50,7 @@ TEST_CASE("sim_http: /health, /version, /v1/models, /tokenize, /detokenize, /met
 
     auto version = co_await get(c, "/version");
     CHECK(version.status == 200);
-    CHECK(json_object(version.body).at("version").as_string() == "0.11.0");
+    CHECK(json_object(version.body).at("version").as_string() == "0.26.0");  // the newest modelled
 
     auto models = co_await get(c, "/v1/models");
     REQUIRE(models.status == 200);
@@ -394,4 +394,26 @@ TEST_CASE("sim_http: vLLM-shaped 400 and 404 errors", "[sim][sim_http]") {
     c.shutdown();
     co_await f.async_shutdown(100ms);
   });
+}
+
+TEST_CASE("sim_http: /version and /metrics follow the emulated vLLM version", "[sim][sim_http][vllm_version]") {
+  for (const char* name : {"0.11.0", "0.26.0"}) {
+    INFO("vLLM " << name);
+    run_coro([name](asio::io_context& io) -> asio::awaitable<void> {
+      auto n = small_node();
+      n.vllm = *sim::find_vllm_version(name);
+      sim::fleet f(io.get_executor(), one_node(n));
+      start(f);
+      auto c = make_client(io, f.urls().at(0));
+      auto version = co_await get(c, "/version");
+      CHECK(json_object(version.body).at("version").as_string() == name);
+      auto metrics = co_await get(c, "/metrics");
+      const bool newer = std::string_view(name) == "0.26.0";
+      CHECK((metrics.body.find("vllm:prompt_tokens_cached_total{") != std::string::npos) == newer);
+      CHECK((metrics.body.find("finished_reason=\"repetition\"") != std::string::npos) == newer);
+      CHECK(f.node(0).engine().config().counting ==
+            (newer ? sim::prefix_cache_counting::at_admission : sim::prefix_cache_counting::per_lookup));
+      f.stop();
+    });
+  }
 }

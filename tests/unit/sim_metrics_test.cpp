@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Tests for the emulator's /metrics writer: Python number formatting, byte-equality with
 // prometheus_client's output, and a page that follows a live engine.
+#include <planetserve/prom/vllm_snapshot.hpp>
 #include <planetserve/sim/engine.hpp>
 #include <planetserve/sim/metrics_writer.hpp>
 #include <planetserve/sim/python_float.hpp>
@@ -37,7 +38,11 @@ engine_stats golden_stats() {
   s.preemptions = 1;
   s.prompt_tokens = 416;
   s.generation_tokens = 1234567;
-  s.request_success = {3, 1, 0};
+  s.request_success = {3, 1, 0, 0, 0};
+  s.prompt_tokens_local_compute = 224;
+  s.prompt_tokens_local_cache_hit = 192;
+  s.prompt_tokens_cached = 192;
+  observe_all(s.request_prefill_kv_computed_tokens, {104, 104, 8, 8});
   observe_all(s.request_prompt_tokens, {104, 104, 104, 104});
   observe_all(s.request_generation_tokens, {1, 2, 3, 300});
   observe_all(s.iteration_tokens, {416, 0, 4});
@@ -55,7 +60,15 @@ engine_stats golden_stats() {
   return s;
 }
 
-std::string golden_page(metric_names names, const engine_stats& s) {
+const vllm_version& version(std::string_view name) {
+  const vllm_version* v = find_vllm_version(name);
+  REQUIRE(v != nullptr);
+  return *v;
+}
+
+// The goldens of the names modes were written with vLLM 0.11.0's families (the same in
+// 0.10.1); metrics_v1_0_26.txt with 0.26.0's.
+std::string golden_page(metric_names names, const engine_stats& s, std::string_view vllm = "0.11.0") {
   metrics_view v;
   v.stats = &s;
   v.running = 3;
@@ -65,6 +78,7 @@ std::string golden_page(metric_names names, const engine_stats& s) {
   v.num_gpu_blocks = 28029;
   metrics_page_config cfg;
   cfg.names = names;
+  cfg.families = version(vllm).families;
   cfg.created_unix_s = 1764270000.123456;
   cfg.process_metrics = false;
   std::string out;
@@ -129,6 +143,38 @@ TEST_CASE("sim metrics: pages equal prometheus_client's output byte for byte", "
   SECTION("v1") { CHECK(golden_page(metric_names::v1, s) == read_file(dir + "metrics_v1.txt")); }
   SECTION("v0") { CHECK(golden_page(metric_names::v0, s) == read_file(dir + "metrics_v0.txt")); }
   SECTION("both") { CHECK(golden_page(metric_names::both, s) == read_file(dir + "metrics_both.txt")); }
+  SECTION("v1, vLLM 0.26.0's families") {
+    CHECK(golden_page(metric_names::v1, s, "0.26.0") == read_file(dir + "metrics_v1_0_26.txt"));
+  }
+}
+
+TEST_CASE("sim metrics: families present and absent per vLLM version", "[sim][metrics][vllm_version]") {
+  const auto s = golden_stats();
+  const char* added[] = {"vllm:num_requests_waiting_by_reason{", "vllm:prompt_tokens_by_source_total{",
+                         "vllm:prompt_tokens_cached_total{", "vllm:request_prefill_kv_computed_tokens_bucket{",
+                         "finished_reason=\"error\"", "finished_reason=\"repetition\""};
+  for (const auto& v : modelled_vllm_versions()) {
+    INFO("vLLM " << v.name);
+    const auto page = golden_page(v.deprecated_names_too ? metric_names::both : metric_names::v1, s, v.name);
+    const bool newer = v.name != "0.10.1" && v.name != "0.11.0";
+    for (const char* family : added) {
+      INFO(family);
+      CHECK((page.find(family) != std::string::npos) == newer);
+    }
+    // Every version keeps the families pswm reads.
+    for (const char* family : {"vllm:prefix_cache_queries_total{", "vllm:prefix_cache_hits_total{",
+                               "vllm:kv_cache_usage_perc{", "vllm:request_success_total{", "vllm:num_requests_waiting{"})
+      CHECK(page.find(family) != std::string::npos);
+    CHECK((page.find("vllm:gpu_prefix_cache_queries_total{") != std::string::npos) == v.deprecated_names_too);
+  }
+  CHECK(&default_vllm_version() == &modelled_vllm_versions().back());
+  CHECK(default_vllm_version().name == "0.26.0");
+  CHECK(default_vllm_version().counting == prefix_cache_counting::at_admission);
+  CHECK(version("0.25.0").counting == prefix_cache_counting::per_lookup);
+  CHECK(version("0.11.0").counting == prefix_cache_counting::per_lookup);
+  CHECK(find_vllm_version("0.27.0") == nullptr);
+  CHECK(find_vllm_version("0.11") == nullptr);
+  CHECK(modelled_vllm_version_list() == "0.10.1, 0.11.0, 0.25.0, 0.26.0");
 }
 
 TEST_CASE("sim metrics: name sets per mode", "[sim][metrics]") {
@@ -217,4 +263,46 @@ TEST_CASE("sim metrics: the page is well-formed and follows the engine", "[sim][
     }
   }
   CHECK(families > 40);
+}
+
+TEST_CASE("sim metrics: pswm's parser reads every version's page under KV pressure", "[sim][metrics][vllm_version]") {
+  // One request holds most of the cache; a second waits for blocks, looked up every step.
+  auto cfg = engine_config::from_profile(default_profile());
+  cfg.num_gpu_blocks = 20;
+  cfg.max_model_len = 300;
+  cfg.num_gpu_blocks_overridden = true;
+  std::vector<planetserve::tokenize::token_id> a(160), b(288);
+  for (std::size_t i = 0; i < a.size(); ++i) a[i] = static_cast<planetserve::tokenize::token_id>(1000 + i);
+  for (std::size_t i = 0; i < b.size(); ++i) b[i] = i < 128 ? a[i] : static_cast<planetserve::tokenize::token_id>(9000 + i);
+  for (const auto& v : modelled_vllm_versions()) {
+    INFO("vLLM " << v.name);
+    auto c = cfg;
+    c.counting = v.counting;
+    engine e(c);
+    planetserve::diagnostics diag;
+    sampling_params p;
+    p.max_tokens = 100;
+    p.ignore_eos = true;
+    REQUIRE_FALSE(e.add_request("a", a, p, time_point{0}, diag));
+    p.max_tokens = 5;
+    REQUIRE_FALSE(e.add_request("b", b, p, time_point{0}, diag));
+    for (int i = 0; i < 20; ++i) e.step(*e.next_step_time());
+    REQUIRE(e.num_waiting() == 1);
+    metrics_page_config pc;
+    pc.names = v.deprecated_names_too ? metric_names::both : metric_names::v1;
+    pc.families = v.families;
+    std::string page;
+    write_metrics(view_of(e), pc, page);
+    auto snap = planetserve::prom::parse_vllm_snapshot(page);
+    REQUIRE(snap.has_value());
+    CHECK(snap->num_waiting == 1.0);  // not doubled by num_requests_waiting_by_reason
+    CHECK(snap->num_running == 1.0);
+    CHECK(snap->prefix_cache_queries == static_cast<double>(e.stats().prefix_cache_queries));
+    CHECK(snap->prefix_cache_hits == static_cast<double>(e.stats().prefix_cache_hits));
+    CHECK(snap->prompt_tokens == 160.0);  // not doubled by prompt_tokens_by_source
+    CHECK(snap->request_success == 0.0);
+    // Old versions have counted the waiting request at each of the 20 lookups so far.
+    const double expected = v.counting == prefix_cache_counting::per_lookup ? 160 + 20 * 288 : 160;
+    CHECK(snap->prefix_cache_queries == expected);
+  }
 }

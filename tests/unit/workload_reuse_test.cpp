@@ -137,6 +137,31 @@ TEST_CASE("workload stats: span and offered rate from arrivals, sessions counted
   CHECK(none.finish().offered_rate == 0);
 }
 
+TEST_CASE("workload stats: a trace's hash ids are its blocks, its timestamps its arrivals", "[workload][reuse]") {
+  ws::trace t;
+  auto req = [](double ms, std::uint32_t in, std::uint32_t out, keys ids) {
+    ws::trace_request r;
+    r.timestamp_ms = ms;
+    r.input_length = in;
+    r.output_length = out;
+    r.hash_ids = std::move(ids);
+    return r;
+  };
+  t.requests = {req(1000, 1200, 10, {0, 1, 2}), req(1500, 1100, 20, {0, 1, 3}), req(3000, 300, 30, {4})};
+  const auto w = ws::trace_workload_stats(t, {.block_tokens = 512, .nodes = 2, .cache_blocks = 16});
+  CHECK(w.requests == 3);
+  CHECK(w.span_s == Approx(2.0));
+  CHECK(w.offered_rate == Approx(1.5));
+  CHECK(w.output.mean == Approx(20));
+  CHECK(w.input.max == 1200);
+  // Ids 0 and 1 again in the second request: 2 blocks of 512.
+  CHECK(w.reuse.shared_hit_tokens == 1024);
+  CHECK(w.reuse.shared_ratio() == Approx(1024.0 / 2600));
+  // Round-robin puts the two sharing requests on different nodes; first-block affinity does not.
+  CHECK(w.reuse.rr_hit_tokens == 0);
+  CHECK(w.reuse.affinity_hit_tokens == 1024);
+}
+
 TEST_CASE("session generator: seeded, shaped as asked, and readable by the session reader", "[workload][session]") {
   ws::session_generator_config g;
   g.sessions = 30;

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-# Writes metrics_{v1,v0,both}.txt: what Python's prometheus_client prints for the metric
+# Writes metrics_{v1,v0,both,v1_0_26}.txt: what Python's prometheus_client prints for the metric
 # definitions of vLLM's PrometheusStatLogger (vllm/v1/metrics/loggers.py) holding the state
 # that tests/unit/sim_metrics_test.cpp builds. Run with Debian's python3-prometheus-client
 # (0.16) to regenerate; the tests compare the C++ writer with these files byte for byte.
@@ -49,10 +49,15 @@ OBS = {
     "inference": [1.0],
     "prefill": [0.1],
     "decode": [0.9],
+    "prefill_kv": [104, 104, 8, 8],
 }
 
 
 def page(mode):
+    # v1_0_26: the V1 names plus the families vLLM 0.26.0 added (--vllm-version 0.26.0).
+    new = mode == "v1_0_26"
+    if new:
+        mode = "v1"
     reg = CollectorRegistry()
     labelnames = ["model_name"] if mode == "v0" else ["model_name", "engine"]
     lv = [MODEL] if mode == "v0" else [MODEL, "0"]
@@ -72,6 +77,13 @@ def page(mode):
     gauge("vllm:num_requests_running",
           "Number of requests currently running on GPU." if v0 else "Number of requests in model execution batches.", 3)
     gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", 2)
+    if new:
+        g = Gauge("vllm:num_requests_waiting_by_reason",
+                  "Number of waiting requests by reason. Reason labels: 'capacity' = waiting for scheduling capacity; "
+                  "'deferred' = deferred by transient constraints (LoRA budget, KV transfer, blocked status). Sum of "
+                  "all reasons equals vllm:num_requests_waiting.", labelnames + ["reason"], registry=reg)
+        g.labels(*lv, "capacity").set(2)
+        g.labels(*lv, "deferred").set(0)
     if v0 or both:
         gauge("vllm:gpu_cache_usage_perc",
               "GPU KV-cache usage. 1 means 100 percent usage." + (
@@ -92,10 +104,19 @@ def page(mode):
         counter("vllm:prefix_cache_hits", "Prefix cache hits, in terms of number of cached tokens.", 192)
     counter("vllm:num_preemptions", "Cumulative number of preemption from the engine.", 1)
     counter("vllm:prompt_tokens", "Number of prefill tokens processed.", 416)
+    if new:
+        src = Counter("vllm:prompt_tokens_by_source", "Number of prompt tokens by source.", labelnames + ["source"],
+                      registry=reg)
+        for source, v in (("local_compute", 224), ("local_cache_hit", 192), ("external_kv_transfer", 0)):
+            src.labels(*lv, source).inc(v)
+        counter("vllm:prompt_tokens_cached", "Number of cached prompt tokens (local + external).", 192)
     counter("vllm:generation_tokens", "Number of generation tokens processed.", 1234567)
     rs = Counter("vllm:request_success", "Count of successfully processed requests.",
                  labelnames + ["finished_reason"], registry=reg)
-    for reason, v in (("stop", 3), ("length", 1), ("abort", 0)):
+    reasons = (("stop", 3), ("length", 1), ("abort", 0))
+    if new:
+        reasons += (("error", 0), ("repetition", 0))
+    for reason, v in reasons:
         rs.labels(*lv, reason).inc(v)
     hist("vllm:request_prompt_tokens", "Number of prefill tokens processed.", build_1_2_5(MAX_MODEL_LEN),
          OBS["prompt"])
@@ -126,6 +147,10 @@ def page(mode):
          OBS["prefill"])
     hist("vllm:request_decode_time_seconds", "Histogram of time spent in DECODE phase for request.", LATENCY,
          OBS["decode"])
+    if new:
+        hist("vllm:request_prefill_kv_computed_tokens",
+             "Histogram of new KV tokens computed during prefill (excluding cached tokens).",
+             build_1_2_5(MAX_MODEL_LEN), OBS["prefill_kv"])
     info = {"block_size": "16", "cache_dtype": "auto", "calculate_kv_scales": "False", "cpu_offload_gb": "0",
             "enable_prefix_caching": "True", "gpu_memory_utilization": "0.9", "is_attention_free": "False",
             "num_cpu_blocks": "None", "num_gpu_blocks": "28029", "num_gpu_blocks_override": "None",
@@ -142,6 +167,6 @@ if __name__ == "__main__":
     import os
     here = os.path.dirname(os.path.abspath(__file__))
     with mock.patch("time.time", return_value=CREATED):
-        for mode in ("v1", "v0", "both"):
+        for mode in ("v1", "v0", "both", "v1_0_26"):
             with open(os.path.join(here, f"metrics_{mode}.txt"), "w") as f:
                 f.write(page(mode))

@@ -18,6 +18,10 @@ inline constexpr double missing = std::numeric_limits<double>::quiet_NaN();
 struct request_record {
   std::size_t query_id = 0;       ///< position of the prompt in the dataset (0-based)
   std::size_t epoch = 0;          ///< which epoch of the run (0-based)
+  std::size_t dataset_line = 0;   ///< the prompt's 1-based line in the dataset file (0: given in memory)
+  std::uint32_t max_tokens = 0;   ///< output tokens asked for (a trace's output_length, else the run's max_tokens)
+  std::uint32_t trace_input_length = 0;  ///< from a trace: the input_length it asked for (0: not from a trace)
+  std::uint32_t trace_hash_ids = 0;      ///< from a trace: how many hash ids (shared blocks) it named
   dispatch::node_index node = dispatch::no_node;  ///< chosen node, no_node if none was available
   double scheduled_s = missing;   ///< when the arrival process said to send
   double sent_s = missing;        ///< when the request was handed to the socket (NaN: never sent)

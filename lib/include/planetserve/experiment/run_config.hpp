@@ -39,6 +39,8 @@ struct run_config {
   workload::arrival_process arrival = workload::arrival_process::poisson;  ///< inter-arrival law
   double average_interval_s = 1.0;       ///< mean gap between requests, seconds
   double burstiness = 1.0;               ///< gamma shape (1 = Poisson)
+  bool trace_arrivals = true;            ///< a trace's timestamps set the arrivals (false: the arrival process above)
+  double time_scale = 1.0;               ///< a trace's gaps are multiplied by this (0.1 = ten times faster)
   std::uint64_t seed = 0;                ///< arrivals and every policy's random choices (prepare() copies it into policy.seed)
   std::uint32_t max_new_tokens = 50;     ///< max_tokens of each request (the seed's default)
   bool ignore_eos = false;               ///< ask for exactly max_new_tokens (equal work for every policy); the seed does not

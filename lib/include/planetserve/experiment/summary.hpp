@@ -51,6 +51,8 @@ struct run_summary {
   double inter_arrival_mean_s = missing;  ///< measured mean gap between sends
   double prompt_tokens_mean = missing;    ///< per request
   double completion_tokens_mean = missing;  ///< per request
+  double max_tokens_mean = missing;       ///< output tokens asked for, per completed request (a trace's output_length)
+  std::size_t short_outputs = 0;          ///< completed requests that produced fewer tokens than they asked for
   double client_cached_ratio = missing;   ///< Σ usage cached tokens / Σ prompt tokens, when reported
   // Server-side, from /metrics.
   double prefix_hit_ratio = missing;      ///< Δhits/Δqueries over the run, all nodes

@@ -33,6 +33,8 @@ struct request_options {
   bool stream = true;
   /// With stream: ask for a final chunk carrying `usage` (stream_options.include_usage).
   bool include_usage = true;
+  /// vLLM's min_tokens (no stop before this many); unset: not sent.
+  std::optional<unsigned> min_tokens;
   /// vLLM's ignore_eos (generate exactly max_tokens); unset: not sent.
   std::optional<bool> ignore_eos;
   /// Sampling temperature; unset: not sent.

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: MIT
-// sim::render_llama3_chat: chat messages -> the prompt text Llama 3.1's chat template gives, and its ids.
+// sim::chat_template: chat messages -> the prompt text a model's chat template gives (Llama 3, ChatML), and its ids.
 #pragma once
 
+#include <planetserve/error.hpp>
 #include <planetserve/tokenize/added_token_matcher.hpp>
 #include <planetserve/tokenize/tokenizer.hpp>
 
 #include <cstddef>
+#include <cstdint>
+#include <filesystem>
 #include <memory>
+#include <string_view>
 #include <string>
 #include <utility>
 #include <vector>
@@ -51,5 +55,62 @@ std::vector<tokenize::token_id> llama3_chat_prompt(const std::vector<chat_messag
 /// The emulator's tokenizer when no tokenizer.json is given: the approximate tokenizer, with
 /// Llama 3's special tokens as their real single ids.
 std::shared_ptr<const tokenize::tokenizer> default_prompt_tokenizer();
+
+/// Qwen 2's special token ids (Qwen 2, 2.5 and 3 share them).
+struct qwen2_special_tokens {
+  static constexpr tokenize::token_id endoftext = 151643;
+  static constexpr tokenize::token_id im_start = 151644;
+  static constexpr tokenize::token_id im_end = 151645;
+
+  /// Those tokens, by their text.
+  static tokenize::added_token_matcher matcher();
+};
+
+/// The chat-template shapes the emulator renders with its own code (there is no Jinja engine).
+enum class chat_template_shape : std::uint8_t {
+  /// Llama 3: BOS, then `<|start_header_id|>role<|end_header_id|>\n\n` + trimmed content +
+  /// `<|eot_id|>` per message; Llama 3.1's adds a system turn with knowledge-date lines.
+  llama3,
+  /// ChatML as Qwen 2.5 writes it: `<|im_start|>role\n` + content + `<|im_end|>\n` per
+  /// message, a default system message when the conversation has none, no BOS.
+  chatml,
+};
+
+/// A chat template as the emulator applies it: its shape and what the template text fixes.
+struct chat_template {
+  chat_template_shape shape = chat_template_shape::llama3;  ///< which renderer
+  /// llama3: a system turn is always written, opening with `system_preamble` (Llama 3.1's
+  /// template); false: only the messages' own turns (Llama 3.0's).
+  bool always_system = true;
+  /// llama3: the text the system turn opens with (Llama 3.1: the knowledge-date lines).
+  std::string system_preamble = "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n";
+  /// chatml: the system message of a conversation that has none (empty: no system turn).
+  std::string default_system;
+
+  /// Llama 3.1's template (the emulator's default).
+  static chat_template llama3_1() { return {}; }
+
+  /// The text vLLM hands the tokenizer for `messages` under this template (tools aside).
+  /// `last_content`, when given, gets the offset and length of the last message's content.
+  std::string render(const std::vector<chat_message>& messages, bool add_generation_prompt = true,
+                     std::pair<std::size_t, std::size_t>* last_content = nullptr) const;
+
+  /// The template's special tokens with their ids (Llama 3's or Qwen 2's), so that a
+  /// tokenizer without a tokenizer.json still reads each as one id.
+  tokenize::added_token_matcher special_tokens() const;
+};
+
+/// Recognises the shape of a Jinja chat template from its text (a tokenizer_config.json's
+/// `chat_template`) and reads what it fixes (Llama 3.1's dates, ChatML's default system
+/// message). Fails with error::invalid_argument, `diag` naming `source`, the supported
+/// shapes and what to do, for any other template.
+result<chat_template> parse_chat_template(std::string_view text, std::string_view source, diagnostics& diag);
+
+/// Reads `chat_template` from a tokenizer_config.json (a string, or a list of {name,
+/// template} of which the one named "default"). Errors name the file and the field.
+result<chat_template> load_chat_template(const std::filesystem::path& tokenizer_config, diagnostics& diag);
+
+/// default_prompt_tokenizer() for `tpl`: the approximate tokenizer with the template's special tokens.
+std::shared_ptr<const tokenize::tokenizer> default_prompt_tokenizer(const chat_template& tpl);
 
 }  // namespace planetserve::sim

@@ -7,6 +7,7 @@
 #include <planetserve/sim/kv_cache.hpp>
 #include <planetserve/sim/profile.hpp>
 #include <planetserve/sim/text_generator.hpp>
+#include <planetserve/sim/vllm_version.hpp>
 #include <planetserve/tokenize/tokenizer.hpp>
 
 #include <chrono>
@@ -53,6 +54,7 @@ struct engine_config {
   step_cost cost;                            ///< step-time model
   output_length_config output_length;        ///< natural output lengths
   std::uint64_t seed = 0;                    ///< seeds output lengths and text (--seed)
+  prefix_cache_counting counting = prefix_cache_counting::at_admission;  ///< prefix-cache counter semantics (--vllm-version)
 
   /// vLLM's defaults for `p`.
   static engine_config from_profile(const profile& p);

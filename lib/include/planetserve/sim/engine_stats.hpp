@@ -31,9 +31,11 @@ struct histogram {
 };
 
 /// vLLM's FinishReason values, in vLLM's enum order (the label order of request_success).
-enum class finish_reason : std::uint8_t { stop = 0, length = 1, abort = 2 };
+/// The emulator itself ends requests with stop, length or abort; error and repetition are
+/// there because newer versions' pages show them.
+enum class finish_reason : std::uint8_t { stop = 0, length = 1, abort = 2, error = 3, repetition = 4 };
 
-/// "stop", "length", "abort".
+/// "stop", "length", "abort", "error", "repetition".
 const char* to_string(finish_reason r) noexcept;
 
 /// vLLM's bucket lists (vllm/v1/metrics/loggers.py).
@@ -59,7 +61,10 @@ struct engine_stats {
   std::uint64_t preemptions = 0;         ///< vllm:num_preemptions
   std::uint64_t prefix_cache_queries = 0;  ///< vllm:prefix_cache_queries: prompt tokens at first admission
   std::uint64_t prefix_cache_hits = 0;     ///< vllm:prefix_cache_hits: of those, tokens found cached
-  std::array<std::uint64_t, 3> request_success{};  ///< vllm:request_success by finish_reason
+  std::array<std::uint64_t, 5> request_success{};  ///< vllm:request_success by finish_reason
+  std::uint64_t prompt_tokens_local_compute = 0;    ///< vllm:prompt_tokens_by_source{source="local_compute"}
+  std::uint64_t prompt_tokens_local_cache_hit = 0;  ///< vllm:prompt_tokens_by_source{source="local_cache_hit"}
+  std::uint64_t prompt_tokens_cached = 0;           ///< vllm:prompt_tokens_cached (local + external)
   std::uint64_t steps = 0;               ///< engine steps that ran the model (not exported)
 
   histogram request_prompt_tokens;       ///< vllm:request_prompt_tokens
@@ -76,6 +81,7 @@ struct engine_stats {
   histogram request_inference_time;      ///< vllm:request_inference_time_seconds
   histogram request_prefill_time;        ///< vllm:request_prefill_time_seconds
   histogram request_decode_time;         ///< vllm:request_decode_time_seconds
+  histogram request_prefill_kv_computed_tokens;  ///< vllm:request_prefill_kv_computed_tokens (prompt - cached)
 
   /// Histograms with vLLM's buckets for a model of `max_model_len` tokens.
   explicit engine_stats(std::size_t max_model_len = 131072);

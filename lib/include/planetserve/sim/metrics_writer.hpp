@@ -3,6 +3,7 @@
 #pragma once
 
 #include <planetserve/sim/engine_stats.hpp>
+#include <planetserve/sim/vllm_version.hpp>
 
 #include <cstddef>
 #include <optional>
@@ -33,6 +34,7 @@ std::optional<metric_names> parse_metric_names(std::string_view s) noexcept;
 /// What the page shows besides the engine's counters.
 struct metrics_page_config {
   metric_names names = metric_names::v1;  ///< --metrics-names
+  metric_families families = default_vllm_version().families;  ///< the families of the emulated vLLM version (--vllm-version)
   std::string model_name = "meta-llama/Llama-3.1-8B-Instruct";  ///< the model_name label (served model name)
   std::string engine_index = "0";         ///< the engine label (V1 data-parallel rank)
   double created_unix_s = 0;              ///< value of every *_created series (unix seconds the node started)

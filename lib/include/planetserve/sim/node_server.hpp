@@ -4,10 +4,12 @@
 
 #include <planetserve/error.hpp>
 #include <planetserve/http/server.hpp>
+#include <planetserve/sim/chat_template.hpp>
 #include <planetserve/sim/engine.hpp>
 #include <planetserve/sim/fault_injection.hpp>
 #include <planetserve/sim/metrics_writer.hpp>
 #include <planetserve/sim/profile.hpp>
+#include <planetserve/sim/vllm_version.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -43,15 +45,21 @@ struct node_config {
   std::string api_key;                        ///< --api-key; empty: no authentication
   metric_names metrics_names = metric_names::v1;  ///< --metrics-names
   fault_config faults;                        ///< injected faults (off by default)
-  std::string version = "0.11.0";             ///< what GET /version reports
+  /// --vllm-version: what GET /version reports, the engine's prefix-cache counting (it
+  /// replaces engine.counting) and the metric families /metrics shows. The metric names
+  /// stay `metrics_names`'s (cmd_sim picks `both` for 0.10.x unless --metrics-names says).
+  vllm_version vllm = default_vllm_version();
   bool enable_prompt_tokens_details = false;  ///< --enable-prompt-tokens-details: usage carries prompt_tokens_details.cached_tokens
   double gpu_memory_utilization = 0.9;        ///< shown in vllm:cache_config_info
   std::optional<std::size_t> num_gpu_blocks_override;  ///< shown in vllm:cache_config_info
   std::string engine_index = "0";             ///< the `engine` label of the V1 metrics
   http::server_config http;                   ///< HTTP limits and timeouts
   /// Prompt tokenizer (`pswm sim --tokenizer`: a tokenizer.json); null: the approximate
-  /// tokenizer with Llama 3's special tokens (sim::default_prompt_tokenizer()).
+  /// tokenizer with the chat template's special tokens (sim::default_prompt_tokenizer(chat)).
   std::shared_ptr<const tokenize::tokenizer> tokenizer;
+  /// How chat requests become prompts (`pswm sim --tokenizer-config`: a tokenizer_config.json's
+  /// chat_template); its special tokens join the approximate tokenizer when `tokenizer` is null.
+  chat_template chat = chat_template::llama3_1();
   std::function<void(const request_timing&)> on_timing;  ///< opt-in (driver timing checks): called once per streamed request that wrote a token
 
   /// vLLM's defaults for profile `p` (engine limits, KV blocks, costs, model name).

@@ -5,6 +5,8 @@
 #include <planetserve/error.hpp>
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <filesystem>
 #include <span>
 #include <string>
@@ -12,6 +14,13 @@
 #include <vector>
 
 namespace planetserve::workload {
+
+/// What a workload file holds.
+enum class dataset_format {
+  automatic,  ///< a trace if the first line has a trace's fields and not the prompt field, else prompts
+  prompts,    ///< one prompt per line, in `field`
+  mooncake,   ///< a Mooncake-format trace: timestamp, input_length, output_length, hash_ids
+};
 
 /// How a JSONL workload file is read.
 struct dataset_config {
@@ -23,12 +32,24 @@ struct dataset_config {
   std::size_t max_line_bytes = 16 * 1024 * 1024;
   /// Stop after this many prompts; 0 reads them all.
   std::size_t max_prompts = 0;
+  /// Prompts or a trace.
+  dataset_format format = dataset_format::automatic;
+  /// A trace's tokens per hash id (Mooncake's: 512, Alibaba's: 16).
+  std::size_t trace_block_tokens = 512;
 };
 
 /// One message of an OpenAI-style chat prompt.
 struct chat_message {
   std::string role;     ///< "system", "user", "assistant", ...
   std::string content;  ///< the text (a content-parts array is joined)
+};
+
+/// A trace request a prompt was made from (see trace.hpp).
+struct trace_origin {
+  double timestamp_ms = 0;          ///< its arrival in the trace
+  std::uint32_t input_length = 0;   ///< prompt tokens the trace asked for
+  std::uint32_t output_length = 0;  ///< output tokens: sent as max_tokens = min_tokens with ignore_eos
+  std::uint32_t hash_ids = 0;       ///< blocks the trace named
 };
 
 /// One prompt of a workload.
@@ -40,6 +61,8 @@ struct prompt {
   std::vector<chat_message> messages;
   /// 1-based line of the file it came from.
   std::size_t line = 0;
+  /// Only for a trace's request: what the trace asked for.
+  std::optional<trace_origin> from_trace;
 };
 
 /// A workload read from JSONL.
@@ -68,7 +91,9 @@ result<dataset> parse_dataset(std::string_view text, std::string_view source, co
                               diagnostics& diag);
 
 /// Reads a JSONL file; adds file_not_found, file_unreadable and empty_input (empty file)
-/// to parse_dataset's errors, each naming the file.
+/// to parse_dataset's errors, each naming the file. A Mooncake trace (config.format, or
+/// recognised by its fields) becomes prompts whose text its hash ids stand for (trace.hpp),
+/// each with its from_trace.
 result<dataset> read_dataset(const std::filesystem::path& file, const dataset_config& config, diagnostics& diag);
 
 /// Writes prompts as JSONL, one {"<field>": "<prompt>"} object per line, "\n" line endings.

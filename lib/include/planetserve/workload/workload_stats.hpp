@@ -6,6 +6,7 @@
 #include <planetserve/workload/dataset.hpp>
 #include <planetserve/workload/reuse_ceiling.hpp>
 #include <planetserve/workload/session.hpp>
+#include <planetserve/workload/trace.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -70,6 +71,11 @@ class workload_stats_builder {
 /// which sessions interleave.
 workload_stats session_workload_stats(const session_dataset& d, const tokenize::tokenizer& tok,
                                       const reuse_config& config);
+
+/// Every request of a trace in file order: its hash ids are the blocks (config.block_tokens
+/// should be the trace's block size), input_length and output_length the lengths, timestamps
+/// the arrivals; the affinity key is the first hash id.
+workload_stats trace_workload_stats(const trace& t, const reuse_config& config);
 
 /// Every prompt in file order, blocks as for sessions; the affinity key is the first block.
 workload_stats prompt_workload_stats(const dataset& d, const tokenize::tokenizer& tok, const reuse_config& config);

@@ -276,6 +276,8 @@ std::string summary_json(const run_summary& s) {
   o["inter_arrival_mean_s"] = num(s.inter_arrival_mean_s);
   o["prompt_tokens_mean"] = num(s.prompt_tokens_mean);
   o["completion_tokens_mean"] = num(s.completion_tokens_mean);
+  o["max_tokens_mean"] = num(s.max_tokens_mean);
+  o["short_outputs"] = s.short_outputs;
   o["client_cached_ratio"] = num(s.client_cached_ratio);
   o["prefix_hit_ratio"] = num(s.prefix_hit_ratio);
   o["kv_cache_usage_mean"] = num(s.kv_cache_usage_mean);
@@ -380,6 +382,10 @@ std::string summary_text(const run_summary& s) {
        client);
   line("Prompt / completion tokens (mean)",
        fmt(s.prompt_tokens_mean, "%.1f") + " / " + fmt(s.completion_tokens_mean, "%.1f"), client);
+  line("Output asked / produced (mean)",
+       fmt(s.max_tokens_mean, "%.1f") + " / " + fmt(s.completion_tokens_mean, "%.1f") +
+           (s.short_outputs ? " (" + std::to_string(s.short_outputs) + " short)" : std::string()),
+       client);
   line("Cached prompt tokens (usage)", fmt(s.client_cached_ratio, "%.4f"), client);
   line("Mean TTFT (s)", fmt(s.server_ttft_mean_s, "%.4f"), server);
   line("Mean per-token latency (s)", fmt(s.server_tpot_mean_s, "%.4f"), server);
@@ -575,7 +581,18 @@ std::string record_line(const request_record& r) {
     if (i) o += ',';
     put_number(o, r.load_scores[i]);
   }
-  o += "]}";
+  o += ']';
+  put_key(o, "dataset_line");
+  put_int(o, r.dataset_line);
+  put_key(o, "max_tokens");
+  put_int(o, r.max_tokens);
+  if (r.trace_input_length > 0) {
+    put_key(o, "trace_input_length");
+    put_int(o, r.trace_input_length);
+    put_key(o, "trace_hash_ids");
+    put_int(o, r.trace_hash_ids);
+  }
+  o += '}';
   return o;
 }
 

@@ -307,9 +307,7 @@ struct runner::state {
     ac.burstiness = cfg.burstiness;
     ac.seed = cfg.seed;
     ac.process = cfg.arrival;
-    auto arr = workload::make_arrivals(n, ac, diag);
-    if (!arr) return arr.error();
-    schedule = std::move(*arr);
+    if (auto ec = make_schedule(ac, diag)) return ec;
     for (std::size_t k = 0; k < cfg.endpoints.size(); ++k) {
       diagnostics ud;
       if (!http::parse_url(cfg.endpoints[k], ud)) {
@@ -355,6 +353,45 @@ struct runner::state {
     return {};
   }
 
+  /// Whether every prompt came from a trace (the trace then sets arrivals and lengths).
+  bool from_trace() const noexcept {
+    return n > 0 && std::all_of(data.prompts.begin(), data.prompts.begin() + static_cast<std::ptrdiff_t>(n),
+                                [](const workload::prompt& p) { return p.from_trace.has_value(); });
+  }
+
+  /// The send times: a trace's timestamps (from its first request, times time_scale), or the
+  /// arrival process.
+  boost::system::error_code make_schedule(const workload::arrival_config& ac, diagnostics& diag) {
+    if (cfg.trace_arrivals && from_trace()) {
+      if (!(cfg.time_scale > 0) || !std::isfinite(cfg.time_scale)) {
+        diag.message = "time scale must be a positive number (0.1 replays a trace ten times faster)";
+        return error::invalid_argument;
+      }
+      const double t_first = data.prompts[0].from_trace->timestamp_ms;
+      schedule.resize(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        const double at_s = (data.prompts[i].from_trace->timestamp_ms - t_first) / 1000.0 * cfg.time_scale;
+        if (!(at_s <= 1e9)) {  // past ~30 years the clock's nanosecond ticks would overflow
+          diag.message = data.source + ":" + std::to_string(data.prompts[i].line) +
+                         ": the trace's timestamps span more than 1e9 seconds at this time scale";
+          return error::invalid_argument;
+        }
+        schedule[i] = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(at_s));
+      }
+      return {};
+    }
+    auto arr = workload::make_arrivals(n, ac, diag);
+    if (!arr) return arr.error();
+    schedule = std::move(*arr);
+    return {};
+  }
+
+  /// Output tokens request `i` asks for: its trace's output_length, else the run's.
+  std::uint32_t max_tokens_of(std::size_t i) const noexcept {
+    const auto& t = data.prompts[i].from_trace;
+    return t ? t->output_length : cfg.max_new_tokens;
+  }
+
   void build_bodies() {
     openai::request_options opt;
     opt.model = model;
@@ -366,6 +403,15 @@ struct runner::state {
     bodies.assign(n, {});
     for (std::size_t i = 0; i < n; ++i) {
       const auto& p = data.prompts[i];
+      if (p.from_trace) {
+        // The trace's output length exactly: vLLM's min_tokens with ignore_eos.
+        opt.max_tokens = opt.min_tokens = p.from_trace->output_length;
+        opt.ignore_eos = true;
+      } else {
+        opt.max_tokens = cfg.max_new_tokens;
+        opt.min_tokens.reset();
+        opt.ignore_eos = cfg.ignore_eos ? std::optional<bool>(true) : std::nullopt;
+      }
       if (cfg.api == api_kind::chat) {
         std::vector<openai::chat_message> msgs;
         if (p.messages.empty()) {
@@ -901,6 +947,12 @@ struct runner::state {
       auto& rec = epoch_records[i];
       rec.query_id = i;
       rec.epoch = epoch;
+      rec.dataset_line = cfg.prompts.empty() ? data.prompts[i].line : 0;
+      rec.max_tokens = max_tokens_of(i);
+      if (const auto& t = data.prompts[i].from_trace) {
+        rec.trace_input_length = t->input_length;
+        rec.trace_hash_ids = t->hash_ids;
+      }
       rec.scheduled_s = seconds_between(t0, when);
       const dispatch::request_view req{tokens[i], static_cast<std::uint64_t>(i)};
       // While every node is out the schedule waits (later requests behind it too: their send
@@ -977,6 +1029,12 @@ struct runner::state {
     o["api_key"] = cfg.api_key.empty() ? json::value(nullptr) : json::value("<redacted>");
     o["dataset_file"] = cfg.dataset_file.string();
     if (!cfg.prompts.empty()) o["dataset_in_memory"] = true;
+    if (from_trace()) {
+      o["dataset_format"] = "mooncake";
+      o["trace_block_tokens"] = cfg.dataset.trace_block_tokens;
+      o["trace_arrivals"] = cfg.trace_arrivals;
+      o["time_scale"] = cfg.time_scale;
+    }
     o["dataset_field"] = cfg.dataset.field;
     o["requests_per_epoch"] = n;
     o["maxq"] = cfg.maxq;

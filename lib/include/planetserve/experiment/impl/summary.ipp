@@ -69,7 +69,7 @@ run_summary summarize(std::span<const request_record> records,
     s.nodes[k].failed_scrapes = timelines[k].failed_scrapes;
   }
 
-  sorted_stats ttft, tpot, itl, e2e, lag, prompt, completion;
+  sorted_stats ttft, tpot, itl, e2e, lag, prompt, completion, asked;
   double gen_tokens = 0, all_tokens = 0, cached = 0, usage_prompt = 0;
   std::map<std::size_t, std::vector<double>> sends_by_epoch;
   // Duration per epoch: first send to last finish, summed over epochs.
@@ -103,6 +103,10 @@ run_summary summarize(std::span<const request_record> records,
     for (double g : r.itl_s()) itl.add(g);
     prompt.add(r.prompt_tokens);
     completion.add(r.completion_tokens);
+    if (r.max_tokens > 0) {
+      asked.add(r.max_tokens);
+      if (r.completion_tokens < r.max_tokens) ++s.short_outputs;
+    }
     gen_tokens += r.completion_tokens;
     all_tokens += r.completion_tokens + r.prompt_tokens;
     if (r.usage_reported) {
@@ -112,7 +116,7 @@ run_summary summarize(std::span<const request_record> records,
   }
   s.epochs = std::max<std::size_t>(1, span_by_epoch.size());
   for (const auto& [epoch, span] : span_by_epoch) s.duration_s += span.second - span.first;
-  for (auto* st : {&ttft, &tpot, &itl, &e2e, &lag, &prompt, &completion}) st->finish();
+  for (auto* st : {&ttft, &tpot, &itl, &e2e, &lag, &prompt, &completion, &asked}) st->finish();
 
   s.request_throughput = ratio(static_cast<double>(s.ok), s.duration_s);
   s.token_throughput = ratio(gen_tokens, s.duration_s);
@@ -132,6 +136,7 @@ run_summary summarize(std::span<const request_record> records,
   s.send_lag_max_s = lag.max();
   s.prompt_tokens_mean = prompt.avg();
   s.completion_tokens_mean = completion.avg();
+  s.max_tokens_mean = asked.avg();
   s.client_cached_ratio = ratio(cached, usage_prompt);
   std::vector<double> gaps;
   for (auto& [epoch, sends] : sends_by_epoch) {

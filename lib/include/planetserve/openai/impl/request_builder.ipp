@@ -46,6 +46,11 @@ inline void append_options(const request_options& opt, std::string& out) {
     out += ",\"max_tokens\":";
     out.append(num, r.ptr);
   }
+  if (opt.min_tokens) {
+    auto r = std::to_chars(num, num + sizeof num, *opt.min_tokens);
+    out += ",\"min_tokens\":";
+    out.append(num, r.ptr);
+  }
   if (opt.temperature && std::isfinite(*opt.temperature)) {
     auto r = std::to_chars(num, num + sizeof num, *opt.temperature);
     out += ",\"temperature\":";

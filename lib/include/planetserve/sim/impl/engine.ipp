@@ -289,6 +289,16 @@ step_result engine::step(time_point now) {
         hit_blocks = cache_.longest_cache_hit(r->hashes, max_hit);
       }
       const std::size_t hit_tokens = hit_blocks * config_.block_size;
+      // A preempted request's lookups go to vLLM's separate preempted_* counters, which the
+      // hit-rate metrics exclude: only never-scheduled requests are counted.
+      const bool count_lookup = cache_.prefix_caching() && !r->scheduled_once;
+      auto record_lookup = [&] {
+        stats_.prefix_cache_queries += r->tokens.size();
+        stats_.prefix_cache_hits += hit_tokens;
+      };
+      // Before vLLM PR #48860 the lookup itself recorded the query, so a request that then
+      // finds no free blocks is counted again at every step until it is admitted.
+      if (count_lookup && config_.counting == prefix_cache_counting::per_lookup) record_lookup();
       const std::size_t num_new = std::min(r->tokens.size() - hit_tokens, budget);
       // Hit blocks nobody holds sit in the free queue: reviving them uses up free blocks.
       const std::size_t need_new = detail::ceil_div(hit_tokens + num_new, config_.block_size) - hit_blocks;
@@ -296,13 +306,8 @@ step_result engine::step(time_point now) {
       cache_.touch(r->hashes, hit_blocks, r->blocks);
       r->num_computed = hit_tokens;
       r->num_cached_blocks = hit_blocks;
-      // Recorded once, at admission (vLLM PR #48860, fixing double counts on retries in
-      // #43736); a preempted request's re-admission goes to vLLM's separate preempted_*
-      // counters, which the hit-rate metrics exclude.
-      if (cache_.prefix_caching() && !r->scheduled_once) {
-        stats_.prefix_cache_queries += r->tokens.size();
-        stats_.prefix_cache_hits += hit_tokens;
-      }
+      // Since PR #48860 (fixing #43736): recorded once, when the request is admitted.
+      if (count_lookup && config_.counting == prefix_cache_counting::at_admission) record_lookup();
       allocate_slots(*r, num_new);
       if (!r->scheduled_once) {
         r->scheduled_once = true;
@@ -362,6 +367,11 @@ step_result engine::step(time_point now) {
       out.first_token = true;
       r.first_token = res.end;
       stats_.prompt_tokens += r.prompt_len;
+      // vllm:prompt_tokens_by_source / _cached: the prefix-cache hit at first scheduling;
+      // the emulator has no KV connector, so nothing arrives by transfer.
+      stats_.prompt_tokens_local_cache_hit += r.cached_tokens;
+      stats_.prompt_tokens_local_compute += r.prompt_len - r.cached_tokens;
+      stats_.prompt_tokens_cached += r.cached_tokens;
       iteration_prompt += r.prompt_len;
       stats_.time_to_first_token.observe(end_s - secs(r.arrival));
       stats_.request_params_n.observe(static_cast<double>(r.n));
@@ -388,6 +398,7 @@ step_result engine::step(time_point now) {
       stats_.request_inference_time.observe(secs(r.last_token) - secs(r.first_scheduled));
       stats_.request_time_per_output_token.observe(outs > 1 ? (e2e - ttft) / static_cast<double>(outs - 1) : 0.0);
       stats_.request_prompt_tokens.observe(static_cast<double>(r.prompt_len));
+      stats_.request_prefill_kv_computed_tokens.observe(static_cast<double>(r.prompt_len - r.cached_tokens));
       stats_.request_generation_tokens.observe(static_cast<double>(outs));
       if (r.max_tokens_param) stats_.request_params_max_tokens.observe(static_cast<double>(*r.max_tokens_param));
       finished.push_back(&r);

@@ -11,6 +11,8 @@ const char* to_string(finish_reason r) noexcept {
     case finish_reason::stop: return "stop";
     case finish_reason::length: return "length";
     case finish_reason::abort: return "abort";
+    case finish_reason::error: return "error";
+    case finish_reason::repetition: return "repetition";
   }
   return "stop";
 }
@@ -61,6 +63,7 @@ engine_stats::engine_stats(std::size_t max_model_len)
       request_queue_time(vllm_buckets::request_latency()),
       request_inference_time(vllm_buckets::request_latency()),
       request_prefill_time(vllm_buckets::request_latency()),
-      request_decode_time(vllm_buckets::request_latency()) {}
+      request_decode_time(vllm_buckets::request_latency()),
+      request_prefill_kv_computed_tokens(vllm_buckets::one_two_five(max_model_len)) {}
 
 }  // namespace planetserve::sim

@@ -267,6 +267,18 @@ void write_metrics(const metrics_view& view, const metrics_page_config& cfg, std
           v0 ? "Number of requests currently running on GPU." : "Number of requests in model execution batches.",
           d(view.running));
   p.gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", d(view.waiting));
+  const metric_families& fam = cfg.families;
+  if (fam.waiting_by_reason) {
+    // Every waiting request waits for capacity: the emulator has no LoRA budget or KV
+    // transfer to defer one.
+    p.header("vllm:num_requests_waiting_by_reason",
+             "Number of waiting requests by reason. Reason labels: 'capacity' = waiting for scheduling capacity; "
+             "'deferred' = deferred by transient constraints (LoRA budget, KV transfer, blocked status). Sum of all "
+             "reasons equals vllm:num_requests_waiting.",
+             "gauge");
+    p.line("vllm:num_requests_waiting_by_reason", "", p.label_text({{"reason", "capacity"}}), d(view.waiting));
+    p.line("vllm:num_requests_waiting_by_reason", "", p.label_text({{"reason", "deferred"}}), 0.0);
+  }
 
   if (v0 || both) {
     p.gauge("vllm:gpu_cache_usage_perc",
@@ -298,11 +310,20 @@ void write_metrics(const metrics_view& view, const metrics_page_config& cfg, std
 
   p.counter("vllm:num_preemptions", "Cumulative number of preemption from the engine.", d(s.preemptions));
   p.counter("vllm:prompt_tokens", "Number of prefill tokens processed.", d(s.prompt_tokens));
+  if (fam.prompt_tokens_by_source) {
+    p.counter("vllm:prompt_tokens_by_source", "Number of prompt tokens by source.",
+              {{{{"source", "local_compute"}}, d(s.prompt_tokens_local_compute)},
+               {{{"source", "local_cache_hit"}}, d(s.prompt_tokens_local_cache_hit)},
+               {{{"source", "external_kv_transfer"}}, 0.0}});
+    p.counter("vllm:prompt_tokens_cached", "Number of cached prompt tokens (local + external).",
+              d(s.prompt_tokens_cached));
+  }
   p.counter("vllm:generation_tokens", "Number of generation tokens processed.", d(s.generation_tokens));
   {
     std::vector<std::pair<detail::labels, double>> children;
-    for (auto r : {finish_reason::stop, finish_reason::length, finish_reason::abort})
-      children.push_back({{{"finished_reason", to_string(r)}}, d(s.request_success[static_cast<std::size_t>(r)])});
+    const std::size_t reasons = fam.finish_reason_error_repetition ? 5 : 3;
+    for (std::size_t i = 0; i < reasons; ++i)
+      children.push_back({{{"finished_reason", to_string(static_cast<finish_reason>(i))}}, d(s.request_success[i])});
     p.counter("vllm:request_success", "Count of successfully processed requests.", children);
   }
 
@@ -335,6 +356,10 @@ void write_metrics(const metrics_view& view, const metrics_page_config& cfg, std
          s.request_prefill_time);
   p.hist("vllm:request_decode_time_seconds", "Histogram of time spent in DECODE phase for request.",
          s.request_decode_time);
+  if (fam.prefill_kv_computed)
+    p.hist("vllm:request_prefill_kv_computed_tokens",
+           "Histogram of new KV tokens computed during prefill (excluding cached tokens).",
+           s.request_prefill_kv_computed_tokens);
 
   p.info("vllm:cache_config_info", "Information of the LLMEngine CacheConfig",
          {{"block_size", std::to_string(view.block_size)},

@@ -137,17 +137,24 @@ struct generation_request {
 
 enum class usage_details { omit_when_off, null_when_off };
 
+// The emulated version decides how the engine counts prefix-cache lookups.
+inline node_config with_version_semantics(node_config c) {
+  c.engine.counting = c.vllm.counting;
+  return c;
+}
+
 struct node_state : std::enable_shared_from_this<node_state> {
   node_state(nasio::any_io_executor e, node_config c)
       : ex(std::move(e)),
-        cfg(std::move(c)),
+        cfg(with_version_semantics(std::move(c))),
         eng(cfg.engine),
         faults(cfg.faults),
         server(ex, cfg.http),
         step_timer(ex) {
     if (!cfg.api_key.empty()) expected_auth = "Bearer " + cfg.api_key;
-    tokenizer = cfg.tokenizer ? cfg.tokenizer : default_prompt_tokenizer();
+    tokenizer = cfg.tokenizer ? cfg.tokenizer : default_prompt_tokenizer(cfg.chat);
     page.names = cfg.metrics_names;
+    page.families = cfg.vllm.families;
     page.model_name = cfg.served_model_name;
     page.engine_index = cfg.engine_index;
     page.gpu_memory_utilization = cfg.gpu_memory_utilization;
@@ -338,10 +345,10 @@ inline std::optional<request_error> read_text_content(const njson::value& v, std
   return std::nullopt;
 }
 
-// The messages of a chat request, rendered as the served model's chat template does (Llama
-// 3.1's), so that a conversation's prompt grows by appending. `last_content` gets the last
-// message's content as sent (the timing hook's hash).
-inline std::optional<request_error> render_chat(const njson::object& o, std::string& out,
+// The messages of a chat request, rendered as the served model's chat template does (`tpl`:
+// Llama 3.1's unless --tokenizer-config), so that a conversation's prompt grows by appending.
+// `last_content` gets the last message's content as sent (the timing hook's hash).
+inline std::optional<request_error> render_chat(const njson::object& o, const chat_template& tpl, std::string& out,
                                                std::string* last_content = nullptr) {
   auto it = o.find("messages");
   if (it == o.end()) return request_error{400, "Field required (field `messages`)", "messages"};
@@ -362,7 +369,7 @@ inline std::optional<request_error> render_chat(const njson::object& o, std::str
     messages.push_back(std::move(cm));
   }
   if (last_content) *last_content = messages.back().content;
-  out = render_llama3_chat(messages);
+  out = tpl.render(messages);
   return std::nullopt;
 }
 
@@ -430,7 +437,7 @@ inline std::optional<request_error> parse_generation(std::string_view body, bool
   if (auto e = check_model(o, cfg)) return e;
   if (chat) {
     std::string text, last;
-    if (auto e = render_chat(o, text, &last)) return e;
+    if (auto e = render_chat(o, cfg.chat, text, &last)) return e;
     if (cfg.on_timing) out.prompt_hash = XXH3_64bits(last.data(), last.size());
     tok.encode(text, out.prompt);
   } else if (auto e = read_prompt(o, tok, out.prompt)) {
@@ -847,7 +854,7 @@ inline nasio::awaitable<void> handle_tokenize(std::shared_ptr<node_state> st, ht
   if (!err) {
     if (o.contains("messages")) {
       std::string text;
-      err = render_chat(o, text);
+      err = render_chat(o, st->cfg.chat, text);
       if (!err) st->tokenizer->encode(text, ids);
     } else {
       err = read_prompt(o, *st->tokenizer, ids);
@@ -916,7 +923,7 @@ inline nasio::awaitable<void> handle_health(std::shared_ptr<node_state> st, http
 inline nasio::awaitable<void> handle_version(std::shared_ptr<node_state> st, http::server_request&,
                                              http::server_response& res) {
   std::string out = "{\"version\":";
-  openai::append_json_string(out, st->cfg.version);
+  openai::append_json_string(out, st->cfg.vllm.name);
   out += '}';
   co_await write_json(res, 200, out);
 }

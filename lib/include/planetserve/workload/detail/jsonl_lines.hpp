@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// jsonl_lines: the line reading every JSONL reader shares (blocks, BOM, CRLF, blank and bad lines).
+// jsonl_lines: line bookkeeping for JSONL record readers (line numbers, CRLF, blank and bad lines).
 #pragma once
 
 #include <planetserve/error.hpp>
@@ -15,9 +15,10 @@
 
 namespace planetserve::workload::detail {
 
-/// Feeds a JSONL text to a record parser one line at a time. Prompt files, conversation
-/// files and traces differ only in what one line means; the line handling (line numbers,
-/// CRLF, blank lines, skip_bad_lines with "source:line: reason", stopping early) is here once.
+/// Feeds JSONL lines to a record parser one at a time. Prompt and conversation files differ
+/// only in what one line means; the line handling (line numbers, CRLF, blank lines,
+/// skip_bad_lines with "source:line: reason", stopping early) is here once, and the reading
+/// itself is jsonl_file.hpp's.
 class jsonl_lines {
  public:
   /// `source` names the text in messages; `config` supplies skip_bad_lines.
@@ -41,6 +42,11 @@ class jsonl_lines {
   /// "source:line: reason" of the first max_skip_reasons skipped lines.
   std::vector<std::string>& skip_reasons() noexcept { return skip_reasons_; }
 
+  /// Feeds an in-memory text (binary_file for NUL bytes, UTF-16 or gzip; a BOM is dropped).
+  boost::system::error_code feed_text(std::string_view text, diagnostics& diag);
+  /// Feeds `file` through read_lines (errors name the file).
+  boost::system::error_code feed_file(const std::filesystem::path& file, diagnostics& diag);
+
   /// empty_input with "source: holds no JSON lines" or "all N lines are bad; the first: ...".
   boost::system::error_code nothing_read(diagnostics& diag) const;
 
@@ -63,13 +69,5 @@ class jsonl_lines {
 /// (`example` shows one in the message otherwise). Reasons go to `diag` without file:line.
 boost::system::error_code parse_json_object(std::string_view line, const dataset_config& config,
                                             std::string_view example, boost::json::value& out, diagnostics& diag);
-
-/// Feeds an in-memory text to `lines` (binary_file for NUL bytes, UTF-16 or gzip; a UTF-8
-/// BOM is dropped), stopping when lines.full().
-boost::system::error_code feed_jsonl_text(std::string_view text, jsonl_lines& lines, diagnostics& diag);
-
-/// Reads `file` in blocks into `lines`, stopping when lines.full(): file_not_found,
-/// file_unreadable, binary_file and empty_input (an empty file), each naming the file.
-boost::system::error_code feed_jsonl_file(const std::filesystem::path& file, jsonl_lines& lines, diagnostics& diag);
 
 }  // namespace planetserve::workload::detail

@@ -3,9 +3,12 @@
 #pragma once
 
 #include <planetserve/workload/dataset.hpp>
+#include <planetserve/workload/detail/jsonl_file.hpp>
 #include <planetserve/workload/detail/jsonl_lines.hpp>
 #include <planetserve/workload/detail/utf8.hpp>
+#include <planetserve/workload/trace.hpp>
 
+#include <boost/json/parse.hpp>
 #include <boost/json/parser.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
@@ -124,29 +127,6 @@ inline std::string key_list(const boost::json::object& obj) {
   return keys;
 }
 
-/// Names a binary-looking text, or returns nullptr when it looks like text.
-inline const char* binary_reason(std::string_view text) noexcept {
-  if (text.size() >= 2) {
-    const auto b0 = static_cast<unsigned char>(text[0]);
-    const auto b1 = static_cast<unsigned char>(text[1]);
-    if ((b0 == 0xFF && b1 == 0xFE) || (b0 == 0xFE && b1 == 0xFF))
-      return "it is UTF-16 text (convert it to UTF-8 first)";
-    if (b0 == 0x1F && b1 == 0x8B) return "it is gzip-compressed (decompress it first)";
-  }
-  if (text.find('\0') != std::string_view::npos) return "it holds NUL bytes (expected UTF-8 JSON lines)";
-  return nullptr;
-}
-
-inline bool is_blank(std::string_view line) noexcept {
-  for (char c : line)
-    if (c != ' ' && c != '\t' && c != '\r' && c != '\f' && c != '\v') return false;
-  return true;
-}
-
-}  // namespace detail
-
-namespace detail {
-
 boost::system::error_code parse_json_object(std::string_view line, const dataset_config& config,
                                             std::string_view example, boost::json::value& out, diagnostics& diag) {
   if (line.size() > config.max_line_bytes) {
@@ -177,6 +157,48 @@ boost::system::error_code parse_json_object(std::string_view line, const dataset
     return make_error_code(error::invalid_json);
   }
   return {};
+}
+
+boost::system::error_code jsonl_lines::add(std::string_view line, diagnostics& diag) {
+  ++line_no_;
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (is_blank(line)) return {};
+  ++lines_;
+  line_diag_.clear();
+  if (auto ec = parse(line, line_no_, line_diag_)) {
+    std::string where = source_ + ":" + std::to_string(line_no_) + ": " + line_diag_.message;
+    if (!config_.skip_bad_lines) {
+      diag.message = std::move(where);
+      return ec;
+    }
+    ++skipped_;
+    if (skip_reasons_.size() < max_skip_reasons) skip_reasons_.push_back(std::move(where));
+  }
+  return {};
+}
+
+boost::system::error_code jsonl_lines::nothing_read(diagnostics& diag) const {
+  if (lines_ == 0) {
+    diag.message = source_ + ": holds no JSON lines (only blank lines)";
+  } else {
+    diag.message = source_ + ": all " + std::to_string(lines_) + " lines are bad; the first: " +
+                   (skip_reasons_.empty() ? std::string("?") : skip_reasons_.front());
+  }
+  return make_error_code(error::empty_input);
+}
+
+boost::system::error_code jsonl_lines::feed_text(std::string_view text, diagnostics& diag) {
+  if (const char* why = binary_reason(text)) {
+    diag.message = source_ + ": not a JSONL text file: " + why;
+    return make_error_code(error::binary_file);
+  }
+  return for_each_line(
+      drop_bom(text), [&](std::string_view line) { return add(line, diag); }, [&] { return full(); });
+}
+
+boost::system::error_code jsonl_lines::feed_file(const std::filesystem::path& file, diagnostics& diag) {
+  return read_lines(
+      file, [&](std::string_view line) { return add(line, diag); }, [&] { return full(); }, diag);
 }
 
 }  // namespace detail
@@ -213,35 +235,8 @@ boost::system::error_code parse_line(std::string_view line, const dataset_config
 
 namespace detail {
 
-boost::system::error_code jsonl_lines::add(std::string_view line, diagnostics& diag) {
-  ++line_no_;
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  if (is_blank(line)) return {};
-  ++lines_;
-  line_diag_.clear();
-  if (auto ec = parse(line, line_no_, line_diag_)) {
-    std::string where = source_ + ":" + std::to_string(line_no_) + ": " + line_diag_.message;
-    if (!config_.skip_bad_lines) {
-      diag.message = std::move(where);
-      return ec;
-    }
-    ++skipped_;
-    if (skip_reasons_.size() < max_skip_reasons) skip_reasons_.push_back(std::move(where));
-  }
-  return {};
-}
-
-boost::system::error_code jsonl_lines::nothing_read(diagnostics& diag) const {
-  if (lines_ == 0) {
-    diag.message = source_ + ": holds no JSON lines (only blank lines)";
-  } else {
-    diag.message = source_ + ": all " + std::to_string(lines_) + " lines are bad; the first: " +
-                   (skip_reasons_.empty() ? std::string("?") : skip_reasons_.front());
-  }
-  return make_error_code(error::empty_input);
-}
-
-/// Turns JSONL lines into a dataset of prompts.
+/// Turns JSONL lines into a dataset one line at a time: the in-memory and the file reader
+/// share it, so a file is read only as far as max_prompts needs.
 class dataset_builder final : public jsonl_lines {
  public:
   dataset_builder(std::string_view source, const dataset_config& config) : jsonl_lines(source, config), config_(config) {
@@ -273,98 +268,80 @@ class dataset_builder final : public jsonl_lines {
   dataset out_;
 };
 
-inline std::string_view drop_bom(std::string_view text) noexcept {
-  // A UTF-8 byte order mark is harmless: drop it.
-  if (text.size() >= 3 && std::memcmp(text.data(), "\xEF\xBB\xBF", 3) == 0) text.remove_prefix(3);
-  return text;
-}
-
-boost::system::error_code feed_jsonl_text(std::string_view text, jsonl_lines& lines, diagnostics& diag) {
-  if (const char* why = binary_reason(text)) {
-    diag.message = lines.source() + ": not a JSONL text file: " + why;
-    return make_error_code(error::binary_file);
-  }
-  text = drop_bom(text);
-  std::size_t pos = 0;
-  while (pos < text.size() && !lines.full()) {
-    std::size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    if (auto ec = lines.add(text.substr(pos, end - pos), diag)) return ec;
-    pos = end + 1;
-  }
-  return {};
-}
-
-boost::system::error_code feed_jsonl_file(const std::filesystem::path& file, jsonl_lines& lines, diagnostics& diag) {
-  const std::string name = file.string();
-  std::error_code fec;
-  const auto status = std::filesystem::status(file, fec);
-  if (!std::filesystem::exists(status)) {
-    diag.message = name + ": no such file";
-    return make_error_code(error::file_not_found);
-  }
-  if (std::filesystem::is_directory(status)) {
-    diag.message = name + ": is a directory, expected a JSONL file";
-    return make_error_code(error::file_unreadable);
-  }
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    diag.message = name + ": cannot be opened for reading (" + std::strerror(errno) + ")";
-    return make_error_code(error::file_unreadable);
-  }
-  // Read in blocks and stop once the parser is full: `--maxq 5` on a 300 MB file
-  // reads a few kilobytes. Memory is one block plus the longest line.
-  std::string pending;
-  std::vector<char> block(1 << 20);
-  bool first = true, any = false;
-  while (!lines.full()) {
-    in.read(block.data(), static_cast<std::streamsize>(block.size()));
-    const auto got = static_cast<std::size_t>(in.gcount());
-    if (got == 0) break;
-    std::string_view chunk(block.data(), got);
-    if (first) {
-      first = false;
-      if (const char* why = binary_reason(chunk)) {
-        diag.message = name + ": not a JSONL text file: " + why;
-        return make_error_code(error::binary_file);
-      }
-      chunk = drop_bom(chunk);
-    } else if (chunk.find('\0') != std::string_view::npos) {
-      diag.message = name + ": not a JSONL text file: it holds NUL bytes (expected UTF-8 JSON lines)";
-      return make_error_code(error::binary_file);
-    }
-    any = true;
-    pending.append(chunk);
-    std::size_t pos = 0;
-    for (std::size_t end; !lines.full() && (end = pending.find('\n', pos)) != std::string::npos; pos = end + 1)
-      if (auto ec = lines.add(std::string_view(pending).substr(pos, end - pos), diag)) return ec;
-    pending.erase(0, pos);
-  }
-  if (in.bad()) {
-    diag.message = name + ": read failed";
-    return make_error_code(error::file_unreadable);
-  }
-  if (!any) {
-    diag.message = name + ": is empty, expected one JSON object per line";
-    return make_error_code(error::empty_input);
-  }
-  if (!lines.full() && !pending.empty())
-    if (auto ec = lines.add(pending, diag)) return ec;
-  return {};
-}
-
 }  // namespace detail
 
 result<dataset> parse_dataset(std::string_view text, std::string_view source, const dataset_config& config,
                               diagnostics& diag) {
   detail::dataset_builder b(source, config);
-  if (auto ec = detail::feed_jsonl_text(text, b, diag)) return ec;
+  if (auto ec = b.feed_text(text, diag)) return ec;
   return b.finish(diag);
 }
 
+namespace detail {
+
+// The first non-blank line of `file` if it is within its first MiB (enough for any trace
+// line); empty otherwise. Errors are left to the reader that follows.
+inline std::string first_line(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::string head(1 << 20, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<std::size_t>(in.gcount()));
+  std::string_view rest = drop_bom(head);
+  while (!rest.empty()) {
+    const auto end = rest.find('\n');
+    if (end == std::string_view::npos) return {};
+    std::string_view line = rest.substr(0, end);
+    if (!is_blank(line)) return std::string(line);
+    rest.remove_prefix(end + 1);
+  }
+  return {};
+}
+
+// Whether `file` is a Mooncake trace: asked for, or (auto) its first line has a trace's
+// fields and not the prompt field.
+inline bool is_trace(const std::filesystem::path& file, const dataset_config& config) {
+  if (config.format != dataset_format::automatic) return config.format == dataset_format::mooncake;
+  const std::string line = first_line(file);
+  if (line.empty() || !looks_like_trace_line(line)) return false;
+  boost::system::error_code ec;
+  const auto v = boost::json::parse(line, ec);
+  return !ec && v.is_object() && !v.as_object().contains(config.field);
+}
+
+// A trace as prompts: each request's blocks made into text, its lengths and arrival kept.
+inline result<dataset> trace_dataset(const std::filesystem::path& file, const dataset_config& config,
+                                     diagnostics& diag) {
+  trace_config tc;
+  tc.block_tokens = config.trace_block_tokens;
+  tc.skip_bad_lines = config.skip_bad_lines;
+  tc.max_line_bytes = config.max_line_bytes;
+  tc.max_requests = config.max_prompts;
+  auto t = read_trace(file, tc, diag);
+  if (!t) return t.error();
+  dataset d;
+  d.source = t->source;
+  d.field = "hash_ids";
+  d.lines = t->lines;
+  d.skipped = t->skipped;
+  d.skip_reasons = std::move(t->skip_reasons);
+  d.prompts.reserve(t->requests.size());
+  for (const auto& r : t->requests) {
+    prompt p;
+    append_prompt_text(r, config.trace_block_tokens, p.text);
+    p.line = r.line;
+    p.from_trace = trace_origin{r.timestamp_ms, r.input_length, r.output_length,
+                                static_cast<std::uint32_t>(r.hash_ids.size())};
+    d.prompts.push_back(std::move(p));
+  }
+  return d;
+}
+
+}  // namespace detail
+
 result<dataset> read_dataset(const std::filesystem::path& file, const dataset_config& config, diagnostics& diag) {
+  if (detail::is_trace(file, config)) return detail::trace_dataset(file, config, diag);
   detail::dataset_builder b(file.string(), config);
-  if (auto ec = detail::feed_jsonl_file(file, b, diag)) return ec;
+  if (auto ec = b.feed_file(file, diag)) return ec;
   return b.finish(diag);
 }
 

@@ -196,14 +196,14 @@ boost::system::error_code parse_session_line(std::string_view line, std::size_t 
 result<session_dataset> parse_sessions(std::string_view text, std::string_view source, const dataset_config& config,
                                        diagnostics& diag) {
   detail::session_builder b(source, config);
-  if (auto ec = detail::feed_jsonl_text(text, b, diag)) return ec;
+  if (auto ec = b.feed_text(text, diag)) return ec;
   return b.finish(diag);
 }
 
 result<session_dataset> read_sessions(const std::filesystem::path& file, const dataset_config& config,
                                       diagnostics& diag) {
   detail::session_builder b(file.string(), config);
-  if (auto ec = detail::feed_jsonl_file(file, b, diag)) return ec;
+  if (auto ec = b.feed_file(file, diag)) return ec;
   return b.finish(diag);
 }
 

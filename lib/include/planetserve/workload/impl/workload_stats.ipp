@@ -95,6 +95,14 @@ workload_stats session_workload_stats(const session_dataset& d, const tokenize::
   return b.finish();
 }
 
+workload_stats trace_workload_stats(const trace& t, const reuse_config& config) {
+  workload_stats_builder b(config);
+  for (const auto& r : t.requests)
+    b.add(r.hash_ids, r.input_length, r.output_length, r.hash_ids.empty() ? 0 : r.hash_ids.front(),
+          r.timestamp_ms / 1000.0);
+  return b.finish();
+}
+
 workload_stats prompt_workload_stats(const dataset& d, const tokenize::tokenizer& tok, const reuse_config& config) {
   workload_stats_builder b(config);
   detail::prompt_blocks blocks(tok, config.block_tokens);
