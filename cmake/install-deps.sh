@@ -8,10 +8,15 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
   libssl-dev catch2 libbenchmark-dev libxxhash-dev gnuplot-nox libpcre2-dev
 )
-# Extra tools for CI: clang for libFuzzer targets and a second compiler.
-if [[ "${1:-}" == "--ci" ]]; then
-  packages+=(clang libclang-rt-14-dev openssl)
-fi
+# Extra tools: --ci: clang for libFuzzer targets and a second compiler; --docs: Doxygen for
+# the `docs` target (the reference pages).
+for arg in "$@"; do
+  case "$arg" in
+    --ci) packages+=(clang libclang-rt-14-dev openssl) ;;
+    --docs) packages+=(doxygen) ;;
+    *) echo "install-deps: unknown option $arg (known: --ci, --docs)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

@@ -3,13 +3,14 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(TARGETS planetserve planetserve_boost EXPORT planetserveTargets
+install(TARGETS planetserve_core planetserve_net planetserve EXPORT planetserveTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/lib/include/planetserve
+# Headers only: the impl/*.ipp bodies are compiled into the libraries and no header includes them.
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/lib/include/
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-  FILES_MATCHING PATTERN "*.hpp" PATTERN "*.ipp")
+  FILES_MATCHING PATTERN "*.hpp" PATTERN "impl" EXCLUDE)
 install(FILES ${PROJECT_BINARY_DIR}/lib/include/planetserve/version.hpp
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/planetserve)
 install(EXPORT planetserveTargets NAMESPACE planetserve::

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The one translation unit that compiles Asio, Asio.SSL, Beast and Boost.JSON.
+// The one translation unit that compiles Asio, Asio.SSL and Beast (planetserve::net).
 #include <boost/asio/impl/src.hpp>
 #include <boost/asio/ssl/impl/src.hpp>
 #include <boost/beast/src.hpp>
-#include <boost/json/src.hpp>

@@ -9,4 +9,5 @@
 #include <planetserve/workload/impl/session_generator.ipp>
 #include <planetserve/workload/impl/reuse_ceiling.ipp>
 #include <planetserve/workload/impl/trace.ipp>
+#include <planetserve/workload/impl/trace_generator.ipp>
 #include <planetserve/workload/impl/workload_stats.ipp>

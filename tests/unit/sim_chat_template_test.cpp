@@ -19,6 +19,7 @@
 
 using namespace planetserve::sim;
 using planetserve::diagnostics;
+using planetserve::workload::chat_message;
 
 namespace {
 

@@ -201,7 +201,7 @@ TEST_CASE("sim chat template: Llama 3.1's text, exactly", "[sim][chat]") {
 TEST_CASE("sim chat template: Llama 3.1 layout, prefix-stable across turns", "[sim][chat]") {
   const auto tok_ptr = default_prompt_tokenizer();
   const auto& tok = *tok_ptr;
-  std::vector<chat_message> conv{{"system", "You are terse."}, {"user", "Name a prime."}};
+  std::vector<planetserve::workload::chat_message> conv{{"system", "You are terse."}, {"user", "Name a prime."}};
   const auto t1 = llama3_chat_prompt(conv, tok);
   REQUIRE(t1.size() > 10);
   CHECK(t1.front() == llama3_special_tokens::begin_of_text);

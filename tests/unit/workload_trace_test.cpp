@@ -3,6 +3,7 @@
 #include <planetserve/tokenize/approx_tokenizer.hpp>
 #include <planetserve/workload/dataset.hpp>
 #include <planetserve/workload/trace.hpp>
+#include <planetserve/workload/trace_generator.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -175,4 +176,50 @@ TEST_CASE("trace: read_dataset tells a trace from a prompt file by its fields, a
   wl::dataset_config small;
   small.trace_block_tokens = 16;
   CHECK(wl::read_dataset(trace_file, small, diag).has_value());
+}
+
+TEST_CASE("trace generator: seeded, well-formed, sharing its root and family prefixes, and read back as written", "[workload][trace]") {
+  wl::trace_generator_config c;
+  c.requests = 400;
+  c.rate_per_s = 20;
+  c.families = 10;
+  c.seed = 3;
+  const auto a = wl::generate_trace(c);
+  const auto b = wl::generate_trace(c);
+  REQUIRE(a.size() == 400);
+  c.seed = 4;
+  const auto other = wl::generate_trace(c);
+  CHECK(wl::to_trace_jsonl(a) == wl::to_trace_jsonl(b));
+  CHECK(wl::to_trace_jsonl(a) != wl::to_trace_jsonl(other));
+  std::size_t shared_second = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto& q = a[i];
+    CHECK(q.hash_ids.size() == (q.input_length + 511) / 512);  // every block named, none too many
+    CHECK(q.hash_ids.front() == 0);                             // the shared system prompt
+    if (i > 0) CHECK(q.timestamp_ms >= a[i - 1].timestamp_ms);
+    if (q.hash_ids.size() > 1)
+      for (std::size_t j = 0; j < i; ++j)
+        if (a[j].hash_ids.size() > 1 && a[j].hash_ids[1] == q.hash_ids[1]) {
+          ++shared_second;
+          break;
+        }
+  }
+  // Families repeat: most requests share a second block with an earlier one.
+  CHECK(shared_second > 300);
+  // 400 requests at 20/s span about 20 s.
+  CHECK(a.back().timestamp_ms > 15'000);
+  CHECK(a.back().timestamp_ms < 25'000);
+  temp_dir tmp("trace-gen");
+  ps::diagnostics diag;
+  REQUIRE_FALSE(wl::write_trace(tmp.path / "g.jsonl", a, diag));
+  auto back = wl::read_trace(tmp.path / "g.jsonl", {}, diag);
+  INFO(diag.message);
+  REQUIRE(back.has_value());
+  REQUIRE(back->requests.size() == a.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    CHECK(back->requests[i].hash_ids == a[i].hash_ids);
+    CHECK(back->requests[i].input_length == a[i].input_length);
+    CHECK(back->requests[i].output_length == a[i].output_length);
+    CHECK(back->requests[i].timestamp_ms == a[i].timestamp_ms);
+  }
 }

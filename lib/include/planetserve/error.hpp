@@ -69,7 +69,9 @@ inline boost::system::error_code make_error_code(error e) noexcept {
 struct diagnostics {
   std::string message;  ///< free text naming the thing that failed and why
 
+  /// Empties the message (before reusing the object).
   void clear() noexcept { message.clear(); }
+  /// Whether nothing has been said.
   bool empty() const noexcept { return message.empty(); }
 };
 

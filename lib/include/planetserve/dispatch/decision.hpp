@@ -53,7 +53,9 @@ struct decision {
   /// instead of "custom". Must outlive the policy (a string literal, or a member).
   std::string_view custom_rule;
 
+  /// Whether a node was chosen.
   bool has_node() const noexcept { return node != no_node; }
+  /// Same as has_node().
   explicit operator bool() const noexcept { return has_node(); }
   /// Blocks of the prompt the chosen node holds (0 if untracked or none chosen).
   std::uint32_t chosen_match() const noexcept {

@@ -15,6 +15,7 @@ namespace planetserve::dispatch {
 /// kv_usage_weight * KV-cache usage. Ties are broken at random so equal nodes share work.
 class hrt_policy final : public policy {
  public:
+  /// A policy for `config` (check(config) must pass).
   explicit hrt_policy(const policy_config& config);
   std::string_view name() const noexcept override { return "hrt"; }
 

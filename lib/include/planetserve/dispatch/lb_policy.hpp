@@ -25,6 +25,7 @@ namespace planetserve::dispatch {
 /// long-document workloads. min_match_ratio = 0 restores the seed's rule.
 class lb_policy final : public policy {
  public:
+  /// A policy for `config` (check(config) must pass).
   explicit lb_policy(const policy_config& config);
   std::string_view name() const noexcept override { return "lb"; }
 

@@ -10,6 +10,7 @@ namespace planetserve::dispatch {
 /// `least-loaded`: fewest requests in flight (this router's own count); ties broken at random.
 class least_loaded_policy final : public policy {
  public:
+  /// A policy for `config`.
   explicit least_loaded_policy(const policy_config& config);
   std::string_view name() const noexcept override { return "least-loaded"; }
 

@@ -11,6 +11,7 @@ namespace planetserve::dispatch {
 /// (the first drawn on a tie).
 class p2c_policy final : public policy {
  public:
+  /// A policy for `config` (its seed drives the two picks).
   explicit p2c_policy(const policy_config& config);
   std::string_view name() const noexcept override { return "p2c"; }
 

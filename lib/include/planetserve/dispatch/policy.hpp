@@ -61,18 +61,27 @@ class policy {
   /// prefix index and random sequence. Availability and cache capacities stay.
   void reset();
 
+  /// Fleet size (policy_config::nodes).
   std::size_t nodes() const noexcept { return stats_.size(); }
+  /// Node `node`'s statistics; throws std::out_of_range for a node outside the fleet.
   const node_stats& stats(node_index node) const { return stats_.at(node); }
+  /// Every node's statistics, by node index.
   std::span<const node_stats> stats() const noexcept { return stats_; }
+  /// The settings the policy was made with.
   const policy_config& config() const noexcept { return config_; }
   /// The prefix index, or null if this policy does not track prefixes.
   const hrtree::tree* prefixes() const noexcept { return tree_ ? &*tree_ : nullptr; }
 
  protected:
+  /// The policy's choice among available nodes (at least one is); return make_decision(node, rule).
   virtual decision do_choose(const request_view& req, const fleet_view& fleet) = 0;
+  /// After on_dispatched() updated the statistics and the prefix index: the request went to the node.
   virtual void do_dispatched(node_index, const request_view&) {}
+  /// After on_finished() updated the statistics: a request on the node ended.
   virtual void do_finished(node_index, const outcome&) {}
+  /// After on_load() stored the scrape: the node's fresh load.
   virtual void do_load(node_index, const live_load&) {}
+  /// After reset() cleared the shared state: clear the policy's own.
   virtual void do_reset() {}
 
   /// A decision for `node` by `r`, carrying this call's match depths and load scores.

@@ -10,6 +10,7 @@ namespace planetserve::dispatch {
 /// `random`: uniformly among available nodes, from the seeded generator.
 class random_policy final : public policy {
  public:
+  /// A policy for `config` (its seed drives the picks).
   explicit random_policy(const policy_config& config);
   std::string_view name() const noexcept override { return "random"; }
 

@@ -10,6 +10,7 @@ namespace planetserve::dispatch {
 /// baseline when all nodes are up.
 class rr_policy final : public policy {
  public:
+  /// A policy for `config`.
   explicit rr_policy(const policy_config& config);
   std::string_view name() const noexcept override { return "rr"; }
 

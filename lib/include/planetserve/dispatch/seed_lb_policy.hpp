@@ -34,6 +34,7 @@ namespace planetserve::dispatch {
 /// last chunk included), prompt_blocks the chunk count, load_score the BFs in ms.
 class seed_lb_policy final : public policy {
  public:
+  /// A policy for `config` (check(config) must pass).
   explicit seed_lb_policy(const policy_config& config);
   std::string_view name() const noexcept override { return "lb"; }
 

@@ -49,6 +49,7 @@ class line_log {
   boost::system::error_code close(diagnostics& diag);
   /// Closes without a report (what close(diag) could not write is lost).
   void close() noexcept;
+  /// Whether the file is open for appending.
   bool is_open() const noexcept { return fd_ >= 0; }
   /// Lines appended but not in the file (yet).
   std::size_t pending_lines() const noexcept { return pending_lines_; }

@@ -47,8 +47,11 @@ struct request_record {
   std::vector<std::uint32_t> match_blocks;  ///< per node: leading prompt blocks it held
   std::vector<double> load_scores;          ///< per node: the policy's load measure
 
+  /// Time to first token: send to first content, seconds.
   double ttft_s() const noexcept { return first_token_s - sent_s; }
+  /// End to end: send to last byte, seconds.
   double e2e_s() const noexcept { return finished_s - sent_s; }
+  /// How late the send was against the schedule, seconds.
   double send_lag_s() const noexcept { return sent_s - scheduled_s; }
   /// (e2e - ttft) / (completion tokens - 1); NaN with fewer than two tokens.
   double tpot_s() const noexcept {

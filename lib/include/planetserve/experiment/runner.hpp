@@ -42,6 +42,7 @@ struct policy_result {
 /// sending, gives in-flight requests the drain timeout, then writes everything measured.
 class runner {
  public:
+  /// A runner for `config` on `ex`'s io_context, writing messages and progress to `log` (which must outlive it).
   runner(boost::asio::any_io_executor ex, run_config config, std::ostream& log);
   ~runner();
   runner(const runner&) = delete;
@@ -66,6 +67,7 @@ class runner {
   /// Hands requests.jsonl's and metrics_timeline.jsonl's buffered lines to the OS (before an
   /// immediate exit).
   void flush_request_log() noexcept;
+  /// Whether request_stop() was called.
   bool stop_requested() const noexcept;
 
   /// Results of the policies run so far.

@@ -43,11 +43,19 @@ struct run_summary {
   double request_throughput = missing;  ///< completed requests per second
   double token_throughput = missing;    ///< generated tokens per second
   double total_token_throughput = missing;  ///< prompt + generated tokens per second
-  double ttft_mean_s = missing, ttft_p50_s = missing, ttft_p99_s = missing;
-  double tpot_mean_s = missing, tpot_p99_s = missing;
-  double itl_mean_s = missing, itl_p99_s = missing;
-  double e2e_mean_s = missing, e2e_p50_s = missing, e2e_p99_s = missing;
-  double send_lag_mean_s = missing, send_lag_p99_s = missing, send_lag_max_s = missing;
+  double ttft_mean_s = missing;      ///< time to first token, mean, seconds
+  double ttft_p50_s = missing;       ///< time to first token, median, seconds
+  double ttft_p99_s = missing;       ///< time to first token, 99th percentile, seconds
+  double tpot_mean_s = missing;      ///< time per output token after the first, mean, seconds
+  double tpot_p99_s = missing;       ///< time per output token, 99th percentile, seconds
+  double itl_mean_s = missing;       ///< inter-token latency (gaps between chunks), mean, seconds
+  double itl_p99_s = missing;        ///< inter-token latency, 99th percentile, seconds
+  double e2e_mean_s = missing;       ///< send to last byte, mean, seconds
+  double e2e_p50_s = missing;        ///< send to last byte, median, seconds
+  double e2e_p99_s = missing;        ///< send to last byte, 99th percentile, seconds
+  double send_lag_mean_s = missing;  ///< send time minus scheduled time, mean, seconds
+  double send_lag_p99_s = missing;   ///< send lag, 99th percentile, seconds
+  double send_lag_max_s = missing;   ///< send lag, largest, seconds
   double inter_arrival_mean_s = missing;  ///< measured mean gap between sends
   double prompt_tokens_mean = missing;    ///< per request
   double completion_tokens_mean = missing;  ///< per request

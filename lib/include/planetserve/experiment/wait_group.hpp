@@ -16,14 +16,17 @@ namespace planetserve::experiment {
 /// Counts running tasks; wait() resumes when the count reaches zero. Single-threaded.
 class wait_group {
  public:
+  /// An empty group whose waiter runs on `ex`.
   explicit wait_group(boost::asio::any_io_executor ex)
       : timer_(ex, boost::asio::steady_timer::time_point::max()) {}
 
+  /// `n` more tasks to wait for.
   void add(std::size_t n = 1) noexcept { count_ += n; }
   /// One task finished. An extra done() leaves the count at zero (a test holds this).
   void done() {
     if (count_ > 0 && --count_ == 0) timer_.cancel();
   }
+  /// Tasks not yet done.
   std::size_t count() const noexcept { return count_; }
 
   /// Waits until the count is zero.

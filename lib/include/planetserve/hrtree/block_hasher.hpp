@@ -35,7 +35,9 @@ class block_hasher {
   /// Number of full blocks in `tokens` tokens.
   std::size_t blocks(std::size_t tokens) const noexcept { return tokens / chunk_tokens_; }
 
+  /// Tokens per block.
   std::size_t chunk_tokens() const noexcept { return chunk_tokens_; }
+  /// The hash seed.
   std::uint64_t seed() const noexcept { return seed_; }
 
  private:

@@ -60,15 +60,22 @@ struct tree_config {
 /// Not thread-safe (one io_context, one thread); match() uses internal scratch space.
 class tree {
  public:
+  /// A server (node) index, 0..servers()-1.
   using server = std::uint32_t;
 
+  /// An empty index over `servers` servers.
   explicit tree(std::size_t servers, tree_config config = {});
+  /// Moves the index.
   tree(tree&&) noexcept;
+  /// Moves the index.
   tree& operator=(tree&&) noexcept;
   ~tree();
 
+  /// Number of servers indexed.
   std::size_t servers() const noexcept { return servers_.size(); }
+  /// The settings the tree was made with.
   const tree_config& config() const noexcept { return config_; }
+  /// The hasher that turns token ids into the block keys this tree takes.
   const block_hasher& hasher() const noexcept { return hasher_; }
 
   /// For every server s < servers(), depth[s] = how many leading blocks of `keys` s holds.
@@ -86,6 +93,7 @@ class tree {
   /// Sets server `s`'s capacity in blocks (e.g. its KV cache's num_gpu_blocks), evicting now
   /// if it holds more. Only lru_blocks uses it.
   void set_capacity(server s, std::size_t blocks);
+  /// Server `s`'s capacity in blocks (as set by set_capacity()).
   std::size_t capacity(server s) const noexcept;
 
   /// Forgets everything server `s` holds (its cache was reset). O(its holdings).
@@ -94,6 +102,7 @@ class tree {
   void remove(server s);
   /// Server `s` is back (empty).
   void restore(server s);
+  /// Whether server `s` is indexed (not removed).
   bool active(server s) const noexcept;
 
   /// Forgets every block of every server; capacities and removals stay.

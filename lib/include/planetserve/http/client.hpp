@@ -116,7 +116,9 @@ struct body_piece {
 class response_reader {
  public:
   response_reader() noexcept;
+  /// Moves the reader (and the connection it reads from).
   response_reader(response_reader&&) noexcept;
+  /// Moves the reader; a connection this one held mid-body is closed.
   response_reader& operator=(response_reader&&) noexcept;
   ~response_reader();
 

@@ -41,10 +41,13 @@ struct server_config {
 /// A received request. Valid for the handler's duration.
 class server_request {
  public:
+  /// The Beast message the request wraps.
   using message_type = boost::beast::http::request<boost::beast::http::string_body>;
 
+  /// Wraps a parsed request.
   explicit server_request(message_type m) : msg_(std::move(m)) {}
 
+  /// The request method.
   boost::beast::http::verb method() const noexcept { return msg_.method(); }
   /// The request target as sent: path and query.
   std::string_view target() const noexcept { return {msg_.target().data(), msg_.target().size()}; }
@@ -66,6 +69,7 @@ class server_request {
 /// returns an error_code rather than throwing; once the client has gone they fail at once.
 class server_response {
  public:
+  /// The response side of session `s` (made by the server for each request).
   explicit server_response(detail::server_session& s) noexcept : s_(&s) {}
 
   /// Adds a header to the response (before writing begins). Name and value must not hold
@@ -128,6 +132,7 @@ struct server_stats {
 /// a known path with another method 405, both with a FastAPI-style `{"detail": ...}` body.
 class server {
  public:
+  /// A server on `ex` with `config`'s limits; nothing is bound until it listens.
   explicit server(boost::asio::any_io_executor ex, server_config config = {});
   ~server();
   server(const server&) = delete;

@@ -35,6 +35,7 @@ struct sse_limits {
 /// discarded, as the specification says.
 class sse_parser {
  public:
+  /// A parser at the start of a stream, with `limits`.
   explicit sse_parser(sse_limits limits = {}) : limits_(limits) {}
 
   /// Parses `bytes`, calling `on_event(const sse_event&)` for each event completed by them.

@@ -34,6 +34,7 @@ struct chunk {
   std::optional<openai::usage> usage;  ///< present when the chunk carried a non-null `usage`
   std::optional<server_error> error;   ///< present when it was an error object
 
+  /// Empties every field, keeping string capacity for the next chunk.
   void clear() noexcept {
     id.clear();
     content.clear();

@@ -19,8 +19,6 @@
 
 namespace planetserve::openai {
 
-using clock = std::chrono::steady_clock;
-
 /// One call to make.
 struct call {
   /// Endpoint: /v1/completions or /v1/chat/completions.
@@ -37,6 +35,7 @@ struct call {
 
 /// What happened, as it happened. `arrived` is the socket-read time of the bytes.
 struct stream_event {
+  /// What kind of event this is.
   enum kind_t {
     first_token,  ///< the first chunk with non-empty content (then also a `chunk` event)
     chunk,        ///< a chunk with non-empty content
@@ -44,8 +43,8 @@ struct stream_event {
     usage,        ///< a chunk (or the response) carried usage
     error,        ///< an error object arrived inside the stream (HTTP 200)
   };
-  kind_t kind;
-  clock::time_point arrived;                 ///< when its bytes came off the socket
+  kind_t kind;  ///< the event's kind
+  http::clock::time_point arrived;          ///< when its bytes came off the socket
   std::string_view text;                     ///< chunk / first_token: the content
   std::string_view finish_reason;            ///< finish: the reason
   const openai::usage* usage_info = nullptr; ///< usage: the counts
@@ -60,11 +59,11 @@ struct outcome {
   unsigned status = 0;                     ///< HTTP status (0: no response)
   boost::system::error_code error;         ///< empty on success
   std::string error_text;                  ///< the server's message or what failed, naming the URL
-  clock::time_point start{};               ///< async_stream_completion began (before any connection wait)
-  clock::time_point sent{};                ///< the request's last byte went to the socket
-  std::optional<clock::time_point> first_token;  ///< arrival of the first non-empty content
-  clock::time_point last_byte{};           ///< arrival of the last body bytes
-  std::vector<clock::time_point> chunk_times;    ///< arrival of every content chunk (if recorded)
+  http::clock::time_point start{};          ///< async_stream_completion began (before any connection wait)
+  http::clock::time_point sent{};           ///< the request's last byte went to the socket
+  std::optional<http::clock::time_point> first_token; ///< arrival of the first non-empty content
+  http::clock::time_point last_byte{};      ///< arrival of the last body bytes
+  std::vector<http::clock::time_point> chunk_times; ///< arrival of every content chunk (if recorded)
   std::uint64_t content_chunks = 0;        ///< chunks with non-empty content
   unsigned resent = 0;                     ///< sent again by the client on a fresh connection (a pooled one died first)
   std::uint64_t content_bytes = 0;         ///< bytes of generated text
@@ -75,6 +74,7 @@ struct outcome {
   std::string text;                        ///< generated text (with call::keep_text)
   std::string authorization;               ///< scratch for the Authorization header; reused
 
+  /// Whether the call succeeded (no error).
   bool ok() const noexcept { return !error; }
   /// Clears everything but keeps vector and string capacity for the next request.
   void reset() noexcept;

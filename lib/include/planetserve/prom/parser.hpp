@@ -34,6 +34,7 @@ struct parser_config {
 /// of that name, like the Go parser does.
 class parser {
  public:
+  /// A parser reporting to `sink` (which must outlive it).
   explicit parser(sample_sink& sink, parser_config config = {});
 
   /// Parses every complete line in `chunk`, keeping a trailing partial line for later.

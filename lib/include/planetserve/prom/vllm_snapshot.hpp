@@ -63,6 +63,7 @@ class vllm_snapshot_builder final : public sample_sink {
 
   /// The snapshot of everything seen since the last reset.
   vllm_snapshot snapshot() const;
+  /// Forgets everything seen (next page).
   void reset() noexcept { *this = vllm_snapshot_builder{}; }
 
  private:

@@ -29,6 +29,7 @@ using time_point = std::chrono::nanoseconds;
 /// How many tokens a request generates when neither max_tokens nor ignore_eos decides it
 /// (the point where the emulated model "emits EOS").
 struct output_length_config {
+  /// A length distribution.
   enum class shape : std::uint8_t {
     fixed,        ///< always `mean`
     uniform,      ///< uniform integer in [min, max]
@@ -112,7 +113,9 @@ class engine {
   /// Throws std::invalid_argument if validate() fails.
   explicit engine(engine_config config);
   ~engine();
+  /// Moves the engine.
   engine(engine&&) noexcept;
+  /// Moves the engine.
   engine& operator=(engine&&) noexcept;
 
   /// vLLM's startup checks: positive limits, and (unless the block count was overridden)
@@ -139,13 +142,19 @@ class engine {
   /// dropped) while requests hold blocks, as vLLM refuses then.
   bool reset_prefix_cache();
 
+  /// vllm:num_requests_running: requests in the running batch.
   std::size_t num_running() const noexcept { return running_.size(); }
+  /// vllm:num_requests_waiting: requests queued.
   std::size_t num_waiting() const noexcept { return waiting_.size(); }
   /// vllm:kv_cache_usage_perc: fraction of blocks in use (0..1).
   double kv_cache_usage() const noexcept { return cache_.usage(); }
+  /// The counters and histograms /metrics shows.
   const engine_stats& stats() const noexcept { return stats_; }
+  /// The settings the engine was made with.
   const engine_config& config() const noexcept { return config_; }
+  /// The KV cache (block pool).
   const kv_cache& cache() const noexcept { return cache_; }
+  /// The output text generator.
   const text_generator& generator() const noexcept { return generator_; }
 
  private:

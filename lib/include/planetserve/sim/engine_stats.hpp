@@ -18,6 +18,7 @@ struct histogram {
   std::uint64_t count = 0;            ///< number of observations
 
   histogram() = default;
+  /// A histogram with upper bounds `b` (ascending; +Inf implied).
   explicit histogram(std::vector<double> b) : bounds(std::move(b)), counts(bounds.size() + 1, 0) {}
 
   /// Adds `v` to the first bucket whose bound is >= v (Prometheus's le semantics).

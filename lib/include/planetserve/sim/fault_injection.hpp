@@ -35,6 +35,7 @@ struct fault_decision {
 /// (count requests as they arrive, from 0), so a run repeats exactly for a seed.
 class fault_injector {
  public:
+  /// An injector for `config` (all faults off by default).
   explicit fault_injector(fault_config config = {});
 
   /// Faults for request number `index`.
@@ -46,6 +47,7 @@ class fault_injector {
   /// Whether any fault is configured.
   bool enabled() const noexcept;
 
+  /// The settings it was made with.
   const fault_config& config() const noexcept { return config_; }
 
  private:

@@ -28,6 +28,7 @@ struct fleet_config {
 /// Independent nodes sharing one executor. Start them, read their URLs, stop them.
 class fleet {
  public:
+  /// A fleet on `ex`; nothing listens until start().
   fleet(boost::asio::any_io_executor ex, fleet_config config);
   ~fleet();
   fleet(const fleet&) = delete;
@@ -41,6 +42,7 @@ class fleet {
   std::size_t size() const noexcept { return nodes_.size(); }
   /// Node `i` (0-based).
   node_server& node(std::size_t i) { return *nodes_.at(i); }
+  /// Node `i` (0-based).
   const node_server& node(std::size_t i) const { return *nodes_.at(i); }
   /// Node `i`'s bound port.
   std::uint16_t port(std::size_t i) const { return nodes_.at(i)->port(); }
@@ -52,6 +54,7 @@ class fleet {
   /// Immediate stop of every node.
   void stop() noexcept;
 
+  /// The settings it was made with.
   const fleet_config& config() const noexcept { return config_; }
 
  private:

@@ -38,8 +38,11 @@ class kv_cache {
   /// `num_blocks` includes the null block, as vLLM's num_gpu_blocks does.
   kv_cache(std::size_t num_blocks, std::size_t block_size, bool enable_prefix_caching);
 
+  /// Blocks in the pool.
   std::size_t num_blocks() const noexcept { return num_blocks_; }
+  /// Tokens per block.
   std::size_t block_size() const noexcept { return block_size_; }
+  /// Whether full blocks are kept for reuse (vLLM's --enable-prefix-caching).
   bool prefix_caching() const noexcept { return caching_; }
 
   /// Blocks in the free queue (including cached ones that could be evicted).

@@ -67,7 +67,7 @@ struct node_config {
 };
 
 /// Counters of the HTTP front, for tests and reports.
-struct node_stats {
+struct node_server_stats {
   std::uint64_t generation_requests = 0;  ///< POST /v1/completions and /v1/chat/completions received
   std::uint64_t completed = 0;            ///< generation responses completed (streams ended with [DONE])
   std::uint64_t rejected = 0;             ///< answered with a 4xx (auth, validation, unknown model)
@@ -109,8 +109,10 @@ class node_server {
 
   /// The engine (its counters are what /metrics shows).
   const sim::engine& engine() const noexcept;
+  /// The settings it was made with.
   const node_config& config() const noexcept;
-  const node_stats& stats() const noexcept;
+  /// Counters of the HTTP front.
+  const node_server_stats& stats() const noexcept;
   /// The HTTP server's counters.
   const http::server_stats& http_stats() const noexcept;
 

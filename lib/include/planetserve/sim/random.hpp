@@ -12,8 +12,10 @@ namespace planetserve::sim {
 /// libraries, and the emulator must give the same numbers for the same seed everywhere.
 class random {
  public:
+  /// A generator seeded with `seed`.
   explicit random(std::uint64_t seed) noexcept : state_(seed) {}
 
+  /// The next 64 random bits.
   std::uint64_t next() noexcept {
     std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;

@@ -34,9 +34,13 @@ class added_token_matcher {
   /// The index of the token whose content is exactly `content`.
   std::optional<std::size_t> index_of(std::string_view content) const;
 
+  /// Added token `index`'s id.
   token_id id(std::size_t index) const { return tokens_[index].id; }
+  /// Added token `index`'s text.
   const std::string& content(std::size_t index) const { return tokens_[index].content; }
+  /// Number of added tokens.
   std::size_t size() const noexcept { return tokens_.size(); }
+  /// Whether there are none.
   bool empty() const noexcept { return tokens_.empty(); }
 
  private:

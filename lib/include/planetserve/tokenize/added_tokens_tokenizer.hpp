@@ -15,6 +15,7 @@ namespace planetserve::tokenize {
 /// tokens (`<|eot_id|>` ...) as single ids, as a real tokenizer.json has them.
 class added_tokens_tokenizer final : public tokenizer {
  public:
+  /// Text between added tokens goes to `inner`; `prefix` is what prefix_ids() returns (a BOS).
   added_tokens_tokenizer(std::shared_ptr<const tokenizer> inner, added_token_matcher added,
                          std::vector<token_id> prefix = {});
 

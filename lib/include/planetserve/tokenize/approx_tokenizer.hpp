@@ -31,6 +31,7 @@ struct approx_tokenizer_config {
 /// ids of any longer text that starts with it; a cut inside a word changes only the last id.
 class approx_tokenizer final : public tokenizer {
  public:
+  /// A tokenizer with `config`'s piece widths and seed.
   explicit approx_tokenizer(approx_tokenizer_config config = {});
 
   using tokenizer::encode;
@@ -39,6 +40,7 @@ class approx_tokenizer final : public tokenizer {
   /// About how many tokens `text` has, without producing them.
   std::size_t count(std::string_view text) const;
 
+  /// The settings it was made with.
   const approx_tokenizer_config& config() const noexcept { return config_; }
 
  private:

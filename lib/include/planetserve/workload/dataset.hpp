@@ -3,6 +3,7 @@
 #pragma once
 
 #include <planetserve/error.hpp>
+#include <planetserve/workload/chat_message.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -36,12 +37,6 @@ struct dataset_config {
   dataset_format format = dataset_format::automatic;
   /// A trace's tokens per hash id (Mooncake's: 512, Alibaba's: 16).
   std::size_t trace_block_tokens = 512;
-};
-
-/// One message of an OpenAI-style chat prompt.
-struct chat_message {
-  std::string role;     ///< "system", "user", "assistant", ...
-  std::string content;  ///< the text (a content-parts array is joined)
 };
 
 /// A trace request a prompt was made from (see trace.hpp).

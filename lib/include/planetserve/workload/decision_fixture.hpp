@@ -39,8 +39,8 @@ struct fixture_request {
 
 /// A whole fixture: one scenario line, then one line per request in dispatch order.
 struct decision_fixture {
-  fixture_scenario scenario;
-  std::vector<fixture_request> requests;
+  fixture_scenario scenario;  ///< the fleet and policy settings the sequence was recorded with
+  std::vector<fixture_request> requests;  ///< the requests, in dispatch order
 };
 
 /// Parses fixture text; `source` names it in errors ("file:line: what is wrong").

@@ -14,6 +14,7 @@ namespace planetserve::workload {
 /// libraries, and datasets and arrival times must be identical for a seed on every machine.
 class rng {
  public:
+  /// A generator seeded with `seed` (through splitmix64).
   explicit rng(std::uint64_t seed = 0) noexcept {
     std::uint64_t x = seed;
     for (auto& word : s_) word = splitmix64(x);

@@ -58,6 +58,14 @@ boost::system::error_code parse_trace_line(std::string_view line, const trace_co
 /// Reads a trace file in blocks, stopping at max_requests; errors name the file and line.
 result<trace> read_trace(const std::filesystem::path& file, const trace_config& config, diagnostics& diag);
 
+/// The trace as JSONL, one {"timestamp", "input_length", "output_length", "hash_ids"} object
+/// per line (timestamps in whole milliseconds when they are whole).
+std::string to_trace_jsonl(const std::vector<trace_request>& requests);
+
+/// Writes to_trace_jsonl(requests) to `file`; fails with file_unwritable naming the file.
+boost::system::error_code write_trace(const std::filesystem::path& file, const std::vector<trace_request>& requests,
+                                      diagnostics& diag);
+
 /// Appends the text of block `hash_id`: `tokens` words, each a single token to Llama 3's
 /// tokenizer (and about one to the approximate tokenizer), each with a leading space so that
 /// blocks tokenize apart. The same id always gives the same bytes.

@@ -14,7 +14,7 @@ void outcome::reset() noexcept {
   status = 0;
   error.clear();
   error_text.clear();
-  start = sent = last_byte = clock::time_point{};
+  start = sent = last_byte = http::clock::time_point{};
   first_token.reset();
   chunk_times.clear();
   content_chunks = content_bytes = 0;
@@ -46,7 +46,7 @@ inline bool is_event_stream(std::string_view ct) {
 }
 
 // Applies one decoded chunk to the outcome and tells the handler.
-inline void apply_chunk(const chunk& ch, clock::time_point t, const call& c, outcome& out,
+inline void apply_chunk(const chunk& ch, http::clock::time_point t, const call& c, outcome& out,
                         const event_handler& on_event) {
   if (ch.error) {
     if (!out.error) {
@@ -89,7 +89,7 @@ inline void apply_chunk(const chunk& ch, clock::time_point t, const call& c, out
 boost::asio::awaitable<void> async_stream_completion(http::client& client, const call& c,
                                                      outcome& out, const event_handler& on_event) {
   out.reset();
-  out.start = clock::now();
+  out.start = http::clock::now();
   std::array<http::header_field, 1> headers;
   std::size_t n_headers = 0;
   if (!c.api_key.empty()) {
@@ -104,7 +104,7 @@ boost::asio::awaitable<void> async_stream_completion(http::client& client, const
   if (!opened) {
     out.error = opened.error();
     out.error_text = std::move(diag.message);
-    out.last_byte = clock::now();
+    out.last_byte = http::clock::now();
     co_return;
   }
   http::response_reader& r = *opened;
@@ -120,7 +120,7 @@ boost::asio::awaitable<void> async_stream_completion(http::client& client, const
       out.error_text = std::move(diag.message);
       co_return;
     }
-    out.last_byte = clock::now();
+    out.last_byte = http::clock::now();
     out.error = map_http_error(out.status, body, detail::describe(client, c.kind), diag);
     out.error_text = std::move(diag.message);
     co_return;
@@ -170,7 +170,7 @@ boost::asio::awaitable<void> async_stream_completion(http::client& client, const
       co_return;
     }
     if (piece->bytes.empty() && r.done()) break;
-    const clock::time_point t = piece->arrived;
+    const http::clock::time_point t = piece->arrived;
     out.last_byte = t;
     auto ec = sse.feed(piece->bytes, [&](const http::sse_event& e) {
       if (e.data == "[DONE]") {

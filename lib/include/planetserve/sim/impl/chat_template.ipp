@@ -59,7 +59,7 @@ namespace detail {
 
 // Llama 3's shape; `preamble` opens an always-written system turn (Llama 3.1) unless
 // `always_system` is false (Llama 3.0: only the messages' own turns).
-inline std::string render_llama3(const std::vector<chat_message>& messages, bool add_generation_prompt,
+inline std::string render_llama3(const std::vector<workload::chat_message>& messages, bool add_generation_prompt,
                                  std::pair<std::size_t, std::size_t>* last_content, bool always_system,
                                  std::string_view preamble) {
   std::string out = "<|begin_of_text|>";
@@ -91,7 +91,7 @@ inline std::string render_llama3(const std::vector<chat_message>& messages, bool
 
 // ChatML as Qwen 2.5's template writes it: contents as sent (no trim), a default system
 // turn when the conversation opens without one.
-inline std::string render_chatml(const std::vector<chat_message>& messages, bool add_generation_prompt,
+inline std::string render_chatml(const std::vector<workload::chat_message>& messages, bool add_generation_prompt,
                                  std::pair<std::size_t, std::size_t>* last_content, std::string_view default_system) {
   std::string out;
   auto turn = [&](std::string_view role, std::string_view content) {
@@ -111,12 +111,12 @@ inline std::string render_chatml(const std::vector<chat_message>& messages, bool
 
 }  // namespace detail
 
-std::string render_llama3_chat(const std::vector<chat_message>& messages, bool add_generation_prompt,
+std::string render_llama3_chat(const std::vector<workload::chat_message>& messages, bool add_generation_prompt,
                                std::pair<std::size_t, std::size_t>* last_content) {
   return chat_template::llama3_1().render(messages, add_generation_prompt, last_content);
 }
 
-std::string chat_template::render(const std::vector<chat_message>& messages, bool add_generation_prompt,
+std::string chat_template::render(const std::vector<workload::chat_message>& messages, bool add_generation_prompt,
                                   std::pair<std::size_t, std::size_t>* last_content) const {
   if (shape == chat_template_shape::chatml)
     return detail::render_chatml(messages, add_generation_prompt, last_content, default_system);
@@ -255,7 +255,7 @@ result<chat_template> load_chat_template(const std::filesystem::path& file, diag
   return make_error_code(error::wrong_field_type);
 }
 
-std::vector<tokenize::token_id> llama3_chat_prompt(const std::vector<chat_message>& messages,
+std::vector<tokenize::token_id> llama3_chat_prompt(const std::vector<workload::chat_message>& messages,
                                                    const tokenize::tokenizer& tok, bool add_generation_prompt) {
   return tok.encode(render_llama3_chat(messages, add_generation_prompt));
 }

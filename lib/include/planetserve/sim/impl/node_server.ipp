@@ -234,7 +234,7 @@ struct node_state : std::enable_shared_from_this<node_state> {
   std::uint64_t next_id = 0;
   std::uint64_t id_salt = 0;
   std::string expected_auth;
-  node_stats stats;
+  node_server_stats stats;
   std::shared_ptr<const tokenize::tokenizer> tokenizer;  // cfg.tokenizer, or the default
   metrics_page_config page;
   std::string metrics_buf;
@@ -355,14 +355,14 @@ inline std::optional<request_error> render_chat(const njson::object& o, const ch
   if (!it->value().is_array()) return type_error("messages", "a valid list");
   const auto& msgs = it->value().get_array();
   if (msgs.empty()) return request_error{400, "List should have at least 1 item (field `messages`)", "messages"};
-  std::vector<chat_message> messages;
+  std::vector<workload::chat_message> messages;
   messages.reserve(msgs.size());
   for (const auto& m : msgs) {
     if (!m.is_object()) return type_error("messages", "a list of message objects");
     const auto& mo = m.get_object();
     auto role = mo.find("role");
     if (role == mo.end() || !role->value().is_string()) return type_error("messages.role", "a valid string");
-    chat_message cm;
+    workload::chat_message cm;
     cm.role.assign(role->value().get_string().data(), role->value().get_string().size());
     if (auto c = mo.find("content"); c != mo.end())
       if (auto e = read_text_content(c->value(), cm.content)) return e;
@@ -1009,7 +1009,7 @@ void node_server::stop() noexcept { state_->stop_all(); }
 
 const sim::engine& node_server::engine() const noexcept { return state_->eng; }
 const node_config& node_server::config() const noexcept { return state_->cfg; }
-const node_stats& node_server::stats() const noexcept { return state_->stats; }
+const node_server_stats& node_server::stats() const noexcept { return state_->stats; }
 const http::server_stats& node_server::http_stats() const noexcept { return state_->server.stats(); }
 
 }  // namespace planetserve::sim

@@ -115,4 +115,21 @@ boost::system::error_code read_lines(const std::filesystem::path& file, Add&& ad
   return {};
 }
 
+/// Writes `text` to `file` (truncating it); fails with file_unwritable naming the file.
+inline boost::system::error_code write_text_file(const std::filesystem::path& file, std::string_view text,
+                                                 diagnostics& diag) {
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  if (!out) {
+    diag.message = file.string() + ": cannot be opened for writing (" + std::strerror(errno) + ")";
+    return make_error_code(error::file_unwritable);
+  }
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  out.close();
+  if (!out) {
+    diag.message = file.string() + ": write failed";
+    return make_error_code(error::file_unwritable);
+  }
+  return {};
+}
+
 }  // namespace planetserve::workload::detail

@@ -369,19 +369,7 @@ std::string to_jsonl(const std::vector<std::string>& prompts, std::string_view f
 
 boost::system::error_code write_dataset(const std::filesystem::path& file, const std::vector<std::string>& prompts,
                                         std::string_view field, diagnostics& diag) {
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  if (!out) {
-    diag.message = file.string() + ": cannot be opened for writing (" + std::strerror(errno) + ")";
-    return make_error_code(error::file_unwritable);
-  }
-  const std::string text = to_jsonl(prompts, field);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
-  out.close();
-  if (!out) {
-    diag.message = file.string() + ": write failed";
-    return make_error_code(error::file_unwritable);
-  }
-  return {};
+  return detail::write_text_file(file, to_jsonl(prompts, field), diag);
 }
 
 }  // namespace planetserve::workload

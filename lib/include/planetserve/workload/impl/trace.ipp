@@ -8,6 +8,7 @@
 #include <boost/json/parser.hpp>
 #include <boost/json/value.hpp>
 
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -226,6 +227,36 @@ result<trace> read_trace(const std::filesystem::path& file, const trace_config& 
     return make_error_code(error::empty_input);
   }
   return t;
+}
+
+std::string to_trace_jsonl(const std::vector<trace_request>& requests) {
+  std::string out;
+  char num[32];
+  const auto put = [&](auto v) {
+    const auto r = std::to_chars(num, num + sizeof num, v);
+    out.append(num, r.ptr);
+  };
+  for (const auto& q : requests) {
+    out += "{\"timestamp\": ";
+    if (q.timestamp_ms == std::floor(q.timestamp_ms) && q.timestamp_ms < 9e15) put(static_cast<std::uint64_t>(q.timestamp_ms));
+    else put(q.timestamp_ms);
+    out += ", \"input_length\": ";
+    put(q.input_length);
+    out += ", \"output_length\": ";
+    put(q.output_length);
+    out += ", \"hash_ids\": [";
+    for (std::size_t j = 0; j < q.hash_ids.size(); ++j) {
+      if (j) out += ", ";
+      put(q.hash_ids[j]);
+    }
+    out += "]}\n";
+  }
+  return out;
+}
+
+boost::system::error_code write_trace(const std::filesystem::path& file, const std::vector<trace_request>& requests,
+                                      diagnostics& diag) {
+  return detail::write_text_file(file, to_trace_jsonl(requests), diag);
 }
 
 void append_block_text(std::uint64_t hash_id, std::size_t tokens, std::string& out) {

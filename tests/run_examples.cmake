@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# Configures, builds and runs tests/consumer against the staged install (ctest script mode).
+# Configures and builds examples/ against the staged install, then runs every example (ctest script mode).
 set(args -S ${SOURCE} -B ${BINARY} -G ${GENERATOR} -DCMAKE_PREFIX_PATH=${STAGE}
   -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_BUILD_TYPE=Debug)
 if(LAUNCHER)
@@ -9,16 +9,18 @@ if(SANITIZE)
   list(APPEND args "-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined"
     "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined")
 endif()
-foreach(step IN ITEMS configure build run)
+set(steps configure build route_prompts custom_policy stream_completion scrape_metrics emulator_test)
+foreach(step IN LISTS steps)
   if(step STREQUAL configure)
     set(cmd ${CMAKE_COMMAND} ${args})
   elseif(step STREQUAL build)
     set(cmd ${CMAKE_COMMAND} --build ${BINARY})
   else()
-    set(cmd ${BINARY}/consumer)
+    message(STATUS "== ${step}")
+    set(cmd ${BINARY}/${step})
   endif()
   execute_process(COMMAND ${cmd} RESULT_VARIABLE rc)
   if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "consumer ${step} failed (${rc})")
+    message(FATAL_ERROR "examples: ${step} failed (${rc})")
   endif()
 endforeach()

@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: MIT
+// <planetserve/experiment.hpp>: every public header of the experiment module: the experiment runner, its records, summaries, reports and charts.
+#pragma once
+
+#include <planetserve/experiment/atomic_file.hpp>
+#include <planetserve/experiment/metrics_page.hpp>
+#include <planetserve/experiment/node_timeline.hpp>
+#include <planetserve/experiment/output_layout.hpp>
+#include <planetserve/experiment/plot.hpp>
+#include <planetserve/experiment/report.hpp>
+#include <planetserve/experiment/report_rebuild.hpp>
+#include <planetserve/experiment/request_record.hpp>
+#include <planetserve/experiment/run_charts.hpp>
+#include <planetserve/experiment/run_config.hpp>
+#include <planetserve/experiment/run_outputs.hpp>
+#include <planetserve/experiment/runner.hpp>
+#include <planetserve/experiment/seed_summary.hpp>
+#include <planetserve/experiment/stats.hpp>
+#include <planetserve/experiment/summary.hpp>
+#include <planetserve/experiment/wait_group.hpp>
