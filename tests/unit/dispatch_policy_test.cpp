@@ -42,7 +42,7 @@ d::node_index route(d::policy& p, const std::vector<token_id>& tokens) {
 
 TEST_CASE("dispatch factory: every known name builds, unknown names do not", "[dispatch]") {
   const auto known = d::known_policies();
-  REQUIRE(known.size() == 7);
+  REQUIRE(known.size() == 8);
   for (const auto& info : known) {
     auto p = d::make_policy(info.name, config(3));
     REQUIRE(p);
@@ -50,7 +50,7 @@ TEST_CASE("dispatch factory: every known name builds, unknown names do not", "[d
     CHECK_FALSE(info.description.empty());
   }
   CHECK(d::make_policy("round-robin", config(3)) == nullptr);
-  CHECK(d::known_policy_names() == "rr, lb, least-loaded, random, p2c, cache-aware, hrt");
+  CHECK(d::known_policy_names() == "rr, lb, least-loaded, random, p2c, cache-aware, hrt, session");
   auto bad = config(0);
   CHECK_FALSE(d::check(bad).empty());
   CHECK_THROWS_AS(d::make_policy("rr", bad), std::invalid_argument);

@@ -20,3 +20,4 @@
 #include <planetserve/dispatch/request_view.hpp>
 #include <planetserve/dispatch/rr_policy.hpp>
 #include <planetserve/dispatch/seed_lb_policy.hpp>
+#include <planetserve/dispatch/session_policy.hpp>

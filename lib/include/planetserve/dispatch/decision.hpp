@@ -29,6 +29,8 @@ enum class rule : std::uint8_t {
   longest_prefix,    ///< hrt: least loaded among the nodes holding the longest prefix
   saved_vs_load,     ///< hrt: longest-prefix holders overloaded: best tokens saved minus load cost
   no_prefix,         ///< hrt: no node holds any prefix: least loaded
+  session_home,      ///< session: the session's home node on the hash ring
+  session_fallback,  ///< session: home unavailable or overloaded: next acceptable node on the ring
   custom,            ///< a user policy's own rule (decision::custom_rule names it)
 };
 

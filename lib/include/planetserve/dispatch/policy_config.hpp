@@ -54,6 +54,16 @@ struct hrt_config {
   double kv_usage_weight = 1.0;       ///< load units added at 100% KV-cache usage (when /metrics shows it)
 };
 
+/// `session`, session affinity on a consistent-hash ring with a load fallback.
+struct session_config {
+  /// Ring points per node. 160 is ketama's choice (also uhashring's, which vLLM's production-stack
+  /// session router uses): each node's share of the ring then varies by about 1/sqrt(160) = 8%,
+  /// and a lookup is a binary search over 160 x nodes points.
+  std::size_t virtual_nodes = 160;
+  double balance_abs = 4;    ///< home overloaded if it has more than this many in flight above the least loaded ...
+  double balance_rel = 1.5;  ///< ... and more than this times the least loaded node's count
+};
+
 /// Settings shared by all policies, plus each policy's own.
 struct policy_config {
   std::size_t nodes = 1;             ///< fleet size (any count, >= 1)
@@ -63,6 +73,7 @@ struct policy_config {
   lb_config lb{};                    ///< `lb`
   cache_aware_config cache_aware{};  ///< `cache-aware`
   hrt_config hrt{};                  ///< `hrt`
+  session_config session{};          ///< `session`
 };
 
 /// Empty if `config` is usable, else what is wrong (names the field).

@@ -14,6 +14,7 @@ namespace planetserve::dispatch {
 struct request_view {
   std::span<const tokenize::token_id> tokens;  ///< the prompt's token ids; not copied, must outlive the call
   std::uint64_t id = 0;                        ///< the caller's request id (for its own bookkeeping)
+  std::uint64_t session = 0;                   ///< the request's conversation (session_key of its id); 0: none
 };
 
 }  // namespace planetserve::dispatch

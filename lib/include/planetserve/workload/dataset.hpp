@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -94,6 +95,10 @@ result<dataset> read_dataset(const std::filesystem::path& file, const dataset_co
 /// Fails with file_unwritable naming the file.
 boost::system::error_code write_dataset(const std::filesystem::path& file, const std::vector<std::string>& prompts,
                                         std::string_view field, diagnostics& diag);
+
+/// The text prefix routing and the completions API see for a chat prompt: the message
+/// contents joined by "\n" (what prompt::text holds for a messages array).
+std::string message_text(std::span<const chat_message> messages);
 
 /// The JSONL text write_dataset would write.
 std::string to_jsonl(const std::vector<std::string>& prompts, std::string_view field);

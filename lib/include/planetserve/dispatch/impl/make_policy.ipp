@@ -11,6 +11,7 @@
 #include <planetserve/dispatch/random_policy.hpp>
 #include <planetserve/dispatch/rr_policy.hpp>
 #include <planetserve/dispatch/seed_lb_policy.hpp>
+#include <planetserve/dispatch/session_policy.hpp>
 
 #include <array>
 #include <stdexcept>
@@ -18,7 +19,7 @@
 namespace planetserve::dispatch {
 namespace {
 
-constexpr std::array<policy_info, 7> registry{{
+constexpr std::array<policy_info, 8> registry{{
     {"rr", "round-robin over available nodes (the seed's baseline)"},
     {"lb",
      "the seed's PlanetServe policy: best prefix match (at least --lb-min-match of the prompt) "
@@ -38,6 +39,10 @@ constexpr std::array<policy_info, 7> registry{{
     {"hrt",
      "HR-tree policy: least loaded node among those holding the longest prefix, scored in "
      "tokens saved; load from /metrics plus own dispatches since; random ties"},
+    {"session",
+     "session affinity: a session's requests go to its node on a consistent-hash ring (160 points "
+     "per node); an unavailable or overloaded home (over 4 in flight above the least loaded and "
+     "1.5x its count) passes to the next node on the ring; no session: fewest in flight"},
 }};
 
 }  // namespace
@@ -66,6 +71,7 @@ std::unique_ptr<policy> make_policy(std::string_view name, const policy_config& 
   if (name == "p2c") return std::make_unique<p2c_policy>(config);
   if (name == "cache-aware") return std::make_unique<cache_aware_policy>(config);
   if (name == "hrt") return std::make_unique<hrt_policy>(config);
+  if (name == "session") return std::make_unique<session_policy>(config);
   return nullptr;
 }
 

@@ -25,6 +25,8 @@ std::string_view to_string(rule r) noexcept {
     case rule::longest_prefix: return "longest-prefix";
     case rule::saved_vs_load: return "saved-vs-load";
     case rule::no_prefix: return "no-prefix";
+    case rule::session_home: return "session-home";
+    case rule::session_fallback: return "session-fallback";
     case rule::custom: return "custom";
   }
   return "?";
@@ -60,6 +62,10 @@ std::string check(const policy_config& c) {
   if (!(c.hrt.max_imbalance >= 0)) return "hrt.max_imbalance: must not be negative";
   if (!(c.hrt.tokens_per_load >= 0)) return "hrt.tokens_per_load: must not be negative";
   if (!(c.hrt.kv_usage_weight >= 0)) return "hrt.kv_usage_weight: must not be negative";
+  if (c.session.virtual_nodes == 0) return "session.virtual_nodes: must be at least 1";
+  if (c.session.virtual_nodes > 100'000) return "session.virtual_nodes: at most 100000 per node";
+  if (!(c.session.balance_abs >= 0)) return "session.balance_abs: must not be negative";
+  if (!(c.session.balance_rel >= 1)) return "session.balance_rel: must be at least 1";
   return {};
 }
 

@@ -4,6 +4,7 @@
 
 #include <planetserve/workload/dataset.hpp>
 #include <planetserve/workload/detail/jsonl_file.hpp>
+#include <planetserve/workload/detail/jsonl_lines.hpp>
 #include <planetserve/workload/detail/utf8.hpp>
 #include <planetserve/workload/trace.hpp>
 
@@ -103,11 +104,7 @@ inline boost::system::error_code read_messages(const boost::json::array& arr, co
     if (auto ec = read_content(*content, where + ".content", m.content, diag)) return ec;
     out.messages.push_back(std::move(m));
   }
-  out.text.clear();
-  for (std::size_t i = 0; i < out.messages.size(); ++i) {
-    if (i) out.text += '\n';
-    out.text += out.messages[i].content;
-  }
+  out.text = message_text(out.messages);
   if (out.text.empty()) {
     diag.message = "field " + dq(field) + " holds only empty messages";
     return make_error_code(error::empty_input);
@@ -115,16 +112,29 @@ inline boost::system::error_code read_messages(const boost::json::array& arr, co
   return {};
 }
 
-}  // namespace detail
+/// The object's first keys, quoted and joined by ", " (for "the line has ..." messages).
+inline std::string key_list(const boost::json::object& obj) {
+  std::string keys;
+  std::size_t shown = 0;
+  for (const auto& kv : obj) {
+    if (shown == 8) {
+      keys += ", ...";
+      break;
+    }
+    if (shown++) keys += ", ";
+    keys += dq(std::string_view(kv.key().data(), kv.key().size()));
+  }
+  return keys;
+}
 
-boost::system::error_code parse_line(std::string_view line, const dataset_config& config, prompt& out,
-                                     diagnostics& diag) {
+boost::system::error_code parse_json_object(std::string_view line, const dataset_config& config,
+                                            std::string_view example, boost::json::value& out, diagnostics& diag) {
   if (line.size() > config.max_line_bytes) {
     diag.message = "line is " + std::to_string(line.size()) + " bytes, over the limit of " +
                    std::to_string(config.max_line_bytes) + " bytes (raise max_line_bytes / --max-line-bytes)";
     return make_error_code(error::line_too_long);
   }
-  if (const auto bad = detail::find_invalid_utf8(line); bad != std::string_view::npos) {
+  if (const auto bad = find_invalid_utf8(line); bad != std::string_view::npos) {
     diag.message = "invalid UTF-8 at byte " + std::to_string(bad + 1) + " of the line";
     return make_error_code(error::invalid_utf8);
   }
@@ -140,25 +150,68 @@ boost::system::error_code parse_line(std::string_view line, const dataset_config
                    " (" + ec.message() + ")";
     return make_error_code(error::invalid_json);
   }
-  const boost::json::value v = parser.release();
-  const auto* obj = v.if_object();
-  if (!obj) {
-    diag.message = std::string("invalid JSON line: it is ") + detail::kind_name(v.kind()) +
-                   ", expected an object like {" + detail::dq(config.field) + ": \"...\"}";
+  out = parser.release();
+  if (!out.is_object()) {
+    diag.message = std::string("invalid JSON line: it is ") + kind_name(out.kind()) + ", expected an object like " +
+                   std::string(example);
     return make_error_code(error::invalid_json);
   }
+  return {};
+}
+
+boost::system::error_code jsonl_lines::add(std::string_view line, diagnostics& diag) {
+  ++line_no_;
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (is_blank(line)) return {};
+  ++lines_;
+  line_diag_.clear();
+  if (auto ec = parse(line, line_no_, line_diag_)) {
+    std::string where = source_ + ":" + std::to_string(line_no_) + ": " + line_diag_.message;
+    if (!config_.skip_bad_lines) {
+      diag.message = std::move(where);
+      return ec;
+    }
+    ++skipped_;
+    if (skip_reasons_.size() < max_skip_reasons) skip_reasons_.push_back(std::move(where));
+  }
+  return {};
+}
+
+boost::system::error_code jsonl_lines::nothing_read(diagnostics& diag) const {
+  if (lines_ == 0) {
+    diag.message = source_ + ": holds no JSON lines (only blank lines)";
+  } else {
+    diag.message = source_ + ": all " + std::to_string(lines_) + " lines are bad; the first: " +
+                   (skip_reasons_.empty() ? std::string("?") : skip_reasons_.front());
+  }
+  return make_error_code(error::empty_input);
+}
+
+boost::system::error_code jsonl_lines::feed_text(std::string_view text, diagnostics& diag) {
+  if (const char* why = binary_reason(text)) {
+    diag.message = source_ + ": not a JSONL text file: " + why;
+    return make_error_code(error::binary_file);
+  }
+  return for_each_line(
+      drop_bom(text), [&](std::string_view line) { return add(line, diag); }, [&] { return full(); });
+}
+
+boost::system::error_code jsonl_lines::feed_file(const std::filesystem::path& file, diagnostics& diag) {
+  return read_lines(
+      file, [&](std::string_view line) { return add(line, diag); }, [&] { return full(); }, diag);
+}
+
+}  // namespace detail
+
+boost::system::error_code parse_line(std::string_view line, const dataset_config& config, prompt& out,
+                                     diagnostics& diag) {
+  boost::json::value v;
+  if (auto ec = detail::parse_json_object(line, config, "{" + detail::dq(config.field) + ": \"...\"}", v, diag))
+    return ec;
+  const auto* obj = &v.get_object();
   const auto* field = obj->if_contains(boost::json::string_view(config.field.data(), config.field.size()));
   if (!field) {
-    std::string keys;
-    std::size_t shown = 0;
-    for (const auto& kv : *obj) {
-      if (shown == 8) {
-        keys += ", ...";
-        break;
-      }
-      if (shown++) keys += ", ";
-      keys += detail::dq(std::string_view(kv.key().data(), kv.key().size()));
-    }
+    const std::string keys = detail::key_list(*obj);
     diag.message = "missing field " + detail::dq(config.field) +
                    (keys.empty() ? std::string(" (the object is empty)") : " (the line has " + keys + ")") +
                    "; choose the field with --field";
@@ -184,72 +237,43 @@ namespace detail {
 
 /// Turns JSONL lines into a dataset one line at a time: the in-memory and the file reader
 /// share it, so a file is read only as far as max_prompts needs.
-class dataset_builder {
+class dataset_builder final : public jsonl_lines {
  public:
-  dataset_builder(std::string_view source, const dataset_config& config) : config_(config) {
+  dataset_builder(std::string_view source, const dataset_config& config) : jsonl_lines(source, config), config_(config) {
     out_.source.assign(source);
     out_.field = config.field;
   }
 
   /// Whether max_prompts prompts are in.
-  bool full() const noexcept { return config_.max_prompts && out_.prompts.size() >= config_.max_prompts; }
-
-  /// One line without its '\n'. Fails on a bad line unless skip_bad_lines.
-  boost::system::error_code add(std::string_view line, diagnostics& diag) {
-    ++line_no_;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (is_blank(line)) return {};
-    ++out_.lines;
-    line_diag_.clear();
-    if (auto ec = parse_line(line, config_, p_, line_diag_)) {
-      std::string where = out_.source + ":" + std::to_string(line_no_) + ": " + line_diag_.message;
-      if (!config_.skip_bad_lines) {
-        diag.message = std::move(where);
-        return ec;
-      }
-      ++out_.skipped;
-      if (out_.skip_reasons.size() < max_skip_reasons) out_.skip_reasons.push_back(std::move(where));
-      return {};
-    }
-    p_.line = line_no_;
-    out_.prompts.push_back(std::move(p_));
-    p_ = prompt{};
-    return {};
-  }
+  bool full() const noexcept override { return config_.max_prompts && out_.prompts.size() >= config_.max_prompts; }
 
   result<dataset> finish(diagnostics& diag) {
-    if (out_.prompts.empty()) {
-      if (out_.lines == 0) {
-        diag.message = out_.source + ": holds no JSON lines (only blank lines)";
-      } else {
-        diag.message = out_.source + ": all " + std::to_string(out_.lines) + " lines are bad; the first: " +
-                       (out_.skip_reasons.empty() ? std::string("?") : out_.skip_reasons.front());
-      }
-      return make_error_code(error::empty_input);
-    }
+    if (out_.prompts.empty()) return nothing_read(diag);
+    out_.lines = lines();
+    out_.skipped = skipped();
+    out_.skip_reasons = std::move(skip_reasons());
     return std::move(out_);
   }
 
  private:
+  boost::system::error_code parse(std::string_view line, std::size_t line_no, diagnostics& diag) override {
+    prompt p;
+    if (auto ec = parse_line(line, config_, p, diag)) return ec;
+    p.line = line_no;
+    out_.prompts.push_back(std::move(p));
+    return {};
+  }
+
   const dataset_config& config_;
   dataset out_;
-  std::size_t line_no_ = 0;
-  diagnostics line_diag_;
-  prompt p_;
 };
 
 }  // namespace detail
 
 result<dataset> parse_dataset(std::string_view text, std::string_view source, const dataset_config& config,
                               diagnostics& diag) {
-  if (const char* why = detail::binary_reason(text)) {
-    diag.message = std::string(source) + ": not a JSONL text file: " + why;
-    return make_error_code(error::binary_file);
-  }
   detail::dataset_builder b(source, config);
-  if (auto ec = detail::for_each_line(
-          detail::drop_bom(text), [&](std::string_view line) { return b.add(line, diag); }, [&] { return b.full(); }))
-    return ec;
+  if (auto ec = b.feed_text(text, diag)) return ec;
   return b.finish(diag);
 }
 
@@ -317,10 +341,17 @@ inline result<dataset> trace_dataset(const std::filesystem::path& file, const da
 result<dataset> read_dataset(const std::filesystem::path& file, const dataset_config& config, diagnostics& diag) {
   if (detail::is_trace(file, config)) return detail::trace_dataset(file, config, diag);
   detail::dataset_builder b(file.string(), config);
-  if (auto ec = detail::read_lines(
-          file, [&](std::string_view line) { return b.add(line, diag); }, [&] { return b.full(); }, diag))
-    return ec;
+  if (auto ec = b.feed_file(file, diag)) return ec;
   return b.finish(diag);
+}
+
+std::string message_text(std::span<const chat_message> messages) {
+  std::string out;
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    if (i) out += '\n';
+    out += messages[i].content;
+  }
+  return out;
 }
 
 std::string to_jsonl(const std::vector<std::string>& prompts, std::string_view field) {
