@@ -14,3 +14,4 @@
 #include <planetserve/sim/python_float.hpp>
 #include <planetserve/sim/random.hpp>
 #include <planetserve/sim/text_generator.hpp>
+#include <planetserve/sim/vllm_version.hpp>
