@@ -10,6 +10,7 @@
 #include <planetserve/workload/session.hpp>
 #include <planetserve/workload/session_generator.hpp>
 #include <planetserve/workload/trace.hpp>
+#include <planetserve/workload/trace_generator.hpp>
 #include <planetserve/workload/workload_stats.hpp>
 
 #include <boost/json/serialize.hpp>
@@ -204,6 +205,19 @@ int print_stats(const std::string& file, const ws::dataset_config& config, const
   return cli::exit_ok;
 }
 
+/// Writes `text` to `out_file` ('-': standard output); false when it could not.
+bool write_out(const std::string& out_file, const std::string& text) {
+  if (out_file == "-") {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return std::fflush(stdout) == 0;
+  }
+  std::ofstream out(out_file, std::ios::binary | std::ios::trunc);
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  out.close();
+  if (!out) std::cerr << "pswm gen: " << out_file << ": cannot be written\n";
+  return static_cast<bool>(out);
+}
+
 }  // namespace
 
 int cmd_gen(int argc, char** argv) {
@@ -211,21 +225,28 @@ int cmd_gen(int argc, char** argv) {
   std::string turns = "2-6", user_tokens = "20-80", reply_tokens = "50-200";
   ws::generator_config g;
   ws::session_generator_config sg;
+  ws::trace_generator_config tg;
   ws::dataset_config read;
   stats_options so;
   so.reuse.cache_blocks = 4096;
   cli::po::options_description options("Options");
   // clang-format off
   options.add_options()
-    ("kind", cli::po::value(&kind)->default_value(kind), "toolbench | loogle | aaps | mixed | multiturn")
+    ("kind", cli::po::value(&kind)->default_value(kind), "toolbench | loogle | aaps | mixed | multiturn | mooncake")
+    ("rate", cli::po::value(&tg.rate_per_s)->default_value(tg.rate_per_s, "1"),
+     "mooncake: Poisson arrivals, requests per second (the trace's timestamps)")
+    ("input-tokens-mean", cli::po::value(&tg.input_tokens_mean)->default_value(tg.input_tokens_mean, "7000"),
+     "mooncake: mean input_length (lognormal)")
+    ("output-tokens-mean", cli::po::value(&tg.output_tokens_mean)->default_value(tg.output_tokens_mean, "400"),
+     "mooncake: mean output_length (lognormal)")
     ("count", cli::po::value(&g.count)->default_value(g.count), "number of prompts (multiturn: of conversations)")
     ("seed", cli::po::value(&g.seed)->default_value(g.seed), "random seed (same seed, same bytes)")
     ("out,o", cli::po::value(&out_file), "write the JSONL here ('-' for standard output)")
     ("groups", cli::po::value(&g.groups)->default_value(0),
      "shared-prefix groups: tool sets (toolbench, default 32), documents (loogle, default count/6), "
-     "preambles (aaps, default 1); 0 = default")
+     "preambles (aaps, default 1), prefix families after a shared first block (mooncake, default 100); 0 = default")
     ("zipf", cli::po::value(&g.zipf_s)->default_value(g.zipf_s, "1.1"),
-     "toolbench: Zipf exponent of tool-set popularity (0 = uniform)")
+     "toolbench, mooncake: Zipf exponent of tool-set / family popularity (0 = uniform; mooncake's default 1)")
     ("prefix-tokens", cli::po::value(&prefix),
      "shared prefix length N or MIN-MAX in generator units (four-byte word pieces, about 1.6 per "
      "Llama 3 token; defaults: toolbench 1500-3000, loogle 3000-5000, aaps 60-100)")
@@ -249,7 +270,7 @@ int cmd_gen(int argc, char** argv) {
     ("max-line-bytes", cli::po::value(&read.max_line_bytes)->default_value(read.max_line_bytes),
      "--stats: longest accepted line")
     ("trace-block-tokens", cli::po::value(&read.trace_block_tokens)->default_value(read.trace_block_tokens),
-     "--stats on a Mooncake trace: tokens per hash id (512 for Mooncake's traces, 16 for Alibaba's)")
+     "mooncake, and --stats on a trace: tokens per hash id (512 for Mooncake's traces, 16 for Alibaba's)")
     ("nodes", cli::po::value(&so.reuse.nodes)->default_value(so.reuse.nodes),
      "--stats: fleet size for the per-node cache ceilings")
     ("cache-blocks", cli::po::value(&so.reuse.cache_blocks)->default_value(so.reuse.cache_blocks),
@@ -262,10 +283,12 @@ int cmd_gen(int argc, char** argv) {
   const std::string usage =
       "Usage: pswm gen --kind toolbench|loogle|aaps|mixed --count N --seed S --out FILE [knobs]\n"
       "       pswm gen --kind multiturn --count N --turns 2-6 --out FILE [--system-tokens N]\n"
+      "       pswm gen --kind mooncake --count N --rate R --out FILE [--groups F] [--trace-block-tokens B]\n"
       "       pswm gen --stats FILE [--field F] [--nodes N] [--cache-blocks B] [--json]\n\n"
       "Generates a synthetic JSONL workload ({\"workload\": \"...\"} per line) whose shared-prefix\n"
       "structure matches the named kind, or ShareGPT-style conversations ({\"id\", \"conversations\":\n"
-      "[{\"from\", \"value\"}]} per line) for multiturn; describes a prompt or conversation file with --stats.";
+      "[{\"from\", \"value\"}]} per line) for multiturn, a Mooncake-format trace ({\"timestamp\",\n"
+      "\"input_length\", \"output_length\", \"hash_ids\"} per line) for mooncake; describes a prompt or conversation file with --stats.";
   const auto vm = cli::parse(argc, argv, usage, options, nullptr, code);
   if (!vm) return code;
   if (field.empty()) throw cli::usage_error("--field: must not be empty");
@@ -298,22 +321,32 @@ int cmd_gen(int argc, char** argv) {
     planetserve::diagnostics diag;
     auto sessions = ws::generate_sessions(sg, diag);
     if (!sessions) throw cli::usage_error(diag.message);
-    const std::string text = ws::to_sharegpt_jsonl(*sessions);
-    if (out_file == "-") {
-      std::fwrite(text.data(), 1, text.size(), stdout);
-      return std::fflush(stdout) == 0 ? cli::exit_ok : cli::exit_failure;
-    }
-    std::ofstream out(out_file, std::ios::binary | std::ios::trunc);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    out.close();
-    if (!out) {
-      std::cerr << "pswm gen: " << out_file << ": cannot be written\n";
-      return cli::exit_failure;
-    }
+    if (!write_out(out_file, ws::to_sharegpt_jsonl(*sessions))) return cli::exit_failure;
+    if (out_file == "-") return cli::exit_ok;
     std::size_t turns_written = 0;
     for (const auto& s : *sessions) turns_written += s.turns.size();
     std::cerr << "pswm gen: wrote " << sessions->size() << " multiturn conversations (" << turns_written
               << " turns) to " << out_file << "\n";
+    return cli::exit_ok;
+  }
+  if (kind == "mooncake") {
+    if (g.count == 0) throw cli::usage_error("--count: must be at least 1");
+    if (out_file.empty()) throw cli::usage_error("--out: give the file to write ('-' for standard output)");
+    if (!(tg.rate_per_s > 0) || tg.rate_per_s > 1e6) throw cli::usage_error("--rate: requests per second, above 0");
+    if (read.trace_block_tokens == 0 || read.trace_block_tokens > 1'000'000)
+      throw cli::usage_error("--trace-block-tokens: between 1 and 1000000");
+    if (!(tg.input_tokens_mean >= 1) || tg.input_tokens_mean > 1e6 || !(tg.output_tokens_mean >= 1) ||
+        tg.output_tokens_mean > 1e6)
+      throw cli::usage_error("--input-tokens-mean and --output-tokens-mean: between 1 and 1000000");
+    if (g.groups > 1'000'000) throw cli::usage_error("--groups: at most 1000000");
+    tg.requests = g.count;
+    tg.seed = g.seed;
+    tg.block_tokens = read.trace_block_tokens;
+    if (g.groups) tg.families = g.groups;
+    if (vm->count("zipf") && !vm->at("zipf").defaulted()) tg.family_zipf = g.zipf_s;
+    if (!write_out(out_file, ws::to_trace_jsonl(ws::generate_trace(tg)))) return cli::exit_failure;
+    if (out_file != "-")
+      std::cerr << "pswm gen: wrote a " << tg.requests << "-request Mooncake-format trace to " << out_file << "\n";
     return cli::exit_ok;
   }
   const auto k = ws::parse_dataset_kind(kind);

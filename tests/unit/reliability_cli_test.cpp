@@ -4,8 +4,11 @@
 // The binary is found beside this test executable (<build>/tests/.. /apps/pswm/pswm); when it
 // was not built (PLANETSERVE_BUILD_APPS=OFF) these tests say so and pass nothing else.
 #include <planetserve/experiment/report.hpp>
+#include <planetserve/workload/trace.hpp>
 
 #include "unit/reliability_support.hpp"
+
+#include <boost/json/parse.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -423,4 +426,36 @@ TEST_CASE("reliability cli: pswm report exits non-zero naming unreadable lines, 
   CHECK(partial.stdout_text().find("4 / 0") != std::string::npos);
   CHECK(partial.stderr_text().find("outputs incomplete") != std::string::npos);
   CHECK(fs::exists(log_dir / "summary.json"));
+}
+
+TEST_CASE("reliability cli: pswm gen --kind mooncake writes a trace that --stats and the trace reader read back", "[reliability][cli][trace]") {
+  const auto exe = pswm_binary();
+  if (exe.empty()) {
+    WARN("pswm binary not found beside the test executable: skipped");
+    return;
+  }
+  rt::temp_dir tmp("gen-trace");
+  child gen(exe, {"gen", "--kind", "mooncake", "--count", "50", "--rate", "10", "--groups", "5", "--seed", "9", "--out", (tmp.path / "t.jsonl").string()},
+            tmp.path, "gen");
+  REQUIRE(gen.wait(30s));
+  INFO(gen.stderr_text());
+  REQUIRE(gen.exit_code() == 0);
+  planetserve::diagnostics diag;
+  auto t = planetserve::workload::read_trace(tmp.path / "t.jsonl", {}, diag);
+  INFO(diag.message);
+  REQUIRE(t.has_value());
+  CHECK(t->requests.size() == 50);
+  child stats(exe, {"gen", "--stats", (tmp.path / "t.jsonl").string(), "--json"}, tmp.path, "stats");
+  REQUIRE(stats.wait(30s));
+  INFO(stats.stderr_text());
+  REQUIRE(stats.exit_code() == 0);
+  const auto j = boost::json::parse(stats.stdout_text()).as_object();
+  CHECK(j.at("requests").to_number<double>() == 50);
+  CHECK(j.at("format").as_string() == "mooncake trace");
+  CHECK(j.at("reuse_ceiling").to_number<double>() > 0.1);  // five families after one shared first block
+  // A bad value names its flag.
+  child bad(exe, {"gen", "--kind", "mooncake", "--count", "5", "--rate", "0", "--out", (tmp.path / "x.jsonl").string()}, tmp.path, "bad");
+  REQUIRE(bad.wait(30s));
+  CHECK(bad.exit_code() != 0);
+  CHECK(bad.stderr_text().find("--rate") != std::string::npos);
 }
