@@ -22,6 +22,8 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -48,6 +50,7 @@ namespace sim = planetserve::sim;
 namespace http = planetserve::http;
 namespace rt = reliability_test;
 namespace fs = std::filesystem;
+namespace json = boost::json;
 using verb = boost::beast::http::verb;
 using namespace std::chrono_literals;
 constexpr auto tuple_aw = asio::as_tuple(asio::use_awaitable);
@@ -1391,4 +1394,60 @@ TEST_CASE("trace replay: arrivals follow the timestamps times --time-scale, outp
   REQUIRE_FALSE(pr2.run);
   CHECK(r2.results().at(0).records.at(3).scheduled_s == Approx(0.03).margin(1e-9));
   CHECK(r2.results().at(0).records.at(3).completion_tokens == 1);  // still the trace's length
+}
+
+TEST_CASE("reliability: lb's predicted and the server's cached tokens are recorded; without details they stay empty",
+          "[reliability][cache-prediction]") {
+  for (const bool details : {true, false}) {
+    INFO("--enable-prompt-tokens-details " << (details ? "on" : "off"));
+    auto fc = instant_fleet(2);
+    fc.node.enable_prompt_tokens_details = details;
+    fleet_run f(details ? "cached_on" : "cached_off", fc, 40);  // 4 system prompts, each repeated
+    f.cfg.policies = {"lb", "rr"};
+    ex::runner r(f.io.get_executor(), f.cfg, f.log);
+    rt::pass_result pr;
+    drive(f.io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); }, 60s);
+    INFO(pr.diag << "\n" << f.log.str());
+    REQUIRE_FALSE(pr.run);
+    REQUIRE(r.results().size() == 2);
+    const auto& lb = r.results().at(0);
+    const auto& rr = r.results().at(1);
+    REQUIRE(lb.summary.ok == 40);
+    std::size_t predicted_hits = 0, cached_hits = 0;
+    for (const auto& rec : lb.records) {
+      REQUIRE(rec.predicted_cached_tokens.has_value());  // lb always has a model
+      CHECK(*rec.predicted_cached_tokens <= rec.prompt_tokens);
+      if (*rec.predicted_cached_tokens > 0) ++predicted_hits;
+      CHECK(rec.cached_tokens.has_value() == details);
+      if (rec.cached_tokens && *rec.cached_tokens > 0) ++cached_hits;
+    }
+    for (const auto& rec : rr.records) CHECK_FALSE(rec.predicted_cached_tokens.has_value());
+    CHECK(predicted_hits > 0);
+    CHECK(std::isnan(rr.summary.prediction.mae_tokens));
+    const auto results = json::parse(rt::slurp(lb.layout.log_dir / "experiment_results.json")).as_array();
+    const auto summary = json::parse(rt::slurp(lb.layout.log_dir / "summary.json")).as_object();
+    const auto& p = summary.at("cache_prediction").as_object();
+    if (details) {
+      CHECK(cached_hits > 0);
+      CHECK(lb.summary.prediction.compared == 40);
+      CHECK(lb.summary.prediction.hit_hit > 0);
+      CHECK(std::isfinite(lb.summary.prediction.mae_tokens));
+      CHECK(p.at("hit_table").is_object());
+      CHECK(results.at(5).as_object().at("cached_tokens").is_number());
+      CHECK(f.log.str().find("reported no cached tokens") == std::string::npos);
+    } else {
+      CHECK(lb.summary.prediction.compared == 0);
+      CHECK(p.at("mae_tokens").is_null());
+      CHECK(p.at("hit_table").is_null());
+      for (const auto& x : results) CHECK(x.as_object().at("cached_tokens").is_null());
+      // One line per policy's printed summary, not one per request.
+      const auto log = f.log.str();
+      std::size_t said = 0;
+      for (auto at = log.find("reported no cached tokens"); at != std::string::npos;
+           at = log.find("reported no cached tokens", at + 1))
+        ++said;
+      CHECK(said == 2);
+    }
+    for (const auto& x : results) CHECK(x.as_object().at("predicted_cached_tokens").is_number());
+  }
 }

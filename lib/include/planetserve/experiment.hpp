@@ -3,6 +3,7 @@
 #pragma once
 
 #include <planetserve/experiment/atomic_file.hpp>
+#include <planetserve/experiment/cache_prediction.hpp>
 #include <planetserve/experiment/metrics_page.hpp>
 #include <planetserve/experiment/node_timeline.hpp>
 #include <planetserve/experiment/output_layout.hpp>

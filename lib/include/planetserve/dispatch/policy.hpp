@@ -71,6 +71,11 @@ class policy {
   const policy_config& config() const noexcept { return config_; }
   /// The prefix index, or null if this policy does not track prefixes.
   const hrtree::tree* prefixes() const noexcept { return tree_ ? &*tree_ : nullptr; }
+  /// What the policy's model expected `d`'s node to hold of a `prompt_tokens`-token prompt:
+  /// chosen_match() blocks x tree.chunk_tokens, at most `prompt_tokens`. Nothing for a
+  /// policy that routes without a prefix model (its matches, if explained, guided nothing)
+  /// or a decision without a node.
+  std::optional<std::uint32_t> predicted_cached_tokens(const decision& d, std::size_t prompt_tokens) const noexcept;
 
  protected:
   /// The policy's choice among available nodes (at least one is); return make_decision(node, rule).
@@ -83,6 +88,9 @@ class policy {
   virtual void do_load(node_index, const live_load&) {}
   /// After reset() cleared the shared state: clear the policy's own.
   virtual void do_reset() {}
+  /// Whether choices rest on a model of the nodes' prefix caches: by default, whether the
+  /// policy was made with `track_prefixes`. A policy with an index of its own says true.
+  virtual bool models_prefix_cache() const noexcept { return models_prefixes_; }
 
   /// A decision for `node` by `r`, carrying this call's match depths and load scores.
   decision make_decision(node_index node, rule r) const noexcept;
@@ -106,6 +114,7 @@ class policy {
   void check_node(node_index node, const char* what) const;
 
   policy_config config_;
+  bool models_prefixes_ = false;  // the constructor's track_prefixes (not explain_matches)
   std::vector<node_stats> stats_;
   std::size_t available_ = 0;
   std::optional<hrtree::tree> tree_;

@@ -50,6 +50,8 @@ class seed_lb_policy final : public policy {
   void do_dispatched(node_index node, const request_view& req) override;
   void do_finished(node_index node, const outcome& result) override;
   void do_reset() override;
+  /// Its chunk tries are its prefix model (the shared block index is off).
+  bool models_prefix_cache() const noexcept override { return true; }
 
  private:
   /// One node's chunk trie, the seed's HashRadix: counts of prompts passing through and

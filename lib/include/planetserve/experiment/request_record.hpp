@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,12 @@ struct request_record {
   std::vector<double> chunk_s;    ///< arrival time of every streamed chunk with content
   std::uint32_t prompt_tokens = 0;      ///< from the server's usage (else our approximate count)
   std::uint32_t completion_tokens = 0;  ///< from the server's usage (else chunks with content)
-  std::uint32_t cached_tokens = 0;      ///< usage.prompt_tokens_details.cached_tokens, when sent
+  /// usage.prompt_tokens_details.cached_tokens; nothing when the server did not send it
+  /// (vLLM sends it only with --enable-prompt-tokens-details, and then only for a hit).
+  std::optional<std::uint32_t> cached_tokens;
+  /// What the policy's prefix model expected the chosen node to hold of this prompt, in
+  /// tokens (dispatch::policy::predicted_cached_tokens); nothing for a policy without one.
+  std::optional<std::uint32_t> predicted_cached_tokens;
   bool usage_reported = false;          ///< whether the server sent a usage block
   std::string finish_reason;            ///< "length", "stop", ... as the server said
   std::string response_id;              ///< the server's response id ("chatcmpl-..."), "" if none came

@@ -13,7 +13,8 @@
 namespace planetserve::experiment {
 
 /// latency_stats, ttft_stats, tpot_stats, prefix_hit_rate, arrival_distribution,
-/// token_throughput, request_throughput, kv_cache_usage, node_load.
+/// token_throughput, request_throughput, kv_cache_usage, node_load, and cache_prediction
+/// (predicted against reported cached tokens per request) when some request has both.
 /// Rates and interval hit ratios are taken over windows of `window_s` seconds.
 std::vector<chart> run_charts(std::span<const request_record> records,
                               std::span<const node_timeline> timelines, double window_s = 1.0);

@@ -2,6 +2,7 @@
 // run_summary: the headline numbers of one policy's run, from the records and the timelines.
 #pragma once
 
+#include <planetserve/experiment/cache_prediction.hpp>
 #include <planetserve/experiment/node_timeline.hpp>
 #include <planetserve/experiment/request_record.hpp>
 #include <planetserve/experiment/seed_summary.hpp>
@@ -62,6 +63,7 @@ struct run_summary {
   double max_tokens_mean = missing;       ///< output tokens asked for, per completed request (a trace's output_length)
   std::size_t short_outputs = 0;          ///< completed requests that produced fewer tokens than they asked for
   double client_cached_ratio = missing;   ///< Σ usage cached tokens / Σ prompt tokens, when reported
+  cache_prediction prediction;            ///< the policy's predicted cached tokens against the servers' (measure_cache_prediction)
   // Server-side, from /metrics.
   double prefix_hit_ratio = missing;      ///< Δhits/Δqueries over the run, all nodes
   double kv_cache_usage_mean = missing;   ///< mean over scrapes and nodes

@@ -4,6 +4,7 @@
 
 #include <planetserve/dispatch/policy.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -70,7 +71,7 @@ std::string check(const policy_config& c) {
 }
 
 policy::policy(const policy_config& config, bool track_prefixes)
-    : config_(config), stats_(config.nodes), available_(config.nodes),
+    : config_(config), models_prefixes_(track_prefixes), stats_(config.nodes), available_(config.nodes),
       depth_(config.nodes, 0), load_(config.nodes, 0.0) {
   if (auto what = check(config_); !what.empty())
     throw std::invalid_argument("dispatch::policy: " + what);
@@ -78,6 +79,13 @@ policy::policy(const policy_config& config, bool track_prefixes)
 }
 
 policy::~policy() = default;
+
+std::optional<std::uint32_t> policy::predicted_cached_tokens(const decision& d, std::size_t prompt_tokens) const noexcept {
+  if (!models_prefix_cache() || !d.has_node()) return std::nullopt;
+  // A match counts whole blocks; the seed's chunks may end short, so cap at the prompt.
+  const std::uint64_t tokens = std::uint64_t{d.chosen_match()} * config_.tree.chunk_tokens;
+  return static_cast<std::uint32_t>(std::min<std::uint64_t>({tokens, prompt_tokens, 0xFFFF'FFFFu}));
+}
 
 void policy::check_node(node_index node, const char* what) const {
   if (node >= stats_.size())

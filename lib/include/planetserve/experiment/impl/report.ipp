@@ -142,7 +142,8 @@ json::object result_object(const request_record& r, std::span<const node_timelin
   o["itl_s"] = num_array(r.itl_s());
   o["prompt_tokens"] = r.prompt_tokens;
   o["completion_tokens"] = r.completion_tokens;
-  o["cached_tokens"] = r.usage_reported ? json::value(r.cached_tokens) : json::value(nullptr);
+  o["cached_tokens"] = r.cached_tokens ? json::value(*r.cached_tokens) : json::value(nullptr);
+  o["predicted_cached_tokens"] = r.predicted_cached_tokens ? json::value(*r.predicted_cached_tokens) : json::value(nullptr);
   o["finish_reason"] = r.finish_reason.empty() ? json::value(nullptr) : json::value(r.finish_reason);
   o["status"] = r.ok ? "ok" : "error";
   o["http_status"] = r.http_status;
@@ -280,6 +281,28 @@ std::string summary_json(const run_summary& s) {
   o["max_tokens_mean"] = num(s.max_tokens_mean);
   o["short_outputs"] = s.short_outputs;
   o["client_cached_ratio"] = num(s.client_cached_ratio);
+  {
+    // Predicted against reported cached tokens; the error and the table are null when no
+    // request had both (a policy without a prefix model, or servers that do not report).
+    const auto& c = s.prediction;
+    json::object p;
+    p["predicted"] = c.predicted;
+    p["reported"] = c.reported;
+    p["compared"] = c.compared;
+    p["mae_tokens"] = num(c.mae_tokens);
+    p["bias_tokens"] = num(c.bias_tokens);
+    if (c.compared > 0) {
+      json::object h;
+      h["hit_hit"] = c.hit_hit;
+      h["hit_miss"] = c.hit_miss;
+      h["miss_hit"] = c.miss_hit;
+      h["miss_miss"] = c.miss_miss;
+      p["hit_table"] = std::move(h);
+    } else {
+      p["hit_table"] = nullptr;
+    }
+    o["cache_prediction"] = std::move(p);
+  }
   o["prefix_hit_ratio"] = num(s.prefix_hit_ratio);
   o["kv_cache_usage_mean"] = num(s.kv_cache_usage_mean);
   o["server_ttft_mean_s"] = num(s.server_ttft_mean_s);
@@ -388,6 +411,18 @@ std::string summary_text(const run_summary& s) {
            (s.short_outputs ? " (" + std::to_string(s.short_outputs) + " short)" : std::string()),
        client);
   line("Cached prompt tokens (usage)", fmt(s.client_cached_ratio, "%.4f"), client);
+  if (s.ok > 0 && s.prediction.reported == 0) {
+    t += "The servers reported no cached tokens (usage.prompt_tokens_details; vLLM sends it with "
+         "--enable-prompt-tokens-details): predicted-vs-cached figures are left empty.\n";
+  } else if (s.prediction.compared > 0) {
+    const auto& c = s.prediction;
+    line("Cached tokens pred: MAE / bias", fmt(c.mae_tokens, "%.1f") + " / " + fmt(c.bias_tokens, "%+.1f"),
+         "policy vs usage");
+    line("Hit pred/real hh/hm/mh/mm",
+         std::to_string(c.hit_hit) + ", " + std::to_string(c.hit_miss) + ", " + std::to_string(c.miss_hit) + ", " +
+             std::to_string(c.miss_miss),
+         "policy vs usage");
+  }
   line("Mean TTFT (s)", fmt(s.server_ttft_mean_s, "%.4f"), server);
   line("Mean per-token latency (s)", fmt(s.server_tpot_mean_s, "%.4f"), server);
   line("Mean KV-cache usage", fmt(s.kv_cache_usage_mean, "%.4f"), server);
@@ -447,6 +482,22 @@ std::string comparison_text(std::span<const run_summary> runs) {
     t += row.side;
     t += '\n';
   }
+  // The policy's cache model against the servers' usage (n/a: no model, or not reported).
+  t += pad("cached-token MAE (tok)", 30);
+  for (const auto& r : runs) t += pad(fmt(r.prediction.mae_tokens, "%.1f"), 14);
+  t += "policy vs usage\n";
+  t += pad("cached-token bias (tok)", 30);
+  for (const auto& r : runs) t += pad(fmt(r.prediction.bias_tokens, "%+.1f"), 14);
+  t += "policy vs usage\n";
+  t += pad("hit: pred/real hh/hm/mh/mm", 30);
+  for (const auto& r : runs) {
+    const auto& c = r.prediction;
+    t += pad(c.compared == 0 ? std::string("n/a")
+                             : std::to_string(c.hit_hit) + "/" + std::to_string(c.hit_miss) + "/" +
+                                   std::to_string(c.miss_hit) + "/" + std::to_string(c.miss_miss),
+             14);
+  }
+  t += "policy vs usage\n";
   return t;
 }
 
@@ -546,7 +597,9 @@ std::string record_line(const request_record& r) {
   put_key(o, "completion_tokens");
   put_int(o, r.completion_tokens);
   put_key(o, "cached_tokens");
-  put_int(o, r.cached_tokens);
+  if (r.cached_tokens) put_int(o, *r.cached_tokens); else o += "null";
+  put_key(o, "predicted_cached_tokens");
+  if (r.predicted_cached_tokens) put_int(o, *r.predicted_cached_tokens); else o += "null";
   put_key(o, "usage_reported");
   o += r.usage_reported ? "true" : "false";
   put_key(o, "response_id");
@@ -649,7 +702,13 @@ result<request_record> parse_record_line(std::string_view line, diagnostics& dia
   };
   r.prompt_tokens = count("prompt_tokens");
   r.completion_tokens = count("completion_tokens");
-  r.cached_tokens = count("cached_tokens");
+  // null (or absent) stays unreported: never read as 0.
+  auto maybe_count = [&](std::string_view k) -> std::optional<std::uint32_t> {
+    if (!std::isfinite(get_num(o, k))) return std::nullopt;
+    return count(k);
+  };
+  r.cached_tokens = maybe_count("cached_tokens");
+  r.predicted_cached_tokens = maybe_count("predicted_cached_tokens");
   if (auto* b = o.if_contains("usage_reported"); b && b->is_bool()) r.usage_reported = b->get_bool();
   if (auto* b = o.if_contains("ok"); b && b->is_bool()) r.ok = b->get_bool();
   const std::uint32_t status = count("http_status");

@@ -152,6 +152,24 @@ std::vector<chart> run_charts(std::span<const request_record> records,
                  [](const prom::vllm_snapshot& s) { return s.kv_cache_usage; });
   per_node_gauge("node_load", "Requests running + waiting per node (server /metrics)", "requests",
                  [](const prom::vllm_snapshot& s) { return s.num_running + s.num_waiting; });
+
+  // Predicted against reported cached tokens: only when some completed request has both
+  // (a policy with a prefix model, servers that report the details).
+  plot_series pairs{"per request", {}, plot_style::points};
+  double most = 0;
+  for (const auto& r : records) {
+    if (!r.ok || !r.predicted_cached_tokens || !r.cached_tokens) continue;
+    const double p = *r.predicted_cached_tokens, c = *r.cached_tokens;
+    pairs.points.emplace_back(p, c);
+    most = std::max({most, p, c});
+  }
+  if (!pairs.points.empty()) {
+    chart c{"cache_prediction", "Cached prompt tokens: the policy's prediction against the server's usage",
+            "predicted (tokens)", "reported by the server (tokens)", {}};
+    c.series.push_back(std::move(pairs));
+    c.series.push_back(plot_series{"exact", {{0, 0}, {most, most}}, plot_style::lines});
+    out.push_back(std::move(c));
+  }
   return out;
 }
 

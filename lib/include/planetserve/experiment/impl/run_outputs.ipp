@@ -3,6 +3,7 @@
 #pragma once
 
 #include <planetserve/experiment/atomic_file.hpp>
+#include <planetserve/experiment/cache_prediction.hpp>
 #include <planetserve/experiment/report.hpp>
 #include <planetserve/experiment/report_rebuild.hpp>
 #include <planetserve/experiment/run_charts.hpp>
@@ -207,6 +208,7 @@ result<rebuilt_report> rebuild_report(const rebuild_options& options, std::ostre
         << " is missing (the run did not finish): server-side numbers are left out\n";
   }
 
+  fill_unreported_misses(records);  // as the run did: requests.jsonl holds what servers sent
   run_summary s = summarize(records, timelines);
   warn_skipped_readings(s, log);
   s.policy = str("policy");

@@ -7,6 +7,7 @@
 #include <planetserve/detail/sanitize.hpp>
 #include <planetserve/dispatch/make_policy.hpp>
 #include <planetserve/experiment/atomic_file.hpp>
+#include <planetserve/experiment/cache_prediction.hpp>
 #include <planetserve/experiment/metrics_page.hpp>
 #include <planetserve/experiment/plot.hpp>
 #include <planetserve/experiment/report.hpp>
@@ -753,9 +754,11 @@ struct runner::state {
     co_return d;
   }
 
-  /// Copies a decision into the record.
-  static void note_decision(request_record& rec, const dispatch::decision& d) {
+  /// Copies a decision, and what the policy expected the node to have cached of the
+  /// `prompt_tokens`-token prompt, into the record.
+  void note_decision(request_record& rec, const dispatch::decision& d, std::size_t prompt_tokens) const {
     rec.node = d.node;
+    rec.predicted_cached_tokens = policy->predicted_cached_tokens(d, prompt_tokens);
     rec.rule = std::string(dispatch::rule_name(d));
     rec.prompt_blocks = d.prompt_blocks;
     rec.match_blocks.assign(d.match_blocks.begin(), d.match_blocks.end());
@@ -814,8 +817,10 @@ struct runner::state {
       // A record holds 32-bit counts; a server's larger one (nonsense) is kept at the most it can hold.
       rec.prompt_tokens = planetserve::detail::saturate_cast<std::uint32_t>(out.usage->prompt_tokens);
       rec.completion_tokens = planetserve::detail::saturate_cast<std::uint32_t>(out.usage->completion_tokens);
-      rec.cached_tokens = planetserve::detail::saturate_cast<std::uint32_t>(out.usage->cached_tokens.value_or(0));
+      rec.cached_tokens.reset();
+      if (out.usage->cached_tokens) rec.cached_tokens = planetserve::detail::saturate_cast<std::uint32_t>(*out.usage->cached_tokens);
     } else {
+      rec.cached_tokens.reset();
       rec.prompt_tokens = planetserve::detail::saturate_cast<std::uint32_t>(tokens[i].size());
       rec.completion_tokens = planetserve::detail::saturate_cast<std::uint32_t>(out.content_chunks);
     }
@@ -853,7 +858,7 @@ struct runner::state {
         const auto d = co_await choose_waiting(
             req, clock::now() + std::chrono::duration_cast<clock::duration>(cfg.no_node_wait));
         if (d.has_node()) {
-          note_decision(rec, d);
+          note_decision(rec, d, tokens[i].size());
           policy->on_dispatched(d.node, req);
           dispatch_or_queue(i, d.node, wg);
           wg.done();
@@ -988,7 +993,7 @@ struct runner::state {
       // lag shows it), up to --no-node-wait after this request's time.
       const auto d = co_await choose_waiting(req, when + std::chrono::duration_cast<clock::duration>(cfg.no_node_wait));
       if (!d.has_node() && stop) break;  // stopped while waiting: never sent, left out like the rest
-      note_decision(rec, d);
+      note_decision(rec, d, tokens[i].size());
       ++sent;
       if (!d.has_node()) {
         record_no_node(rec);
@@ -1148,6 +1153,7 @@ struct runner::state {
         if (lf->close(d)) unwritten.push_back(d.message);
       }
       for (auto& nd : nodes) pr.timelines.push_back(nd.timeline);
+      fill_unreported_misses(pr.records);  // before experiment_results.json and the summary
       pr.summary = summarize(pr.records, pr.timelines);
       pr.summary.policy = name;
       pr.summary.dataset = ds;

@@ -110,7 +110,7 @@ run_summary summarize(std::span<const request_record> records,
     gen_tokens += r.completion_tokens;
     all_tokens += r.completion_tokens + r.prompt_tokens;
     if (r.usage_reported) {
-      cached += r.cached_tokens;
+      cached += r.cached_tokens.value_or(0);
       usage_prompt += r.prompt_tokens;
     }
   }
@@ -137,7 +137,9 @@ run_summary summarize(std::span<const request_record> records,
   s.prompt_tokens_mean = prompt.avg();
   s.completion_tokens_mean = completion.avg();
   s.max_tokens_mean = asked.avg();
-  s.client_cached_ratio = ratio(cached, usage_prompt);
+  s.prediction = measure_cache_prediction(records);
+  // No cached tokens reported at all: the ratio is unknown, not 0.
+  s.client_cached_ratio = s.prediction.reported > 0 ? ratio(cached, usage_prompt) : missing;
   std::vector<double> gaps;
   for (auto& [epoch, sends] : sends_by_epoch) {
     std::sort(sends.begin(), sends.end());
