@@ -81,6 +81,7 @@ int cmd_run(int argc, char** argv) {
   long long max_retries = 2, breaker_failures = 3;
   long long maxq = 50, epochs = 1, max_connections = 1000;
   bool quiet = false, no_plots = false, ignore_eos = false, no_ignore_eos = false;
+  std::vector<std::string> goodput;
   sim_fleet_option sim;
   policy_flags pflags;
 
@@ -134,6 +135,9 @@ int cmd_run(int argc, char** argv) {
        "lag shows the wait), then is recorded as no_node_available")
       ("allow-duplicate-endpoints", cli::po::bool_switch(&cfg.allow_duplicate_endpoints),
        "accept endpoints that name the same server (e.g. localhost:8000 and 127.0.0.1:8000) as separate nodes")
+      ("goodput", cli::po::value(&goodput)->multitoken(),
+       "latency bounds in ms, as vLLM bench's: ttft:MS,tpot:MS,e2el:MS (or space-separated). The summaries "
+       "and comparison add goodput: completed requests meeting every given bound, per second of the run")
       ("output-dir", cli::po::value(&output_dir)->default_value(output_dir), "folder for log_*/, fig_*/ and compare_*/ (any name: spaces, quotes and non-ASCII are fine)")
       ("epochs", cli::po::value(&epochs)->default_value(epochs), "repeat the workload; prefix caches are reset between epochs (POST /reset_prefix_cache)")
       ("ca-file", cli::po::value(&cfg.ca_file), "PEM CA certificates to trust for https endpoints")
@@ -194,6 +198,14 @@ int cmd_run(int argc, char** argv) {
   cfg.trace_arrivals = !(vm->count("arrival") && !(*vm)["arrival"].defaulted());
   if (auto a = planetserve::workload::parse_arrival_process(arrival)) cfg.arrival = *a;
   else throw cli::usage_error("--arrival must be poisson, gamma or constant, not '" + arrival + "'");
+  if (vm->count("goodput")) {
+    std::string joined;
+    for (const auto& g : goodput) joined += (joined.empty() ? "" : " ") + g;
+    planetserve::diagnostics gdiag;
+    auto spec = ex::parse_goodput(joined, gdiag);
+    if (!spec) throw cli::usage_error("--" + gdiag.message);
+    cfg.goodput = *spec;
+  }
   cfg.policies = split_list(dispatch);
   if (cfg.policies.empty()) throw cli::usage_error("--dispatch needs a policy name");
   if (ignore_eos && no_ignore_eos) throw cli::usage_error("--ignore-eos and --no-ignore-eos exclude each other: give one");

@@ -4,6 +4,7 @@
 
 #include <planetserve/dispatch/policy.hpp>
 #include <planetserve/dispatch/policy_config.hpp>
+#include <planetserve/experiment/goodput.hpp>
 #include <planetserve/tokenize/tokenizer.hpp>
 #include <planetserve/workload/arrivals.hpp>
 #include <planetserve/workload/dataset.hpp>
@@ -14,6 +15,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,6 +60,7 @@ struct run_config {
   std::chrono::duration<double> no_node_wait{30};     ///< a request due while every node is out waits this long for one, then is recorded no_node_available
   bool allow_duplicate_endpoints = false;  ///< accept two endpoints naming the same server (counted as two nodes)
   std::size_t max_connections_per_node = 1000;  ///< connections open at once to one node; further requests wait for one (their send lag shows it)
+  std::optional<goodput_spec> goodput;   ///< latency bounds for goodput in the summaries; none: no goodput figures
   std::filesystem::path output_dir = ".";  ///< where log_*/fig_*/compare_* go
   std::size_t epochs = 1;                ///< repeat the workload; prefix caches reset between
   std::string ca_file;                   ///< trust these CAs for https endpoints

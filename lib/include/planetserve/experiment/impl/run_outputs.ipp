@@ -206,7 +206,17 @@ result<rebuilt_report> rebuild_report(const rebuild_options& options, std::ostre
         << " is missing (the run did not finish): server-side numbers are left out\n";
   }
 
-  run_summary s = summarize(records, timelines);
+  // The run's goodput bounds, as run.json recorded them, give the rebuilt summary its goodput.
+  std::optional<goodput_spec> goodput;
+  if (const auto g = str("goodput"); !g.empty()) {
+    if (auto parsed = parse_goodput(g, diag)) {
+      goodput = *parsed;
+    } else {
+      diag.message = (dir / "run.json").string() + ": " + diag.message;
+      return parsed.error();
+    }
+  }
+  run_summary s = summarize(records, timelines, goodput);
   warn_skipped_readings(s, log);
   s.policy = str("policy");
   s.dataset = dataset_label(str("dataset_file"));

@@ -1052,6 +1052,7 @@ struct runner::state {
     o["retry_backoff_s"] = cfg.retry_backoff.count();
     o["breaker_failures"] = cfg.breaker_failures;
     o["no_node_wait_s"] = cfg.no_node_wait.count();
+    if (cfg.goodput) o["goodput"] = to_string(*cfg.goodput);
     o["chunk_tokens"] = cfg.policy.tree.chunk_tokens;
     o["lb_memory"] = std::string(hrtree::to_string(cfg.policy.tree.memory));
     o["lb_min_match_ratio"] = cfg.policy.lb.min_match_ratio;
@@ -1119,7 +1120,7 @@ struct runner::state {
         if (lf->close(d)) unwritten.push_back(d.message);
       }
       for (auto& nd : nodes) pr.timelines.push_back(nd.timeline);
-      pr.summary = summarize(pr.records, pr.timelines);
+      pr.summary = summarize(pr.records, pr.timelines, cfg.goodput);
       pr.summary.policy = name;
       pr.summary.dataset = ds;
       pr.summary.average_interval_s = cfg.average_interval_s;
