@@ -82,6 +82,7 @@ int cmd_run(int argc, char** argv) {
   long long maxq = 50, epochs = 1, max_connections = 1000;
   bool quiet = false, no_plots = false, ignore_eos = false, no_ignore_eos = false;
   std::vector<std::string> goodput;
+  long long max_concurrency = 0;
   sim_fleet_option sim;
   policy_flags pflags;
 
@@ -135,6 +136,9 @@ int cmd_run(int argc, char** argv) {
        "lag shows the wait), then is recorded as no_node_available")
       ("allow-duplicate-endpoints", cli::po::bool_switch(&cfg.allow_duplicate_endpoints),
        "accept endpoints that name the same server (e.g. localhost:8000 and 127.0.0.1:8000) as separate nodes")
+      ("max-concurrency", cli::po::value(&max_concurrency)->default_value(max_concurrency),
+       "requests in flight across all nodes at most (vLLM bench's): a request due while this many are in "
+       "flight waits for one to end, and its send lag shows the wait. 0: no cap")
       ("goodput", cli::po::value(&goodput)->multitoken(),
        "latency bounds in ms, as vLLM bench's: ttft:MS,tpot:MS,e2el:MS (or space-separated). The summaries "
        "and comparison add goodput: completed requests meeting every given bound, per second of the run")
@@ -198,6 +202,9 @@ int cmd_run(int argc, char** argv) {
   cfg.trace_arrivals = !(vm->count("arrival") && !(*vm)["arrival"].defaulted());
   if (auto a = planetserve::workload::parse_arrival_process(arrival)) cfg.arrival = *a;
   else throw cli::usage_error("--arrival must be poisson, gamma or constant, not '" + arrival + "'");
+  if (max_concurrency < 0 || max_concurrency > 1'000'000)
+    throw cli::usage_error("--max-concurrency must be 0 (no cap) or a count up to 1000000, e.g. --max-concurrency 16");
+  cfg.max_concurrency = static_cast<std::size_t>(max_concurrency);
   if (vm->count("goodput")) {
     std::string joined;
     for (const auto& g : goodput) joined += (joined.empty() ? "" : " ") + g;

@@ -60,6 +60,7 @@ struct run_config {
   std::chrono::duration<double> no_node_wait{30};     ///< a request due while every node is out waits this long for one, then is recorded no_node_available
   bool allow_duplicate_endpoints = false;  ///< accept two endpoints naming the same server (counted as two nodes)
   std::size_t max_connections_per_node = 1000;  ///< connections open at once to one node; further requests wait for one (their send lag shows it)
+  std::size_t max_concurrency = 0;       ///< requests in flight across the fleet at most; a due request waits for one to end (send lag shows it). 0: no cap
   std::optional<goodput_spec> goodput;   ///< latency bounds for goodput in the summaries; none: no goodput figures
   std::filesystem::path output_dir = ".";  ///< where log_*/fig_*/compare_* go
   std::size_t epochs = 1;                ///< repeat the workload; prefix caches reset between

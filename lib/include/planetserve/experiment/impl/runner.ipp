@@ -944,6 +944,14 @@ struct runner::state {
         co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
         if (stop) break;
       }
+      // --max-concurrency (vLLM bench's): a due request waits, before routing, until fewer
+      // than the cap are in flight; later requests queue behind it. Checks `stop` every 100 ms.
+      if (cfg.max_concurrency > 0) {
+        while (!stop && !co_await inflight.wait_below_until(cfg.max_concurrency,
+                                                            clock::now() + std::chrono::milliseconds(100))) {
+        }
+        if (stop) break;
+      }
       auto& rec = epoch_records[i];
       rec.query_id = i;
       rec.epoch = epoch;
@@ -1053,6 +1061,7 @@ struct runner::state {
     o["breaker_failures"] = cfg.breaker_failures;
     o["no_node_wait_s"] = cfg.no_node_wait.count();
     if (cfg.goodput) o["goodput"] = to_string(*cfg.goodput);
+    if (cfg.max_concurrency > 0) o["max_concurrency"] = cfg.max_concurrency;
     o["chunk_tokens"] = cfg.policy.tree.chunk_tokens;
     o["lb_memory"] = std::string(hrtree::to_string(cfg.policy.tree.memory));
     o["lb_min_match_ratio"] = cfg.policy.lb.min_match_ratio;
