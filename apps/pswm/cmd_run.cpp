@@ -83,6 +83,7 @@ int cmd_run(int argc, char** argv) {
   bool quiet = false, no_plots = false, ignore_eos = false, no_ignore_eos = false;
   std::vector<std::string> goodput;
   long long max_concurrency = 0;
+  std::string ramp;
   sim_fleet_option sim;
   policy_flags pflags;
 
@@ -139,6 +140,9 @@ int cmd_run(int argc, char** argv) {
       ("max-concurrency", cli::po::value(&max_concurrency)->default_value(max_concurrency),
        "requests in flight across all nodes at most (vLLM bench's): a request due while this many are in "
        "flight waits for one to end, and its send lag shows the wait. 0: no cap")
+      ("ramp-up-rate", cli::po::value(&ramp),
+       "R0:R1: the request rate rises (or falls) linearly from R0 to R1 req/s over the run, instead of "
+       "--average-interval; --arrival shapes the gaps (poisson: a non-homogeneous Poisson process)")
       ("goodput", cli::po::value(&goodput)->multitoken(),
        "latency bounds in ms, as vLLM bench's: ttft:MS,tpot:MS,e2el:MS (or space-separated). The summaries "
        "and comparison add goodput: completed requests meeting every given bound, per second of the run")
@@ -205,6 +209,16 @@ int cmd_run(int argc, char** argv) {
   if (max_concurrency < 0 || max_concurrency > 1'000'000)
     throw cli::usage_error("--max-concurrency must be 0 (no cap) or a count up to 1000000, e.g. --max-concurrency 16");
   cfg.max_concurrency = static_cast<std::size_t>(max_concurrency);
+  if (vm->count("ramp-up-rate")) {
+    if (!(*vm)["average-interval"].defaulted())
+      throw cli::usage_error("--ramp-up-rate and --average-interval exclude each other: the ramp sets the rate");
+    planetserve::workload::arrival_config ac;
+    planetserve::diagnostics rdiag;
+    if (planetserve::workload::parse_ramp(ramp, ac, rdiag)) throw cli::usage_error("--ramp-up-rate: " + rdiag.message);
+    cfg.ramp_start_rps = ac.ramp_start_rps;
+    cfg.ramp_end_rps = ac.ramp_end_rps;
+    cfg.trace_arrivals = false;  // the ramp, not a trace's timestamps, sets the send times
+  }
   if (vm->count("goodput")) {
     std::string joined;
     for (const auto& g : goodput) joined += (joined.empty() ? "" : " ") + g;

@@ -41,6 +41,8 @@ struct run_config {
   workload::arrival_process arrival = workload::arrival_process::poisson;  ///< inter-arrival law
   double average_interval_s = 1.0;       ///< mean gap between requests, seconds
   double burstiness = 1.0;               ///< gamma shape (1 = Poisson)
+  double ramp_start_rps = 0;             ///< with ramp_end_rps: the rate goes linearly from this (req/s) at the first request ...
+  double ramp_end_rps = 0;               ///< ... to this at the last, instead of average_interval_s; 0: no ramp
   bool trace_arrivals = true;            ///< a trace's timestamps set the arrivals (false: the arrival process above)
   double time_scale = 1.0;               ///< a trace's gaps are multiplied by this (0.1 = ten times faster)
   std::uint64_t seed = 0;                ///< arrivals and every policy's random choices (prepare() copies it into policy.seed)

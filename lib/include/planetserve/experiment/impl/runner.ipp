@@ -307,6 +307,8 @@ struct runner::state {
     ac.burstiness = cfg.burstiness;
     ac.seed = cfg.seed;
     ac.process = cfg.arrival;
+    ac.ramp_start_rps = cfg.ramp_start_rps;
+    ac.ramp_end_rps = cfg.ramp_end_rps;
     if (auto ec = make_schedule(ac, diag)) return ec;
     for (std::size_t k = 0; k < cfg.endpoints.size(); ++k) {
       diagnostics ud;
@@ -1062,6 +1064,10 @@ struct runner::state {
     o["no_node_wait_s"] = cfg.no_node_wait.count();
     if (cfg.goodput) o["goodput"] = to_string(*cfg.goodput);
     if (cfg.max_concurrency > 0) o["max_concurrency"] = cfg.max_concurrency;
+    if (cfg.ramp_start_rps > 0) {
+      o["ramp_start_rps"] = cfg.ramp_start_rps;
+      o["ramp_end_rps"] = cfg.ramp_end_rps;
+    }
     o["chunk_tokens"] = cfg.policy.tree.chunk_tokens;
     o["lb_memory"] = std::string(hrtree::to_string(cfg.policy.tree.memory));
     o["lb_min_match_ratio"] = cfg.policy.lb.min_match_ratio;
