@@ -81,6 +81,9 @@ int cmd_run(int argc, char** argv) {
   long long max_retries = 2, breaker_failures = 3;
   long long maxq = 50, epochs = 1, max_connections = 1000;
   bool quiet = false, no_plots = false, ignore_eos = false, no_ignore_eos = false;
+  std::vector<std::string> goodput;
+  long long max_concurrency = 0;
+  std::string ramp;
   sim_fleet_option sim;
   policy_flags pflags;
 
@@ -134,6 +137,15 @@ int cmd_run(int argc, char** argv) {
        "lag shows the wait), then is recorded as no_node_available")
       ("allow-duplicate-endpoints", cli::po::bool_switch(&cfg.allow_duplicate_endpoints),
        "accept endpoints that name the same server (e.g. localhost:8000 and 127.0.0.1:8000) as separate nodes")
+      ("max-concurrency", cli::po::value(&max_concurrency)->default_value(max_concurrency),
+       "requests in flight across all nodes at most (vLLM bench's): a request due while this many are in "
+       "flight waits for one to end, and its send lag shows the wait. 0: no cap")
+      ("ramp-up-rate", cli::po::value(&ramp),
+       "R0:R1: the request rate rises (or falls) linearly from R0 to R1 req/s over the run, instead of "
+       "--average-interval; --arrival shapes the gaps (poisson: a non-homogeneous Poisson process)")
+      ("goodput", cli::po::value(&goodput)->multitoken(),
+       "latency bounds in ms, as vLLM bench's: ttft:MS,tpot:MS,e2el:MS (or space-separated). The summaries "
+       "and comparison add goodput: completed requests meeting every given bound, per second of the run")
       ("output-dir", cli::po::value(&output_dir)->default_value(output_dir), "folder for log_*/, fig_*/ and compare_*/ (any name: spaces, quotes and non-ASCII are fine)")
       ("epochs", cli::po::value(&epochs)->default_value(epochs), "repeat the workload; prefix caches are reset between epochs (POST /reset_prefix_cache)")
       ("ca-file", cli::po::value(&cfg.ca_file), "PEM CA certificates to trust for https endpoints")
@@ -195,6 +207,27 @@ int cmd_run(int argc, char** argv) {
   cfg.trace_arrivals = !(vm->count("arrival") && !(*vm)["arrival"].defaulted());
   if (auto a = planetserve::workload::parse_arrival_process(arrival)) cfg.arrival = *a;
   else throw cli::usage_error("--arrival must be poisson, gamma or constant, not '" + arrival + "'");
+  if (max_concurrency < 0 || max_concurrency > 1'000'000)
+    throw cli::usage_error("--max-concurrency must be 0 (no cap) or a count up to 1000000, e.g. --max-concurrency 16");
+  cfg.max_concurrency = static_cast<std::size_t>(max_concurrency);
+  if (vm->count("ramp-up-rate")) {
+    if (!(*vm)["average-interval"].defaulted())
+      throw cli::usage_error("--ramp-up-rate and --average-interval exclude each other: the ramp sets the rate");
+    planetserve::workload::arrival_config ac;
+    planetserve::diagnostics rdiag;
+    if (planetserve::workload::parse_ramp(ramp, ac, rdiag)) throw cli::usage_error("--ramp-up-rate: " + rdiag.message);
+    cfg.ramp_start_rps = ac.ramp_start_rps;
+    cfg.ramp_end_rps = ac.ramp_end_rps;
+    cfg.trace_arrivals = false;  // the ramp, not a trace's timestamps, sets the send times
+  }
+  if (vm->count("goodput")) {
+    std::string joined;
+    for (const auto& g : goodput) joined += (joined.empty() ? "" : " ") + g;
+    planetserve::diagnostics gdiag;
+    auto spec = ex::parse_goodput(joined, gdiag);
+    if (!spec) throw cli::usage_error("--" + gdiag.message);
+    cfg.goodput = *spec;
+  }
   cfg.policies = split_list(dispatch);
   if (cfg.policies.empty()) throw cli::usage_error("--dispatch needs a policy name");
   if (ignore_eos && no_ignore_eos) throw cli::usage_error("--ignore-eos and --no-ignore-eos exclude each other: give one");

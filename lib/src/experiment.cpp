@@ -5,6 +5,7 @@
 #include <planetserve/experiment/impl/metrics_page.ipp>
 #include <planetserve/experiment/impl/plot.ipp>
 #include <planetserve/experiment/impl/cache_prediction.ipp>
+#include <planetserve/experiment/impl/goodput.ipp>
 #include <planetserve/experiment/impl/summary.ipp>
 #include <planetserve/experiment/impl/seed_summary.ipp>
 #include <planetserve/experiment/impl/report.ipp>

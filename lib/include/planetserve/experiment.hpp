@@ -15,6 +15,7 @@
 #include <planetserve/experiment/run_config.hpp>
 #include <planetserve/experiment/run_outputs.hpp>
 #include <planetserve/experiment/runner.hpp>
+#include <planetserve/experiment/goodput.hpp>
 #include <planetserve/experiment/seed_summary.hpp>
 #include <planetserve/experiment/stats.hpp>
 #include <planetserve/experiment/summary.hpp>

@@ -4,6 +4,7 @@
 
 #include <planetserve/dispatch/policy.hpp>
 #include <planetserve/dispatch/policy_config.hpp>
+#include <planetserve/experiment/goodput.hpp>
 #include <planetserve/tokenize/tokenizer.hpp>
 #include <planetserve/workload/arrivals.hpp>
 #include <planetserve/workload/dataset.hpp>
@@ -14,6 +15,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +41,8 @@ struct run_config {
   workload::arrival_process arrival = workload::arrival_process::poisson;  ///< inter-arrival law
   double average_interval_s = 1.0;       ///< mean gap between requests, seconds
   double burstiness = 1.0;               ///< gamma shape (1 = Poisson)
+  double ramp_start_rps = 0;             ///< with ramp_end_rps: the rate goes linearly from this (req/s) at the first request ...
+  double ramp_end_rps = 0;               ///< ... to this at the last, instead of average_interval_s; 0: no ramp
   bool trace_arrivals = true;            ///< a trace's timestamps set the arrivals (false: the arrival process above)
   double time_scale = 1.0;               ///< a trace's gaps are multiplied by this (0.1 = ten times faster)
   std::uint64_t seed = 0;                ///< arrivals and every policy's random choices (prepare() copies it into policy.seed)
@@ -58,6 +62,8 @@ struct run_config {
   std::chrono::duration<double> no_node_wait{30};     ///< a request due while every node is out waits this long for one, then is recorded no_node_available
   bool allow_duplicate_endpoints = false;  ///< accept two endpoints naming the same server (counted as two nodes)
   std::size_t max_connections_per_node = 1000;  ///< connections open at once to one node; further requests wait for one (their send lag shows it)
+  std::size_t max_concurrency = 0;       ///< requests in flight across the fleet at most; a due request waits for one to end (send lag shows it). 0: no cap
+  std::optional<goodput_spec> goodput;   ///< latency bounds for goodput in the summaries; none: no goodput figures
   std::filesystem::path output_dir = ".";  ///< where log_*/fig_*/compare_* go
   std::size_t epochs = 1;                ///< repeat the workload; prefix caches reset between
   std::string ca_file;                   ///< trust these CAs for https endpoints

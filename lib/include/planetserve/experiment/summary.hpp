@@ -3,11 +3,13 @@
 #pragma once
 
 #include <planetserve/experiment/cache_prediction.hpp>
+#include <planetserve/experiment/goodput.hpp>
 #include <planetserve/experiment/node_timeline.hpp>
 #include <planetserve/experiment/request_record.hpp>
 #include <planetserve/experiment/seed_summary.hpp>
 
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -69,6 +71,10 @@ struct run_summary {
   double kv_cache_usage_mean = missing;   ///< mean over scrapes and nodes
   double server_ttft_mean_s = missing;    ///< Δttft_sum/Δttft_count over the run, all nodes
   double server_tpot_mean_s = missing;    ///< Δ per-token latency sum / Δcount, all nodes
+  // Goodput: set only when the run was given bounds (absent, not zero, otherwise).
+  std::optional<goodput_spec> goodput_bounds;  ///< the bounds each good request met
+  std::optional<std::size_t> good_requests;    ///< completed requests that met every bound
+  std::optional<double> goodput;               ///< good_requests per second of duration_s (NaN for a zero duration)
   seed_summary seed;                      ///< the seed's summarize_results numbers, from the written files (write_run_outputs fills it)
   std::map<std::string, std::size_t> failures;  ///< failure kind -> count
   std::size_t retries = 0;           ///< sends repeated after connection failures, all requests
@@ -79,7 +85,9 @@ struct run_summary {
 
 /// Computes the summary. `timelines[k]` belongs to node k; records may come from several
 /// epochs (each epoch's timelines are appended with times offset so they do not overlap).
+/// With `goodput` bounds, also counts the requests meeting them and their rate.
 run_summary summarize(std::span<const request_record> records,
-                      std::span<const node_timeline> timelines);
+                      std::span<const node_timeline> timelines,
+                      const std::optional<goodput_spec>& goodput = std::nullopt);
 
 }  // namespace planetserve::experiment

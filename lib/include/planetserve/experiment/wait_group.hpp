@@ -27,7 +27,9 @@ class wait_group {
   /// asserts (debug builds); with NDEBUG the count stays at zero rather than wrap.
   void done() {
     assert(count_ > 0 && "wait_group::done() without a matching add()");
-    if (count_ > 0 && --count_ == 0) timer_.cancel();
+    if (count_ == 0) return;
+    --count_;
+    if (count_ == 0 || count_ < wake_below_) timer_.cancel();
   }
   /// Tasks not yet done.
   std::size_t count() const noexcept { return count_; }
@@ -48,10 +50,21 @@ class wait_group {
     }
     co_return count_ == 0;
   }
+  /// Waits until fewer than `limit` tasks run or `deadline` passes; true when fewer run.
+  boost::asio::awaitable<bool> wait_below_until(std::size_t limit, std::chrono::steady_clock::time_point deadline) {
+    while (count_ >= limit && std::chrono::steady_clock::now() < deadline) {
+      wake_below_ = limit;
+      timer_.expires_at(deadline);
+      co_await timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    }
+    wake_below_ = 0;
+    co_return count_ < limit;
+  }
 
  private:
   boost::asio::steady_timer timer_;
   std::size_t count_ = 0;
+  std::size_t wake_below_ = 0;  // wait_below_until's limit while it waits (0: none)
 };
 
 }  // namespace planetserve::experiment

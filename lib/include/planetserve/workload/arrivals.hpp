@@ -36,11 +36,23 @@ struct arrival_config {
   double burstiness = 1.0;
   /// Same seed, same times, on every machine.
   std::uint64_t seed = 0;
+  /// With a ramp: the rate rises (or falls) linearly from this many requests per second at the
+  /// first request to ramp_end_rps at the last, instead of following mean_interval. 0: no ramp.
+  double ramp_start_rps = 0;
+  /// The ramp's rate at the last request, requests per second (both > 0 for a ramp).
+  double ramp_end_rps = 0;
 };
+
+/// "R0:R1" (requests per second, both > 0) into the ramp fields of `config`; fails with
+/// invalid_argument saying what is wrong in `diag`.
+boost::system::error_code parse_ramp(std::string_view text, arrival_config& config, diagnostics& diag);
 
 /// Send times of `n` requests as offsets from the start of the run, non-decreasing.
 /// The first request goes at 0; request i goes one drawn gap after request i-1 (as a
-/// "send, then wait a gap" loop does). Fails with invalid_argument (and says why in
+/// "send, then wait a gap" loop does). With a ramp the times come from a non-homogeneous
+/// process by time rescaling: unit-mean gaps drawn by `process` are cumulative intensity,
+/// mapped back through the linear rate's integral over the ramp's duration 2(n-1)/(R0+R1), so
+/// the rate at the start is R0 and at the end R1 (constant gives evenly spread intensity). Fails with invalid_argument (and says why in
 /// `diag`) for a negative or non-finite interval or a burstiness that is not > 0.
 result<std::vector<std::chrono::nanoseconds>> make_arrivals(std::size_t n, const arrival_config& config,
                                                             diagnostics& diag);

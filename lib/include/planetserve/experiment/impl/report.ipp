@@ -307,6 +307,11 @@ std::string summary_json(const run_summary& s) {
   o["kv_cache_usage_mean"] = num(s.kv_cache_usage_mean);
   o["server_ttft_mean_s"] = num(s.server_ttft_mean_s);
   o["server_tpot_mean_s"] = num(s.server_tpot_mean_s);
+  if (s.goodput_bounds) {
+    o["goodput_bounds"] = to_string(*s.goodput_bounds);
+    o["good_requests"] = s.good_requests.value_or(0);
+    o["goodput"] = num(s.goodput.value_or(missing));
+  }
   if (s.seed.computed) {
     // The seed's summarize_results numbers, under its names, from the files as written.
     json::object sd;
@@ -394,6 +399,11 @@ std::string summary_text(const run_summary& s) {
   line("Output token throughput (tok/s)", fmt(s.token_throughput, "%.2f"), client);
   line("Total token throughput (tok/s)", fmt(s.total_token_throughput, "%.2f"), client);
   line("Request throughput (req/s)", fmt(s.request_throughput, "%.3f"), client);
+  if (s.goodput_bounds)
+    line("Goodput (req/s)",
+         fmt(s.goodput.value_or(missing), "%.3f") + " (" + std::to_string(s.good_requests.value_or(0)) + " meet " +
+             to_string(*s.goodput_bounds) + ")",
+         client);
   line("Prefix cache hit ratio (run)", fmt(s.prefix_hit_ratio, "%.4f"), server);
   line("Average inter-arrival (s)", fmt(s.inter_arrival_mean_s, "%.4f"), client);
   line("TTFT p50 / p99 (s)", fmt(s.ttft_p50_s, "%.4f") + " / " + fmt(s.ttft_p99_s, "%.4f"), client);
@@ -472,6 +482,15 @@ std::string comparison_text(std::span<const run_summary> runs) {
   t += pad("requests ok/failed", 30);
   for (const auto& r : runs) t += pad(std::to_string(r.ok) + "/" + std::to_string(r.failed), 14);
   t += "client\n";
+  // Goodput rows only when some run had bounds (a run without them shows "-").
+  if (std::any_of(runs.begin(), runs.end(), [](const run_summary& r) { return r.goodput_bounds.has_value(); })) {
+    t += pad("goodput (req/s)", 30);
+    for (const auto& r : runs) t += pad(r.goodput ? fmt(*r.goodput, "%.3f") : std::string("-"), 14);
+    t += "client\n";
+    t += pad("good requests", 30);
+    for (const auto& r : runs) t += pad(r.good_requests ? std::to_string(*r.good_requests) : std::string("-"), 14);
+    t += "client\n";
+  }
   for (const auto& row : rows) {
     t += pad(row.label, 30);
     for (const auto& r : runs) {

@@ -208,8 +208,18 @@ result<rebuilt_report> rebuild_report(const rebuild_options& options, std::ostre
         << " is missing (the run did not finish): server-side numbers are left out\n";
   }
 
+  // The run's goodput bounds, as run.json recorded them, give the rebuilt summary its goodput.
+  std::optional<goodput_spec> goodput;
+  if (const auto g = str("goodput"); !g.empty()) {
+    if (auto parsed = parse_goodput(g, diag)) {
+      goodput = *parsed;
+    } else {
+      diag.message = (dir / "run.json").string() + ": " + diag.message;
+      return parsed.error();
+    }
+  }
   fill_unreported_misses(records);  // as the run did: requests.jsonl holds what servers sent
-  run_summary s = summarize(records, timelines);
+  run_summary s = summarize(records, timelines, goodput);
   warn_skipped_readings(s, log);
   s.policy = str("policy");
   s.dataset = dataset_label(str("dataset_file"));

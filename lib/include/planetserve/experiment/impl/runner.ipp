@@ -323,6 +323,8 @@ struct runner::state {
     ac.burstiness = cfg.burstiness;
     ac.seed = cfg.seed;
     ac.process = cfg.arrival;
+    ac.ramp_start_rps = cfg.ramp_start_rps;
+    ac.ramp_end_rps = cfg.ramp_end_rps;
     if (auto ec = make_schedule(ac, diag)) return ec;
     for (std::size_t k = 0; k < cfg.endpoints.size(); ++k) {
       diagnostics ud;
@@ -978,6 +980,14 @@ struct runner::state {
         co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
         if (stop) break;
       }
+      // --max-concurrency (vLLM bench's): a due request waits, before routing, until fewer
+      // than the cap are in flight; later requests queue behind it. Checks `stop` every 100 ms.
+      if (cfg.max_concurrency > 0) {
+        while (!stop && !co_await inflight.wait_below_until(cfg.max_concurrency,
+                                                            clock::now() + std::chrono::milliseconds(100))) {
+        }
+        if (stop) break;
+      }
       auto& rec = epoch_records[i];
       rec.query_id = i;
       rec.epoch = epoch;
@@ -1086,6 +1096,12 @@ struct runner::state {
     o["retry_backoff_s"] = cfg.retry_backoff.count();
     o["breaker_failures"] = cfg.breaker_failures;
     o["no_node_wait_s"] = cfg.no_node_wait.count();
+    if (cfg.goodput) o["goodput"] = to_string(*cfg.goodput);
+    if (cfg.max_concurrency > 0) o["max_concurrency"] = cfg.max_concurrency;
+    if (cfg.ramp_start_rps > 0) {
+      o["ramp_start_rps"] = cfg.ramp_start_rps;
+      o["ramp_end_rps"] = cfg.ramp_end_rps;
+    }
     o["chunk_tokens"] = cfg.policy.tree.chunk_tokens;
     o["lb_memory"] = std::string(hrtree::to_string(cfg.policy.tree.memory));
     o["lb_min_match_ratio"] = cfg.policy.lb.min_match_ratio;
@@ -1154,7 +1170,7 @@ struct runner::state {
       }
       for (auto& nd : nodes) pr.timelines.push_back(nd.timeline);
       fill_unreported_misses(pr.records);  // before experiment_results.json and the summary
-      pr.summary = summarize(pr.records, pr.timelines);
+      pr.summary = summarize(pr.records, pr.timelines, cfg.goodput);
       pr.summary.policy = name;
       pr.summary.dataset = ds;
       pr.summary.average_interval_s = cfg.average_interval_s;

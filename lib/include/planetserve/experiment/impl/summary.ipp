@@ -59,7 +59,8 @@ double growth(const node_timeline& tl, Get get, std::size_t& skipped) {
 }  // namespace
 
 run_summary summarize(std::span<const request_record> records,
-                      std::span<const node_timeline> timelines) {
+                      std::span<const node_timeline> timelines,
+                      const std::optional<goodput_spec>& goodput) {
   run_summary s;
   s.requests = records.size();
   s.nodes.resize(timelines.size());
@@ -119,6 +120,13 @@ run_summary summarize(std::span<const request_record> records,
   for (auto* st : {&ttft, &tpot, &itl, &e2e, &lag, &prompt, &completion, &asked}) st->finish();
 
   s.request_throughput = ratio(static_cast<double>(s.ok), s.duration_s);
+  if (goodput) {
+    // vLLM bench's goodput: completed requests meeting every bound, over the run's duration.
+    s.goodput_bounds = goodput;
+    s.good_requests = static_cast<std::size_t>(
+        std::count_if(records.begin(), records.end(), [&](const request_record& r) { return meets_goodput(r, *goodput); }));
+    s.goodput = ratio(static_cast<double>(*s.good_requests), s.duration_s);
+  }
   s.token_throughput = ratio(gen_tokens, s.duration_s);
   s.total_token_throughput = ratio(all_tokens, s.duration_s);
   s.ttft_mean_s = ttft.avg();
