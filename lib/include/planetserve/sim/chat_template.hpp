@@ -54,9 +54,9 @@ std::shared_ptr<const tokenize::tokenizer> default_prompt_tokenizer();
 
 /// Qwen 2's special token ids (Qwen 2, 2.5 and 3 share them).
 struct qwen2_special_tokens {
-  static constexpr tokenize::token_id endoftext = 151643;
-  static constexpr tokenize::token_id im_start = 151644;
-  static constexpr tokenize::token_id im_end = 151645;
+  static constexpr tokenize::token_id endoftext = 151643;  ///< <|endoftext|>
+  static constexpr tokenize::token_id im_start = 151644;   ///< <|im_start|>
+  static constexpr tokenize::token_id im_end = 151645;     ///< <|im_end|>
 
   /// Those tokens, by their text.
   static tokenize::added_token_matcher matcher();
