@@ -695,7 +695,7 @@ result<std::shared_ptr<const bpe_tokenizer>> bpe_tokenizer::parse(std::string_vi
     return fail(error::invalid_argument,
                 "field `pre_tokenizer` has no \"ByteLevel\" step: a BPE over characters (SentencePiece style), not "
                 "bytes; " + std::string(detail::supported_kinds));
-  // normalizer: none (Llama 3, DeepSeek); Unicode normalizers are not implemented.
+  // normalizer: none (Llama 3, DeepSeek) or an empty Sequence; any other is refused below, naming it.
   if (const auto* n = detail::member(root, "normalizer"); n && !n->is_null()) {
     const bool empty_sequence = n->is_object() && detail::member(n->get_object(), "type") &&
                                 detail::member(n->get_object(), "type")->is_string() &&

@@ -259,30 +259,39 @@ boost::system::error_code write_trace(const std::filesystem::path& file, const s
   return detail::write_text_file(file, to_trace_jsonl(requests), diag);
 }
 
-void append_block_text(std::uint64_t hash_id, std::size_t tokens, std::string& out) {
-  detail::for_each_word(detail::hash_id_domain, hash_id, tokens, [&](std::uint8_t w) {
+namespace detail {
+
+// One block's words as text (each with its leading space) or as their vocabulary places.
+inline void append_words(std::uint64_t domain, std::uint64_t id, std::size_t count, std::string& out) {
+  for_each_word(domain, id, count, [&](std::uint8_t w) {
     out += ' ';
-    out += detail::trace_words[w];
+    out += trace_words[w];
   });
 }
 
+inline void append_words(std::uint64_t domain, std::uint64_t id, std::size_t count, std::vector<tokenize::token_id>& out) {
+  for_each_word(domain, id, count, [&](std::uint8_t w) { out.push_back(static_cast<tokenize::token_id>(w)); });
+}
+
+}  // namespace detail
+
+void append_block_text(std::uint64_t hash_id, std::size_t tokens, std::string& out) {
+  detail::append_words(detail::hash_id_domain, hash_id, tokens, out);
+}
+
 void append_block_tokens(std::uint64_t hash_id, std::size_t tokens, std::vector<tokenize::token_id>& out) {
-  detail::for_each_word(detail::hash_id_domain, hash_id, tokens,
-                        [&](std::uint8_t w) { out.push_back(static_cast<tokenize::token_id>(w)); });
+  detail::append_words(detail::hash_id_domain, hash_id, tokens, out);
 }
 
 void append_prompt_text(const trace_request& r, std::size_t block_tokens, std::string& out) {
   detail::for_each_block(r, block_tokens, [&](std::uint64_t domain, std::uint64_t id, std::size_t len) {
-    detail::for_each_word(domain, id, len, [&](std::uint8_t w) {
-      out += ' ';
-      out += detail::trace_words[w];
-    });
+    detail::append_words(domain, id, len, out);
   });
 }
 
 void append_prompt_tokens(const trace_request& r, std::size_t block_tokens, std::vector<tokenize::token_id>& out) {
   detail::for_each_block(r, block_tokens, [&](std::uint64_t domain, std::uint64_t id, std::size_t len) {
-    detail::for_each_word(domain, id, len, [&](std::uint8_t w) { out.push_back(static_cast<tokenize::token_id>(w)); });
+    detail::append_words(domain, id, len, out);
   });
 }
 
