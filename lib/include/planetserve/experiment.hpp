@@ -4,6 +4,7 @@
 
 #include <planetserve/experiment/atomic_file.hpp>
 #include <planetserve/experiment/cache_prediction.hpp>
+#include <planetserve/experiment/downsample.hpp>
 #include <planetserve/experiment/metrics_page.hpp>
 #include <planetserve/experiment/node_timeline.hpp>
 #include <planetserve/experiment/output_layout.hpp>
@@ -17,6 +18,9 @@
 #include <planetserve/experiment/runner.hpp>
 #include <planetserve/experiment/goodput.hpp>
 #include <planetserve/experiment/seed_summary.hpp>
+#include <planetserve/experiment/slo.hpp>
 #include <planetserve/experiment/stats.hpp>
 #include <planetserve/experiment/summary.hpp>
+#include <planetserve/experiment/sweep.hpp>
+#include <planetserve/experiment/sweep_runner.hpp>
 #include <planetserve/experiment/wait_group.hpp>
