@@ -8,6 +8,7 @@
 #include <planetserve/detail/rethrow.hpp>
 #include <planetserve/detail/sanitize.hpp>
 #include <planetserve/dispatch/make_policy.hpp>
+#include <planetserve/experiment/report_files.hpp>
 #include <planetserve/experiment/runner.hpp>
 #include <planetserve/experiment/sweep_runner.hpp>
 #include <planetserve/hrtree/tree.hpp>
@@ -80,6 +81,7 @@ int run_sweep(boost::asio::io_context& io, const ex::run_config& cfg, const std:
   }
   if (*moved) std::cout << "pswm: kept earlier sweep: moved " << dir.string() << " to " << (*moved)->string() << "\n";
   ex::sweep_runner sweeper(io.get_executor(), cfg, dir, std::cout);
+  if (fleet) sweeper.set_emulator_facts(fleet->profile_facts());
   boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   int interrupts = 0;
   std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec, int) {
@@ -110,7 +112,7 @@ int run_sweep(boost::asio::io_context& io, const ex::run_config& cfg, const std:
         if (!sweeper.points().empty()) {
           planetserve::diagnostics wd;
           if (ex::write_sweep_outputs(dir, ds, sweeper.points(), slo, tolerance, sweeper.searches(), cfg.render_figures,
-                                      std::cout, wd)) {
+                                      fleet ? fleet->profile_facts() : ex::report_facts{}, std::cout, wd)) {
             std::cerr << "pswm run: " << wd.message << "\n";
             if (rc == cli::exit_ok) rc = cli::exit_incomplete;
           }
@@ -454,6 +456,20 @@ int cmd_run(int argc, char** argv) {
           if (auto ec2 = co_await runner.async_run(diag)) {
             std::cerr << "pswm run: " << diag.message << "\n";
             rc = ec2 == planetserve::error::file_unwritable ? cli::exit_incomplete : cli::exit_failure;
+          }
+          // report.html beside each run's files, and the comparison's with its CDF and hit-ratio lines.
+          const auto facts = fleet ? fleet->profile_facts() : ex::report_facts{};
+          for (const auto& r : runner.results()) {
+            planetserve::diagnostics d;
+            if (ex::write_run_report(r, facts, d)) std::cerr << "pswm run: " << d.message << "\n";
+            else std::cout << "Report: " << (r.layout.log_dir / "report.html").string() << "\n";
+          }
+          if (runner.results().size() > 1) {
+            planetserve::diagnostics d;
+            const auto cdir = ex::comparison_dir(cfg);
+            if (ex::write_comparison_report(cdir, runner.results(), facts, cfg.render_figures, std::cout, d))
+              std::cerr << "pswm run: " << d.message << "\n";
+            else std::cout << "Report: " << (cdir / "report.html").string() << "\n";
           }
         }
         signals.cancel();

@@ -53,6 +53,7 @@ std::string profile_choice_error(const std::string& message, const std::string& 
 struct sim_fleet_handle::impl {
   std::optional<planetserve::sim::fleet> fleet;
   std::string profile_name;
+  std::vector<std::pair<std::string, std::string>> facts;
 };
 
 sim_fleet_handle::sim_fleet_handle() : impl_(std::make_unique<impl>()) {}
@@ -101,11 +102,25 @@ boost::system::error_code sim_fleet_handle::start(boost::asio::any_io_executor e
     fc.node.engine.num_gpu_blocks_overridden = true;
     fc.node.num_gpu_blocks_override = opt.num_gpu_blocks_override;
   }
+  auto& f = impl_->facts;
+  f = {{"profile", profile->name},
+       {"model", profile->model + (opt.model.empty() ? "" : " (served as " + opt.model + ")")},
+       {"gpu", profile->gpu_name + " x " + std::to_string(profile->tensor_parallel_size) + " (tensor parallel)"},
+       {"num_gpu_blocks", std::to_string(fc.node.engine.num_gpu_blocks) +
+                              (opt.num_gpu_blocks_override > 0 ? " (--num-gpu-blocks-override)" : " (from memory)")},
+       {"block_size", std::to_string(profile->block_size)},
+       {"max_num_seqs", std::to_string(profile->max_num_seqs)},
+       {"max_num_batched_tokens", std::to_string(fc.node.engine.max_num_batched_tokens)},
+       {"step_jitter", std::to_string(opt.step_jitter)},
+       {"vllm_version", opt.vllm_version.empty() ? "newest modelled" : opt.vllm_version},
+       {"nodes", std::to_string(nodes)}};
   impl_->fleet.emplace(std::move(ex), std::move(fc));
   return impl_->fleet->start(diag);
 }
 
 std::string sim_fleet_handle::profile_name() const { return impl_->profile_name; }
+
+std::vector<std::pair<std::string, std::string>> sim_fleet_handle::profile_facts() const { return impl_->facts; }
 
 std::vector<std::string> sim_fleet_handle::urls() const {
   return impl_->fleet ? impl_->fleet->urls() : std::vector<std::string>{};

@@ -61,6 +61,9 @@ class sim_fleet_handle {
                                   planetserve::diagnostics& diag);
   /// The profile the nodes run (after --model, --gpu, --tensor-parallel-size).
   std::string profile_name() const;
+  /// What the nodes emulate, as (name, value) pairs for report.html: profile, model, GPU,
+  /// tensor parallelism, KV blocks (after any override), batching limits, vLLM version.
+  std::vector<std::pair<std::string, std::string>> profile_facts() const;
   /// Base URLs of the started nodes.
   std::vector<std::string> urls() const;
   /// Stops every node gracefully.

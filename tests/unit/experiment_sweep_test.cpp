@@ -294,10 +294,15 @@ TEST_CASE("sweep runner: every rate with every policy on the emulator, then an S
     CHECK(s.first_fail_run == (s.policy == "rr" ? sw.points()[0].run_dir : sw.points()[1].run_dir));
   }
   REQUIRE_FALSE(ex::write_sweep_outputs(dir, "tiny", sw.points(), slo("request_throughput>=1e9"), 0.1,
-                                        sw.searches(), false, log, diag));
+                                        sw.searches(), false, {}, log, diag));
   const auto j = boost::json::parse(rt::slurp(dir / "sweep.json")).as_object();
   CHECK(j.at("points").as_array().size() == 6);
   CHECK(j.at("rates_rps").as_array().size() == 2);
   CHECK(fs::exists(dir / "sweep_ttft.gp"));
   CHECK(rt::slurp(dir / "sweep.txt").find("already breaks it") != std::string::npos);
+  const auto html = rt::slurp(dir / "report.html");
+  CHECK(html.find("<svg") != std::string::npos);
+  CHECK(html.find("none: the lowest rate fails") != std::string::npos);
+  // Each point's run has its own report.
+  CHECK(fs::exists(dir / sw.points()[0].run_dir / "report.html"));
 }

@@ -10,6 +10,7 @@
 #include <planetserve/experiment/output_layout.hpp>
 #include <planetserve/experiment/plot.hpp>
 #include <planetserve/experiment/report.hpp>
+#include <planetserve/experiment/report_files.hpp>
 #include <planetserve/experiment/report_rebuild.hpp>
 #include <planetserve/experiment/request_record.hpp>
 #include <planetserve/experiment/run_charts.hpp>
@@ -17,10 +18,12 @@
 #include <planetserve/experiment/run_outputs.hpp>
 #include <planetserve/experiment/runner.hpp>
 #include <planetserve/experiment/goodput.hpp>
+#include <planetserve/experiment/html_report.hpp>
 #include <planetserve/experiment/seed_summary.hpp>
 #include <planetserve/experiment/slo.hpp>
 #include <planetserve/experiment/stats.hpp>
 #include <planetserve/experiment/summary.hpp>
+#include <planetserve/experiment/svg_chart.hpp>
 #include <planetserve/experiment/sweep.hpp>
 #include <planetserve/experiment/sweep_runner.hpp>
 #include <planetserve/experiment/wait_group.hpp>

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <planetserve/error.hpp>
+#include <planetserve/experiment/html_report.hpp>
 #include <planetserve/experiment/run_config.hpp>
 #include <planetserve/experiment/slo.hpp>
 #include <planetserve/experiment/sweep.hpp>
@@ -46,6 +47,9 @@ class sweep_runner {
                                                                      double highest_rps, double tolerance,
                                                                      diagnostics& diag);
 
+  /// The emulator profile the nodes run, shown in every report.html (empty: real servers).
+  void set_emulator_facts(report_facts facts) { emulator_ = std::move(facts); }
+
   /// Stops the point running now (as Ctrl-C stops a run) and runs no more.
   void request_stop();
   /// Whether request_stop() was called.
@@ -70,17 +74,20 @@ class sweep_runner {
   std::ostream& log_;
   std::vector<sweep_point> points_;
   std::vector<slo_result> searches_;
+  report_facts emulator_;
   class runner* current_ = nullptr;
   bool stop_ = false;
   bool reset_warned_ = false;
 };
 
-/// Writes sweep.json, sweep.txt and the curves (sweep_charts) into `dir`, rendering them when
-/// `render` and gnuplot is installed. Every file is attempted; the error names those not written.
+/// Writes sweep.json, sweep.txt, the curves (sweep_charts; rendered when `render` and gnuplot is
+/// installed) and report.html (configuration from the first point's run.json, and `emulator`)
+/// into `dir`. Every file is attempted; the error names those not written.
 boost::system::error_code write_sweep_outputs(const std::filesystem::path& dir, std::string_view dataset,
                                               std::span<const sweep_point> points,
                                               const std::optional<slo_spec>& slo, double slo_tolerance,
                                               std::span<const slo_result> searches, bool render,
-                                              std::ostream& log, diagnostics& diag);
+                                              const report_facts& emulator, std::ostream& log,
+                                              diagnostics& diag);
 
 }  // namespace planetserve::experiment

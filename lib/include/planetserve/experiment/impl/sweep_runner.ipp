@@ -4,10 +4,14 @@
 
 #include <planetserve/experiment/atomic_file.hpp>
 #include <planetserve/experiment/output_layout.hpp>
+#include <planetserve/experiment/report_files.hpp>
 #include <planetserve/experiment/run_outputs.hpp>
 #include <planetserve/experiment/runner.hpp>
 #include <planetserve/experiment/sweep_runner.hpp>
 #include <planetserve/http/client.hpp>
+
+#include <fstream>
+#include <sstream>
 
 namespace planetserve::experiment {
 
@@ -68,6 +72,10 @@ boost::asio::awaitable<boost::system::error_code> sweep_runner::async_run_point(
   current_ = nullptr;
   if (r.results().empty()) co_return ec ? ec : make_error_code(error::cancelled);
   const auto& pr = r.results().front();
+  {
+    diagnostics d;  // the run's own outputs are written; a missing report.html is only noted
+    if (write_run_report(pr, emulator_, d)) log_ << "pswm: warning: " << d.message << "\n";
+  }
   sweep_point p;
   p.policy = policy;
   p.rate_rps = rate_rps;
@@ -171,7 +179,8 @@ boost::system::error_code write_sweep_outputs(const std::filesystem::path& dir, 
                                               std::span<const sweep_point> points,
                                               const std::optional<slo_spec>& slo, double slo_tolerance,
                                               std::span<const slo_result> searches, bool render,
-                                              std::ostream& log, diagnostics& diag) {
+                                              const report_facts& emulator, std::ostream& log,
+                                              diagnostics& diag) {
   std::vector<std::string> unwritten;
   auto note = [&](boost::system::error_code ec, const diagnostics& d) {
     if (ec) unwritten.push_back(d.message);
@@ -183,10 +192,23 @@ boost::system::error_code write_sweep_outputs(const std::filesystem::path& dir, 
       return ec;
     }
   }
-  diagnostics d1, d2, d3;
+  diagnostics d1, d2, d3, d4;
   note(write_file_atomic(dir / "sweep.json", sweep_json(dataset, points, slo, slo_tolerance, searches), d1), d1);
   note(write_file_atomic(dir / "sweep.txt", sweep_text(points, slo, searches), d2), d2);
-  note(write_charts(sweep_charts(points), dir, render, log, d3), d3);
+  const auto charts = sweep_charts(points);
+  note(write_charts(charts, dir, render, log, d3), d3);
+  report_context ctx;
+  ctx.title = "pswm sweep: " + std::string(dataset);
+  if (!points.empty()) {
+    // The first point's settings; each point's own run.json differs only in policy, rate and seed.
+    std::ifstream in(dir / points.front().run_dir / "run.json", std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    ctx.configuration = facts_of_json(text.str());
+    ctx.configuration.emplace_back("(per point)", "policy, average_interval_s and seed: see each point's run.json");
+  }
+  ctx.emulator = emulator;
+  note(write_file_atomic(dir / "report.html", sweep_report_html(points, slo, searches, charts, ctx), d4), d4);
   if (unwritten.empty()) return {};
   diag.message = "sweep outputs incomplete:";
   for (const auto& u : unwritten) diag.message += "\n  - " + u;
