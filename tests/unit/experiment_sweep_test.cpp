@@ -27,6 +27,7 @@ namespace ps = planetserve;
 namespace ex = planetserve::experiment;
 namespace sim = planetserve::sim;
 namespace rt = reliability_test;
+namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 std::string load_error(std::string_view text, std::string_view flag) {
@@ -264,7 +265,7 @@ TEST_CASE("sweep runner: every rate with every policy on the emulator, then an S
         sweep_ec = co_await sw.async_sweep(rates, diag);
         // Nothing completes 1e9 requests a second: the lowest rate already fails.
         search_ec = co_await sw.async_slo_search(slo("request_throughput>=1e9"), 100, 200, 0.1, diag);
-        co_await fleet.async_stop();
+        co_await fleet.async_shutdown(std::chrono::milliseconds(500));
         finished = true;
       },
       [&](std::exception_ptr) { io.stop(); });

@@ -51,7 +51,7 @@ const char* page_style =
     "table{border-collapse:collapse;font-size:13px;margin:8px 0}"
     "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
     "th{background:#f4f4f4}td.k,th.k{text-align:left;font-family:monospace}"
-    ".charts svg{margin:6px 0;display:block}.note{color:#555;font-size:13px}"
+    ".charts{display:flex;flex-wrap:wrap;gap:8px}.charts svg{border:1px solid #eee}.note{color:#555;font-size:13px}"
     ".met{color:#17702a}.broken{color:#a11}";
 
 std::string page_start(const report_context& ctx) {
