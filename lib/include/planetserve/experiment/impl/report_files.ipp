@@ -8,6 +8,9 @@
 #include <planetserve/experiment/run_charts.hpp>
 #include <planetserve/experiment/run_outputs.hpp>
 
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
 #include <fstream>
 #include <sstream>
 
@@ -25,14 +28,34 @@ report_facts run_json_facts(const std::filesystem::path& log_dir) {
 
 }  // namespace
 
-boost::system::error_code write_run_report(const policy_result& run, const report_facts& emulator,
+boost::system::error_code write_run_report(const run_summary& summary, std::span<const request_record> records,
+                                           std::span<const node_timeline> timelines,
+                                           const std::filesystem::path& log_dir, const report_facts& emulator,
                                            diagnostics& diag) {
   report_context ctx;
-  ctx.title = "pswm run: " + run.summary.policy + " on " + run.summary.dataset;
-  ctx.configuration = run_json_facts(run.layout.log_dir);
+  ctx.title = "pswm run: " + summary.policy + " on " + summary.dataset;
+  ctx.configuration = run_json_facts(log_dir);
   ctx.emulator = emulator;
-  const auto charts = run_charts(run.records, run.timelines);
-  return write_file_atomic(run.layout.log_dir / "report.html", run_report_html(run.summary, charts, ctx), diag);
+  if (!emulator.empty()) {
+    boost::json::object o;
+    for (const auto& [k, v] : emulator) o[k] = v;
+    if (auto ec = write_file_atomic(log_dir / "emulator.json", boost::json::serialize(o) + "\n", diag)) return ec;
+  }
+  const auto charts = run_charts(records, timelines);
+  return write_file_atomic(log_dir / "report.html", run_report_html(summary, charts, ctx), diag);
+}
+
+boost::system::error_code write_run_report(const policy_result& run, const report_facts& emulator,
+                                           diagnostics& diag) {
+  return write_run_report(run.summary, run.records, run.timelines, run.layout.log_dir, emulator, diag);
+}
+
+report_facts read_emulator_facts(const std::filesystem::path& log_dir) {
+  std::ifstream in(log_dir / "emulator.json", std::ios::binary);
+  if (!in) return {};
+  std::ostringstream text;
+  text << in.rdbuf();
+  return facts_of_json(text.str());
 }
 
 boost::system::error_code write_comparison_report(const std::filesystem::path& dir,
