@@ -46,7 +46,7 @@ std::string json_cell(const boost::json::value& v) {
 }
 
 const char* page_style =
-    "body{font-family:sans-serif;margin:24px;color:#222;max-width:1200px}"
+    "body{font-family:sans-serif;margin:24px;color:#222;max-width:1600px}"
     "h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}"
     "table{border-collapse:collapse;font-size:13px;margin:8px 0}"
     "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
@@ -116,7 +116,9 @@ report_facts facts_of_json(std::string_view json_text) {
     return f;
   }
   for (const auto& [k, val] : v.as_object())
-    f.emplace_back(std::string(k), val.is_string() ? std::string(val.get_string()) : boost::json::serialize(val));
+    f.emplace_back(std::string(k), val.is_string()   ? std::string(val.get_string())
+                                    : val.is_double() ? number_cell(val.get_double())  // 0.1, not 1E-1
+                                                      : boost::json::serialize(val));
   return f;
 }
 

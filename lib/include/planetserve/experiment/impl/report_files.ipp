@@ -75,6 +75,11 @@ boost::system::error_code write_comparison_report(const std::filesystem::path& d
   report_context ctx;
   ctx.title = "pswm comparison: " + (sums.empty() ? std::string() : sums.front().dataset);
   if (!runs.empty()) ctx.configuration = run_json_facts(runs.front().layout.log_dir);
+  for (auto& [k, v] : ctx.configuration)
+    if (k == "policy") {  // the first run's: name them all
+      v.clear();
+      for (const auto& r : runs) v += (v.empty() ? "" : ", ") + r.policy;
+    }
   ctx.emulator = emulator;
   return write_file_atomic(dir / "report.html", comparison_report_html(sums, charts, ctx), diag);
 }
