@@ -219,7 +219,8 @@ std::string sweep_text(std::span<const sweep_point> points, const std::optional<
         if (r.second_seed_last_pass_met && !*r.second_seed_last_pass_met)
           out += " " + rate_label(*r.last_pass_rps) + " req/s breaks the SLO";
         if (r.second_seed_first_fail_met && *r.second_seed_first_fail_met)
-          out += " " + rate_label(*r.first_fail_rps) + " req/s meets it";
+          out += std::string(r.second_seed_last_pass_met && !*r.second_seed_last_pass_met ? "," : "") + " " +
+                 rate_label(*r.first_fail_rps) + " req/s meets it";
         out += " (the answer is within the seed's noise)\n";
       }
     }

@@ -205,7 +205,8 @@ boost::system::error_code write_sweep_outputs(const std::filesystem::path& dir, 
     std::ostringstream text;
     text << in.rdbuf();
     ctx.configuration = facts_of_json(text.str());
-    ctx.configuration.emplace_back("(per point)", "policy, average_interval_s and seed: see each point's run.json");
+    for (auto& [k, v] : ctx.configuration)
+      if (k == "policy" || k == "average_interval_s" || k == "seed") v = "per point (see its run.json)";
   }
   ctx.emulator = emulator;
   note(write_file_atomic(dir / "report.html", sweep_report_html(points, slo, searches, charts, ctx), d4), d4);
