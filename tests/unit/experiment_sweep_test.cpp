@@ -236,6 +236,12 @@ TEST_CASE("sweep: text and json say each policy's SLO answer and how much more l
   res[0].last_pass_rps.reset();
   res[0].second_seed_last_pass_met.reset();
   res[0].second_seed_first_fail_met = false;
+  // A point stopped by Ctrl-C says so in the table.
+  ex::sweep_point stopped;
+  stopped.policy = "rr";
+  stopped.rate_rps = 2;
+  stopped.summary.interrupted = true;
+  CHECK(ex::sweep_text(std::vector<ex::sweep_point>{stopped}, std::nullopt, {}).find("interrupted") != std::string::npos);
   const auto low = ex::sweep_text({}, spec, res);
   CHECK(low.find("already breaks it") != std::string::npos);
 }

@@ -181,6 +181,7 @@ std::string sweep_text(std::span<const sweep_point> points, const std::optional<
     const std::string okreq = std::to_string(s.ok) + "/" + std::to_string(s.requests);
     std::string verdict = !p.slo_met ? "" : *p.slo_met ? "met" : "broken";
     if (p.slo_met && !*p.slo_met && !p.slo_violations.empty()) verdict += " (" + p.slo_violations.front() + ")";
+    if (s.interrupted) verdict += verdict.empty() ? "interrupted" : ", interrupted";
     std::snprintf(line, sizeof line, "%-10s %-14.14s %-10s %9s %9s %9s %9s %9s %9s %9s %6s  %s\n",
                   rate_label(p.rate_rps).c_str(), p.policy.c_str(), std::string(to_string(p.purpose)).c_str(),
                   okreq.c_str(), sweep_cell(s.ttft_p50_s, 1, 1e3).c_str(), sweep_cell(s.ttft_p99_s, 1, 1e3).c_str(),
