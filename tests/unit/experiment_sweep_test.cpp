@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Tests for load sweeps and SLO searches: the rate list, SLO expressions and checks, the search's steps, downsampling, the driver on the emulator.
 #include <planetserve/experiment/downsample.hpp>
+#include <planetserve/experiment/svg_chart.hpp>
 #include <planetserve/experiment/slo.hpp>
 #include <planetserve/experiment/sweep.hpp>
 #include <planetserve/experiment/sweep_runner.hpp>
@@ -205,6 +206,13 @@ TEST_CASE("sweep: curves have one line per policy by rate, without the second se
   CHECK(ttft.series[0].points[0].first == 2);  // sorted by rate
   CHECK(ttft.series[0].points[1].second == Approx(400));
   CHECK(ttft.series[2].title == "lb p50");
+  // One colour per policy, its p99 dashed.
+  CHECK(ttft.series[0].colour == ttft.series[1].colour);
+  CHECK(ttft.series[2].colour != ttft.series[0].colour);
+  CHECK_FALSE(ttft.series[0].dashed);
+  CHECK(ttft.series[1].dashed);
+  CHECK(ex::gnuplot_script(ttft, "x.png").find("lc 1 dt 2 title 'rr p99'") != std::string::npos);
+  CHECK(ex::svg_chart(ttft).find("stroke-dasharray") != std::string::npos);
   for (const auto& c : charts) CHECK(c.name != "sweep_goodput");  // none measured
 }
 

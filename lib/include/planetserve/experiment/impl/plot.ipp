@@ -107,8 +107,10 @@ std::string gnuplot_script(const chart& c, std::string_view png_name) {
     if (c.series[i].points.empty()) continue;
     if (!first) s += ", \\\n     ";
     first = false;
-    s += "$d" + std::to_string(i) + " using 1:2 with " + style_name(c.series[i].style) +
-         " title " + gp_quoted(c.series[i].title);
+    s += "$d" + std::to_string(i) + " using 1:2 with " + style_name(c.series[i].style);
+    if (c.series[i].colour >= 0) s += " lc " + std::to_string(c.series[i].colour + 1);
+    if (c.series[i].dashed) s += " dt 2";
+    s += " title " + gp_quoted(c.series[i].title);
   }
   s += "\n";
   return s;

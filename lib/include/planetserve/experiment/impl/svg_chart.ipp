@@ -127,7 +127,8 @@ std::string svg_chart(const chart& c, int width, int height) {
   o += "<clipPath id=\"" + clip + "\"><rect x=\"" + svg_num(left) + "\" y=\"" + svg_num(top) + "\" width=\"" +
        svg_num(pw) + "\" height=\"" + svg_num(ph) + "\"/></clipPath>\n<g clip-path=\"url(#" + clip + ")\">\n";
   for (std::size_t i = 0; i < c.series.size(); ++i) {
-    const std::string colour = svg_palette[i % std::size(svg_palette)];
+    const auto pick = c.series[i].colour >= 0 ? static_cast<std::size_t>(c.series[i].colour) : i;
+    const std::string colour = svg_palette[pick % std::size(svg_palette)];
     const auto& pts = data[i];
     const auto style = c.series[i].style;
     if (style == plot_style::boxes) {
@@ -154,7 +155,8 @@ std::string svg_chart(const chart& c, int width, int height) {
         else d += "L" + svg_num(X(x)) + " " + svg_num(Y(y));
         pen = true;
       }
-      o += "<path d=\"" + d + "\" fill=\"none\" stroke=\"" + colour + "\" stroke-width=\"1.8\"/>\n";
+      o += "<path d=\"" + d + "\" fill=\"none\" stroke=\"" + colour + "\" stroke-width=\"1.8\"" +
+           (c.series[i].dashed ? " stroke-dasharray=\"6 4\"" : "") + "/>\n";
     }
     if (style == plot_style::points || style == plot_style::linespoints) {
       o += "<g fill=\"" + colour + "\">";
@@ -169,9 +171,13 @@ std::string svg_chart(const chart& c, int width, int height) {
   for (std::size_t i = 0; i < c.series.size(); ++i) {
     const double ly = top + 10 + static_cast<double>(i) * 16;
     if (ly > top + ph) break;
-    const std::string colour = svg_palette[i % std::size(svg_palette)];
-    o += "<rect x=\"" + svg_num(left + pw + 12) + "\" y=\"" + svg_num(ly - 8) + "\" width=\"14\" height=\"8\" fill=\"" +
-         colour + "\"/><text x=\"" + svg_num(left + pw + 32) + "\" y=\"" + svg_num(ly) + "\">" +
+    const auto pick = c.series[i].colour >= 0 ? static_cast<std::size_t>(c.series[i].colour) : i;
+    const std::string colour = svg_palette[pick % std::size(svg_palette)];
+    // A line sample, dashed like its series.
+    o += "<line x1=\"" + svg_num(left + pw + 10) + "\" x2=\"" + svg_num(left + pw + 28) + "\" y1=\"" + svg_num(ly - 4) +
+         "\" y2=\"" + svg_num(ly - 4) + "\" stroke=\"" + colour + "\" stroke-width=\"" +
+         (c.series[i].style == plot_style::boxes ? "8" : "2.5") + "\"" +
+         (c.series[i].dashed ? " stroke-dasharray=\"5 3\"" : "") + "/><text x=\"" + svg_num(left + pw + 32) + "\" y=\"" + svg_num(ly) + "\">" +
          html_escaped(c.series[i].title, 40) + "</text>\n";
   }
   o += "</g>\n</svg>\n";

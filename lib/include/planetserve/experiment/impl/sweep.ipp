@@ -258,12 +258,18 @@ std::vector<chart> sweep_charts(std::span<const sweep_point> points) {
   auto curve = [&](const char* name, const char* title, const char* y,
                    std::initializer_list<std::pair<const char*, double (*)(const run_summary&)>> metrics) {
     chart c{name, title, "offered load (requests/s)", y, {}};
-    for (const auto& n : names)
+    for (std::size_t k = 0; k < names.size(); ++k) {
+      const auto& n = names[k];
+      bool second = false;
       for (const auto& [label, get] : metrics) {
-        plot_series s{metrics.size() > 1 ? n + " " + label : n, {}, plot_style::linespoints};
+        // One colour per policy; its second metric (p99 beside p50) dashed.
+        plot_series s{metrics.size() > 1 ? n + " " + label : n, {}, plot_style::linespoints,
+                      static_cast<int>(k), second};
+        second = true;
         for (const auto* p : by_policy[n]) s.points.emplace_back(p->rate_rps, get(p->summary));
         c.series.push_back(std::move(s));
       }
+    }
     return c;
   };
   std::vector<chart> out;
@@ -280,7 +286,8 @@ std::vector<chart> sweep_charts(std::span<const sweep_point> points) {
     double lo = INFINITY, hi = 0;
     for (const auto& [n, v] : by_policy)
       for (const auto* p : v) lo = std::min(lo, p->rate_rps), hi = std::max(hi, p->rate_rps);
-    thr.series.push_back(plot_series{"offered", {{lo, lo}, {hi, hi}}, plot_style::lines});
+    thr.series.push_back(
+        plot_series{"offered", {{lo, lo}, {hi, hi}}, plot_style::lines, static_cast<int>(names.size()), true});
   }
   out.push_back(std::move(thr));
   bool any_goodput = false;
