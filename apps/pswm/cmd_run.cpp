@@ -10,7 +10,9 @@
 #include <planetserve/detail/rethrow.hpp>
 #include <planetserve/detail/sanitize.hpp>
 #include <planetserve/dispatch/make_policy.hpp>
+#include <planetserve/experiment/report_files.hpp>
 #include <planetserve/experiment/runner.hpp>
+#include <planetserve/experiment/sweep_runner.hpp>
 #include <planetserve/hrtree/tree.hpp>
 #include <planetserve/http/url.hpp>
 
@@ -52,6 +54,9 @@ const char* usage =
     "fig_<dataset>_<interval>/ (with several policies: one pair per policy plus compare_*/).\n"
     "Earlier results with the same names are moved aside, never overwritten.\n"
     "\n"
+    "A list of loads (--request-rate 1,2,4,8 or --average-interval 1,0.5,0.25) runs every rate with\n"
+    "every policy and writes sweep_<dataset>/; --slo searches each policy's highest rate within targets.\n"
+    "\n"
     "Examples:\n"
     "  pswm run --sim --num-nodes 4 --dataset-file datasets/mixed.jsonl --dispatch rr,lb\n"
     "  pswm run --num-nodes 8 --base-port 8000 --average-interval 0.5 --maxq 50 \\\n"
@@ -62,6 +67,67 @@ std::string policy_help() {
   for (const auto& p : planetserve::dispatch::known_policies())
     h += "\n  " + std::string(p.name) + ": " + std::string(p.description);
   return h;
+}
+
+/// A load sweep and/or SLO search (several rates, or --slo): one run per policy and rate, then
+/// sweep_<dataset>/ with the table and the curves.
+int run_sweep(boost::asio::io_context& io, const ex::run_config& cfg, const std::vector<double>& rates,
+              const std::optional<ex::slo_spec>& slo, double tolerance, std::optional<sim_fleet_handle>& fleet, const ex::report_facts& emulator_facts) {
+  const std::string ds = ex::dataset_label(cfg.dataset_file);
+  const auto dir = cfg.output_dir / ("sweep_" + ds);
+  planetserve::diagnostics diag;
+  auto moved = ex::move_aside(dir, diag);
+  if (!moved) {
+    std::cerr << "pswm run: " << diag.message << "\n";
+    return cli::exit_failure;
+  }
+  if (*moved) std::cout << "pswm: kept earlier sweep: moved " << dir.string() << " to " << (*moved)->string() << "\n";
+  ex::sweep_runner sweeper(io.get_executor(), cfg, dir, std::cout);
+  if (!emulator_facts.empty()) sweeper.set_emulator_facts(emulator_facts);
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+  int interrupts = 0;
+  std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    if (++interrupts >= 2) {
+      std::cerr << "\npswm: second interrupt: exiting now\n";
+      std::cout << std::flush;
+      std::_Exit(130);
+    }
+    sweeper.request_stop();
+    signals.async_wait(on_signal);
+  };
+  signals.async_wait(on_signal);
+  int rc = cli::exit_ok;
+  boost::asio::co_spawn(
+      io,
+      [&]() -> boost::asio::awaitable<void> {
+        boost::system::error_code ec;
+        // With an SLO and a single rate, only the search runs; with a list, the sweep first.
+        if (rates.size() > 1) ec = co_await sweeper.async_sweep(rates, diag);
+        if (!ec && slo && !sweeper.stop_requested())
+          ec = co_await sweeper.async_slo_search(*slo, rates.front(), rates.size() > 1 ? rates.back() : rates.front() * 1024,
+                                                 tolerance, diag);
+        if (ec && ec != planetserve::error::cancelled) {
+          std::cerr << "pswm run: " << diag.message << "\n";
+          rc = ec == planetserve::error::file_unwritable ? cli::exit_incomplete : cli::exit_failure;
+        }
+        if (!sweeper.points().empty()) {
+          planetserve::diagnostics wd;
+          if (ex::write_sweep_outputs(dir, ds, sweeper.points(), slo, tolerance, sweeper.searches(), cfg.render_figures,
+                                      emulator_facts, std::cout, wd)) {
+            std::cerr << "pswm run: " << wd.message << "\n";
+            if (rc == cli::exit_ok) rc = cli::exit_incomplete;
+          }
+          std::cout << "===== sweep (" << ds << ") =====\n"
+                    << ex::sweep_text(sweeper.points(), slo, sweeper.searches()) << "Sweep: " << dir.string() << "/\n";
+        }
+        signals.cancel();
+        if (fleet) co_await fleet->async_stop();
+      },
+      planetserve::detail::rethrow_exception{});
+  io.run();
+  if (rc == cli::exit_ok && sweeper.stop_requested()) rc = 130;
+  return rc;
 }
 
 }  // namespace
@@ -86,6 +152,8 @@ int cmd_run(int argc, char** argv) {
   std::vector<std::string> goodput;
   long long max_concurrency = 0;
   std::string ramp;
+  std::string average_interval = "0.5", request_rate, slo_text;
+  double slo_tolerance = 0.1;
   sim_fleet_option sim;
   policy_flags pflags;
 
@@ -93,7 +161,21 @@ int cmd_run(int argc, char** argv) {
   opts.add_options()
       ("num-nodes", cli::po::value(&num_nodes)->default_value(num_nodes), "number of model servers; node i is at --host:(base-port + i)")
       ("base-port", cli::po::value(&base_port)->default_value(base_port), "port of node 0")
-      ("average-interval", cli::po::value(&cfg.average_interval_s)->default_value(0.5), "mean inter-arrival time in seconds (smaller = more load)")
+      ("average-interval", cli::po::value(&average_interval)->default_value(average_interval),
+       "mean inter-arrival time in seconds (smaller = more load); a comma list (decreasing, e.g. 1,0.5,0.25) "
+       "runs a load sweep")
+      ("request-rate", cli::po::value(&request_rate),
+       "offered load in req/s instead of --average-interval; a comma list (increasing, e.g. 1,2,4,8,16) runs "
+       "every rate with every --dispatch policy on the same prompts, caches reset in between, and writes "
+       "sweep_<dataset>/ (sweep.json, sweep.txt, curves against load; each point's run in <policy>/rate_<R>/)")
+      ("slo", cli::po::value(&slo_text),
+       "latency targets of a whole run, e.g. \"p99_ttft_ms<=500,p99_tpot_ms<=50\": for each policy, search the "
+       "highest rate meeting all of them, from the lowest rate of the list (doubling until a run fails, then "
+       "bisecting) up to its highest (one rate given: up to 1024 times it); the boundary is rerun with --seed + 1. "
+       "Metrics: mean_/p50_/p99_ ttft_ms, e2el_ms; mean_/p99_ tpot_ms, itl_ms; request_throughput, "
+       "prefix_hit_ratio, goodput (with --goodput)")
+      ("slo-tolerance", cli::po::value(&slo_tolerance)->default_value(slo_tolerance, "0.1"),
+       "the SLO search stops when the first failing rate is within this fraction above the last passing one")
       ("maxq", cli::po::value(&maxq)->default_value(maxq), "requests to send per epoch (at most the dataset's size)")
       ("dataset-file", cli::po::value(&dataset), "JSONL workload, one JSON object per line with a \"workload\" string")
       ("dispatch", cli::po::value(&dispatch)->default_value(dispatch), policy_help().c_str())
@@ -176,8 +258,32 @@ int cmd_run(int argc, char** argv) {
   // ---- validate flags, naming each --------------------------------------------------
   if (dataset.empty()) throw cli::usage_error("--dataset-file is required (e.g. --dataset-file datasets/mixed.jsonl)");
   // Durations are bounded (10^7 s, 115 days) so that their clock ticks cannot overflow.
-  if (!(cfg.average_interval_s > 0) || !(cfg.average_interval_s <= 1e7))
-    throw cli::usage_error("--average-interval must be a positive number of seconds, at most 10000000");
+  // A load list: rates in req/s, light to heavy; one value is an ordinary run.
+  std::vector<double> rates;
+  {
+    const bool by_rate = vm->count("request-rate") > 0;
+    if (by_rate && !(*vm)["average-interval"].defaulted())
+      throw cli::usage_error("--request-rate and --average-interval exclude each other: give one");
+    planetserve::diagnostics ldiag;
+    auto parsed = ex::parse_load_list(by_rate ? request_rate : average_interval,
+                                      by_rate ? "--request-rate" : "--average-interval", ldiag);
+    if (!parsed) throw cli::usage_error(ldiag.message);
+    rates = *parsed;
+    cfg.average_interval_s = 1.0 / rates.front();
+    if (!(cfg.average_interval_s > 0) || !(cfg.average_interval_s <= 1e7))
+      throw cli::usage_error("--average-interval must be a positive number of seconds, at most 10000000");
+  }
+  std::optional<ex::slo_spec> slo;
+  if (vm->count("slo")) {
+    planetserve::diagnostics sdiag;
+    auto s = ex::parse_slo(slo_text, sdiag);
+    if (!s) throw cli::usage_error("--" + sdiag.message);
+    slo = *s;
+  }
+  if (!(slo_tolerance > 0) || !(slo_tolerance <= 10))
+    throw cli::usage_error("--slo-tolerance must be a fraction above 0 (and at most 10), e.g. --slo-tolerance 0.1 "
+                           "stops within 10% of the boundary");
+  const bool sweep_mode = rates.size() > 1 || slo.has_value();
   if (maxq < 1) throw cli::usage_error("--maxq must be at least 1");
   if (epochs < 1) throw cli::usage_error("--epochs must be at least 1");
   // Infinite durations would overflow the clocks' integer ticks.
@@ -231,8 +337,8 @@ int cmd_run(int argc, char** argv) {
     throw cli::usage_error("--max-concurrency must be 0 (no cap) or a count up to 1000000, e.g. --max-concurrency 16");
   cfg.max_concurrency = static_cast<std::size_t>(max_concurrency);
   if (vm->count("ramp-up-rate")) {
-    if (!(*vm)["average-interval"].defaulted())
-      throw cli::usage_error("--ramp-up-rate and --average-interval exclude each other: the ramp sets the rate");
+    if (!(*vm)["average-interval"].defaulted() || vm->count("request-rate") || sweep_mode)
+      throw cli::usage_error("--ramp-up-rate excludes --average-interval, --request-rate and --slo: the ramp sets the rate");
     planetserve::workload::arrival_config ac;
     planetserve::diagnostics rdiag;
     if (planetserve::workload::parse_ramp(ramp, ac, rdiag)) throw cli::usage_error("--ramp-up-rate: " + rdiag.message);
@@ -248,10 +354,14 @@ int cmd_run(int argc, char** argv) {
     if (!spec) throw cli::usage_error("--" + gdiag.message);
     cfg.goodput = *spec;
   }
+  if (slo)
+    for (const auto& c : slo->constraints)
+      if (c.metric == "goodput" && !cfg.goodput)
+        throw cli::usage_error("--slo names goodput: give its bounds too, e.g. --goodput ttft:500,tpot:50");
   cfg.policies = split_list(dispatch);
   if (cfg.policies.empty()) throw cli::usage_error("--dispatch needs a policy name");
   if (ignore_eos && no_ignore_eos) throw cli::usage_error("--ignore-eos and --no-ignore-eos exclude each other: give one");
-  cfg.ignore_eos = ignore_eos || (!no_ignore_eos && cfg.policies.size() > 1);
+  cfg.ignore_eos = ignore_eos || (!no_ignore_eos && (cfg.policies.size() > 1 || sweep_mode));
   for (const auto& p : cfg.policies) {
     bool known = false;
     for (const auto& k : planetserve::dispatch::known_policies()) known |= k.name == p;
@@ -323,15 +433,17 @@ int cmd_run(int argc, char** argv) {
   boost::asio::io_context io(1);  // one thread runs everything (as driver_bench measures it)
   planetserve::diagnostics diag;
   std::optional<sim_fleet_handle> fleet;
+  ex::report_facts emulator_facts;  // what the emulated nodes are, for report.html
   if (cfg.virtual_time) {
     sim.model = cfg.model;
-    std::string profile;
-    if (auto ec = sim.fleet_config(static_cast<unsigned>(num_nodes), "", 0, "", cfg.seed, cfg.virtual_nodes, profile,
-                                   diag)) {
+    if (auto ec = sim.fleet_config(static_cast<unsigned>(num_nodes), "", 0, "", cfg.seed, cfg.virtual_nodes,
+                                   emulator_facts, diag)) {
       std::cerr << "pswm run: --sim: " << diag.message << "\n";
       return cli::exit_usage;
     }
-    std::cout << "pswm: " << num_nodes << " emulated node(s) in virtual time (profile " << profile << ")\n";
+    emulator_facts.push_back({"clock", "virtual"});
+    std::cout << "pswm: " << num_nodes << " emulated node(s) in virtual time (profile " << emulator_facts.front().second
+              << ")\n";
   } else if (sim.enabled) {
     fleet.emplace();
     sim.model = cfg.model;  // with --sim, --model names the model the nodes emulate
@@ -342,9 +454,12 @@ int cmd_run(int argc, char** argv) {
       return cli::exit_failure;
     }
     cfg.endpoints = fleet->urls();
+    emulator_facts = fleet->profile_facts();
     std::cout << "pswm: started " << cfg.endpoints.size() << " emulated node(s) (profile " << fleet->profile_name()
               << "): " << cfg.endpoints.front() << (cfg.endpoints.size() > 1 ? " ..." : "") << "\n";
   }
+
+  if (sweep_mode) return run_sweep(io, cfg, rates, slo, slo_tolerance, fleet, emulator_facts);
 
   ex::runner runner(io.get_executor(), cfg, std::cout);
   if (auto ec = runner.prepare(diag)) {
@@ -391,6 +506,20 @@ int cmd_run(int argc, char** argv) {
           if (auto ec2 = co_await runner.async_run(diag)) {
             std::cerr << "pswm run: " << diag.message << "\n";
             rc = ec2 == planetserve::error::file_unwritable ? cli::exit_incomplete : cli::exit_failure;
+          }
+          // report.html beside each run's files, and the comparison's with its CDF and hit-ratio lines.
+          const auto facts = emulator_facts;
+          for (const auto& r : runner.results()) {
+            planetserve::diagnostics d;
+            if (ex::write_run_report(r, facts, d)) std::cerr << "pswm run: " << d.message << "\n";
+            else std::cout << "Report: " << (r.layout.log_dir / "report.html").string() << "\n";
+          }
+          if (runner.results().size() > 1) {
+            planetserve::diagnostics d;
+            const auto cdir = ex::comparison_dir(cfg);
+            if (ex::write_comparison_report(cdir, runner.results(), facts, cfg.render_figures, std::cout, d))
+              std::cerr << "pswm run: " << d.message << "\n";
+            else std::cout << "Report: " << (cdir / "report.html").string() << "\n";
           }
         }
         signals.cancel();

@@ -53,6 +53,7 @@ std::string profile_choice_error(const std::string& message, const std::string& 
 struct sim_fleet_handle::impl {
   std::optional<planetserve::sim::fleet> fleet;
   std::string profile_name;
+  std::vector<std::pair<std::string, std::string>> facts;
 };
 
 sim_fleet_handle::sim_fleet_handle() : impl_(std::make_unique<impl>()) {}
@@ -60,7 +61,8 @@ sim_fleet_handle::~sim_fleet_handle() = default;
 
 boost::system::error_code sim_fleet_option::fleet_config(unsigned nodes, const std::string& host, unsigned base_port,
                                                          const std::string& api_key, std::uint64_t seed,
-                                                         planetserve::sim::fleet_config& fc, std::string& profile_name,
+                                                         planetserve::sim::fleet_config& fc,
+                                                         std::vector<std::pair<std::string, std::string>>& facts,
                                                          planetserve::diagnostics& diag) const {
   namespace sim = planetserve::sim;
   const auto& opt = *this;
@@ -82,7 +84,6 @@ boost::system::error_code sim_fleet_option::fleet_config(unsigned nodes, const s
     diag.message = profile_choice_error(diag.message, "--sim-profile");
     return planetserve::error::invalid_argument;
   }
-  profile_name = chosen->name;
   fc.num_nodes = nodes;
   fc.host = host;
   fc.base_port = static_cast<std::uint16_t>(base_port);
@@ -101,6 +102,17 @@ boost::system::error_code sim_fleet_option::fleet_config(unsigned nodes, const s
     fc.node.engine.num_gpu_blocks_overridden = true;
     fc.node.num_gpu_blocks_override = opt.num_gpu_blocks_override;
   }
+  facts = {{"profile", chosen->name},
+           {"model", chosen->model + (opt.model.empty() ? "" : " (served as " + opt.model + ")")},
+           {"gpu", chosen->gpu_name + " x " + std::to_string(chosen->tensor_parallel_size) + " (tensor parallel)"},
+           {"num_gpu_blocks", std::to_string(fc.node.engine.num_gpu_blocks) +
+                                  (opt.num_gpu_blocks_override > 0 ? " (--num-gpu-blocks-override)" : " (from memory)")},
+           {"block_size", std::to_string(chosen->block_size)},
+           {"max_num_seqs", std::to_string(chosen->max_num_seqs)},
+           {"max_num_batched_tokens", std::to_string(fc.node.engine.max_num_batched_tokens)},
+           {"step_jitter", std::to_string(opt.step_jitter)},
+           {"vllm_version", opt.vllm_version.empty() ? "newest modelled" : opt.vllm_version},
+           {"nodes", std::to_string(nodes)}};
   return {};
 }
 
@@ -109,12 +121,15 @@ boost::system::error_code sim_fleet_handle::start(boost::asio::any_io_executor e
                                                   const std::string& api_key, std::uint64_t seed,
                                                   planetserve::diagnostics& diag) {
   planetserve::sim::fleet_config fc;
-  if (auto ec = opt.fleet_config(nodes, host, base_port, api_key, seed, fc, impl_->profile_name, diag)) return ec;
+  if (auto ec = opt.fleet_config(nodes, host, base_port, api_key, seed, fc, impl_->facts, diag)) return ec;
+  impl_->profile_name = impl_->facts.front().second;
   impl_->fleet.emplace(std::move(ex), std::move(fc));
   return impl_->fleet->start(diag);
 }
 
 std::string sim_fleet_handle::profile_name() const { return impl_->profile_name; }
+
+std::vector<std::pair<std::string, std::string>> sim_fleet_handle::profile_facts() const { return impl_->facts; }
 
 std::vector<std::string> sim_fleet_handle::urls() const {
   return impl_->fleet ? impl_->fleet->urls() : std::vector<std::string>{};

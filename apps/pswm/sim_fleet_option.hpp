@@ -33,11 +33,12 @@ struct sim_fleet_option {
   std::shared_ptr<const planetserve::tokenize::tokenizer> tokenizer;  ///< loaded from tokenizer_file (null: approximate)
 
   void add_options(cli::po::options_description& opts);
-  /// The emulated nodes these flags describe (`profile_name` gets the profile they run);
-  /// fails with a message naming the flag.
+  /// The emulated nodes these flags describe, and what they emulate as (name, value) pairs
+  /// for report.html (the first is the profile's name); fails with a message naming the flag.
   boost::system::error_code fleet_config(unsigned nodes, const std::string& host, unsigned base_port,
                                          const std::string& api_key, std::uint64_t seed,
-                                         planetserve::sim::fleet_config& out, std::string& profile_name,
+                                         planetserve::sim::fleet_config& out,
+                                         std::vector<std::pair<std::string, std::string>>& facts,
                                          planetserve::diagnostics& diag) const;
   /// Loads --tokenizer, if given; throws cli::usage_error naming the file and field.
   void load_tokenizer();
@@ -68,6 +69,9 @@ class sim_fleet_handle {
                                   planetserve::diagnostics& diag);
   /// The profile the nodes run (after --model, --gpu, --tensor-parallel-size).
   std::string profile_name() const;
+  /// What the nodes emulate, as (name, value) pairs for report.html: profile, model, GPU,
+  /// tensor parallelism, KV blocks (after any override), batching limits, vLLM version.
+  std::vector<std::pair<std::string, std::string>> profile_facts() const;
   /// Base URLs of the started nodes.
   std::vector<std::string> urls() const;
   /// Stops every node gracefully.

@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -81,7 +82,7 @@ TEST_CASE("experiment: run charts are the seed's seven plus KV usage and node lo
   std::vector<std::string> names;
   for (const auto& c : charts) names.push_back(c.name);
   CHECK(names == std::vector<std::string>{"latency_stats", "ttft_stats", "tpot_stats", "prefix_hit_rate",
-                                          "arrival_distribution", "token_throughput",
+                                          "prefix_hit_ratio_cumulative", "arrival_distribution", "token_throughput",
                                           "request_throughput", "kv_cache_usage", "node_load"});
   for (const auto& c : charts) {
     INFO(c.name);
@@ -215,4 +216,61 @@ TEST_CASE("experiment: throughput chart counts a counter reset as growth from ze
                   counters(3, 0, 0, 50, 0)};
   const auto charts = ex::run_charts({}, t, 1.0);
   check_points(find_chart(charts, "token_throughput").series[0], {{1, 10}, {2, 30}, {3, 20}});
+}
+
+TEST_CASE("experiment: cumulative hit ratio has no gaps where windows had none", "[experiment][charts]") {
+  const auto charts = ex::run_charts({}, timelines(), 1.0);
+  const auto& c = find_chart(charts, "prefix_hit_ratio_cumulative");
+  REQUIRE(c.series.size() == 3);  // all nodes, node_0, node_1
+  CHECK(c.series[0].title == "all nodes");
+  for (const auto& s : c.series)
+    for (const auto& [x, y] : s.points) CHECK(std::isfinite(y));
+  // At the end: (250 + 40) / (300 + 160) over both nodes; node_0 alone 250/300.
+  CHECK(c.series[0].points.back().second == Approx(290.0 / 460.0));
+  CHECK(c.series[1].points.back().second == Approx(250.0 / 300.0));
+  // Between t=1 and t=3 node_0's last reading stays (50/100) where the window chart has a gap.
+  const auto mid = std::find_if(c.series[1].points.begin(), c.series[1].points.end(),
+                                [](auto& p) { return p.first >= 2.0; });
+  REQUIRE(mid != c.series[1].points.end());
+  CHECK(mid->second == Approx(0.5));
+}
+
+TEST_CASE("experiment: comparison record charts draw a TTFT CDF and a hit-ratio line per policy", "[experiment][charts]") {
+  std::vector<ex::request_record> a{req(0, 0, 0, 0.3, 1, 5), req(1, 0, 1, 0.1, 1, 5), req(2, 0, 2, 0.2, 1, 5),
+                                    req(3, 0, 3, 9.0, 1, 5, false)};
+  std::vector<ex::request_record> b{req(0, 0, 0, 0.05, 1, 5)};
+  const auto tl = timelines();
+  std::vector<ex::labelled_run> runs{{"rr", a, tl}, {"lb", b, tl}};
+  const auto charts = ex::comparison_record_charts(runs);
+  REQUIRE(charts.size() == 2);
+  const auto& cdf = find_chart(charts, "compare_ttft_cdf");
+  REQUIRE(cdf.series.size() == 2);
+  CHECK(cdf.series[0].title == "rr");
+  // Failed requests are left out; the CDF rises to 1 at the largest TTFT.
+  check_points(cdf.series[0], {{0.1, 0}, {0.1, 1.0 / 3}, {0.2, 2.0 / 3}, {0.3, 1}});
+  CHECK(find_chart(charts, "compare_hit_ratio_over_time").series[1].title == "lb");
+}
+
+TEST_CASE("experiment: beyond 32 nodes per-node figures become percentile bands", "[experiment][charts]") {
+  std::vector<ex::node_timeline> many(40);
+  for (std::size_t k = 0; k < many.size(); ++k) {
+    many[k].name = "node_" + std::to_string(k);
+    for (int t = 0; t <= 4; ++t) {
+      auto s = counters(t, 10.0 * t, 5.0 * t, 0, 0);
+      s.snap.num_running = static_cast<double>(k);  // node k runs k requests
+      s.snap.num_waiting = 0;
+      many[k].samples.push_back(s);
+    }
+  }
+  const auto charts = ex::run_charts({}, many, 1.0);
+  const auto& load = find_chart(charts, "node_load");
+  REQUIRE(load.series.size() == 4);
+  CHECK(load.series[1].title == "median of nodes");
+  CHECK(load.series[3].points.back().second == Approx(39));  // max
+  CHECK(load.series[1].points.back().second == Approx(19.5));
+  CHECK(find_chart(charts, "prefix_hit_rate").series.size() == 4);
+  CHECK(find_chart(charts, "prefix_hit_ratio_cumulative").series.size() == 1);  // the fleet line only
+  // At 32 nodes, still one line per node.
+  many.resize(32);
+  CHECK(find_chart(ex::run_charts({}, many, 1.0), "node_load").series.size() == 32);
 }

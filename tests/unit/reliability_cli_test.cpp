@@ -161,6 +161,16 @@ TEST_CASE("reliability cli: bad flag values are rejected naming the flag", "[rel
       {{"--lb-compat", "exact"}, "--lb-compat"},
       {{"--ignore-eos", "--no-ignore-eos"}, "--ignore-eos"},
       {{"--endpoints", "http://127.0.0.1:1", "--sim"}, "--sim"},
+      {{"--request-rate", ""}, "--request-rate '': the list is empty; e.g."},
+      {{"--request-rate", "4,2,8"}, "--request-rate '4,2,8': the rates must increase"},
+      {{"--average-interval", "0.25,0.5"}, "--average-interval '0.25,0.5': the intervals must decrease"},
+      {{"--request-rate", "2", "--average-interval", "0.5"}, "--request-rate and --average-interval exclude"},
+      {{"--slo", "p99_latency<=5"}, "--slo 'p99_latency<=5': unknown metric 'p99_latency'"},
+      {{"--slo", "p99_ttft_ms=5"}, "needs exactly one <= or >="},
+      {{"--slo", "goodput>=1"}, "--slo names goodput: give its bounds too"},
+      {{"--slo-tolerance", "0"}, "--slo-tolerance must be a fraction above 0"},
+      {{"--goodput", "ttfb:5"}, "unknown key 'ttfb'"},
+      {{"--ramp-up-rate", "1:2", "--request-rate", "1,2"}, "--ramp-up-rate excludes"},
   };
   int i = 0;
   for (const auto& c : cases) {

@@ -20,6 +20,8 @@ struct plot_series {
   std::string title;                              ///< legend text
   std::vector<std::pair<double, double>> points;  ///< (x, y) in drawing order
   plot_style style = plot_style::lines;           ///< how to draw it
+  int colour = -1;                                ///< colour number shared by related series (e.g. one policy's p50 and p99); -1: by position
+  bool dashed = false;                            ///< draw the line dashed (the second of two related series)
 };
 
 /// One chart: written as `<name>.gp` (data inline) and rendered to `<name>.png`.

@@ -5,6 +5,7 @@
 #include <planetserve/detail/python_float.hpp>
 #include <planetserve/detail/sanitize.hpp>
 #include <planetserve/experiment/atomic_file.hpp>
+#include <planetserve/experiment/downsample.hpp>
 #include <planetserve/experiment/plot.hpp>
 
 #include <cmath>
@@ -80,7 +81,8 @@ std::string gnuplot_script(const chart& c, std::string_view png_name) {
   bool drawable = false;
   for (std::size_t i = 0; i < c.series.size(); ++i) {
     s += "$d" + std::to_string(i) + " << EOD\n";
-    for (const auto& [x, y] : c.series[i].points) {
+    // Large runs draw fast: no series is written with more than max_drawn_points points.
+    for (const auto& [x, y] : downsample(c.series[i].points)) {
       if (!std::isfinite(x) || !std::isfinite(y)) {
         s += "\n";  // a gap in the line where a value is missing
         continue;
@@ -105,8 +107,10 @@ std::string gnuplot_script(const chart& c, std::string_view png_name) {
     if (c.series[i].points.empty()) continue;
     if (!first) s += ", \\\n     ";
     first = false;
-    s += "$d" + std::to_string(i) + " using 1:2 with " + style_name(c.series[i].style) +
-         " title " + gp_quoted(c.series[i].title);
+    s += "$d" + std::to_string(i) + " using 1:2 with " + style_name(c.series[i].style);
+    if (c.series[i].colour >= 0) s += " lc " + std::to_string(c.series[i].colour + 1);
+    if (c.series[i].dashed) s += " dt 2";
+    s += " title " + gp_quoted(c.series[i].title);
   }
   s += "\n";
   return s;

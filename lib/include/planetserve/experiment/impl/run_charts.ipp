@@ -3,7 +3,9 @@
 #pragma once
 
 #include <planetserve/detail/checked_cast.hpp>
+#include <planetserve/experiment/downsample.hpp>
 #include <planetserve/experiment/run_charts.hpp>
+#include <planetserve/experiment/stats.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -64,6 +66,43 @@ chart per_request(std::span<const request_record> records, const char* name, con
   return c;
 }
 
+
+// The p10, median, p90 and max across series sampled on one grid (same x at each index).
+std::vector<plot_series> bands_across(const std::vector<plot_series>& per_node) {
+  std::vector<plot_series> out{{"p10 of nodes", {}, plot_style::lines},
+                               {"median of nodes", {}, plot_style::lines},
+                               {"p90 of nodes", {}, plot_style::lines},
+                               {"max of nodes", {}, plot_style::lines}};
+  if (per_node.empty()) return out;
+  const std::size_t n = per_node.front().points.size();
+  std::vector<double> ys;
+  for (std::size_t i = 0; i < n; ++i) {
+    ys.clear();
+    for (const auto& s : per_node)
+      if (i < s.points.size() && std::isfinite(s.points[i].second)) ys.push_back(s.points[i].second);
+    std::sort(ys.begin(), ys.end());
+    const double x = per_node.front().points[i].first;
+    const double qs[] = {10, 50, 90, 100};
+    for (std::size_t k = 0; k < 4; ++k) out[k].points.emplace_back(x, percentile_sorted(ys, qs[k]));
+  }
+  return out;
+}
+
+// An even grid of at most `points` times over [from, to].
+std::vector<double> time_grid(double from, double to, std::size_t points) {
+  std::vector<double> g;
+  if (!(to > from)) return {from};
+  for (std::size_t i = 0; i < points; ++i)
+    g.push_back(from + (to - from) * static_cast<double>(i) / static_cast<double>(points - 1));
+  return g;
+}
+
+double timelines_end(std::span<const node_timeline> timelines) {
+  double end = 0;
+  for (const auto& tl : timelines)
+    if (!tl.samples.empty()) end = std::max(end, tl.samples.back().t_s);
+  return end;
+}
 }  // namespace
 
 std::vector<chart> run_charts(std::span<const request_record> records,
@@ -86,6 +125,17 @@ std::vector<chart> run_charts(std::span<const request_record> records,
       c.series.push_back(window_ratio(
           tl, window_s, end, [](const auto& s) { return s.prefix_cache_hits; },
           [](const auto& s, double) { return s.prefix_cache_queries; }, tl.name));
+    if (c.series.size() > max_node_lines) c.series = bands_across(c.series);  // same window grid for all
+    out.push_back(std::move(c));
+  }
+  {
+    // Since the start, the fleet's and each node's: no gaps where a window had no query.
+    chart c{"prefix_hit_ratio_cumulative", "Prefix cache hit ratio since the start (server /metrics)",
+            "time (s)", "hit ratio (Σ hits / Σ queries so far)", {}};
+    c.series.push_back(cumulative_hit_ratio(timelines, "all nodes"));
+    if (timelines.size() <= max_node_lines)
+      for (std::size_t k = 0; k < timelines.size(); ++k)
+        c.series.push_back(cumulative_hit_ratio(timelines.subspan(k, 1), timelines[k].name));
     out.push_back(std::move(c));
   }
   {
@@ -141,17 +191,13 @@ std::vector<chart> run_charts(std::span<const request_record> records,
 
   auto per_node_gauge = [&](const char* name, const char* title, const char* y, auto get) {
     chart c{name, title, "time (s)", y, {}};
-    for (const auto& tl : timelines) {
-      plot_series s{tl.name, {}, plot_style::lines};
-      for (const auto& smp : tl.samples) s.points.emplace_back(smp.t_s, get(smp.snap));
-      c.series.push_back(std::move(s));
-    }
+    c.series = per_node_series(timelines, get, window_s);
     out.push_back(std::move(c));
   };
   per_node_gauge("kv_cache_usage", "KV-cache usage per node (server /metrics)", "fraction of blocks",
-                 [](const prom::vllm_snapshot& s) { return s.kv_cache_usage; });
+                 +[](const prom::vllm_snapshot& s) { return s.kv_cache_usage; });
   per_node_gauge("node_load", "Requests running + waiting per node (server /metrics)", "requests",
-                 [](const prom::vllm_snapshot& s) { return s.num_running + s.num_waiting; });
+                 +[](const prom::vllm_snapshot& s) { return s.num_running + s.num_waiting; });
 
   // Predicted against reported cached tokens: only when some completed request has both
   // (a policy with a prefix model, servers that report the details).
@@ -202,6 +248,82 @@ std::vector<chart> comparison_charts(std::span<const run_summary> runs) {
   bars("compare_hit_ratio", "Prefix cache hit ratio by policy (server /metrics)", "Δhits/Δqueries",
        {{"prefix hit ratio", &run_summary::prefix_hit_ratio}});
   return out;
+}
+
+plot_series cumulative_hit_ratio(std::span<const node_timeline> timelines, std::string title) {
+  plot_series s{std::move(title), {}, plot_style::lines};
+  double first = INFINITY;
+  for (const auto& tl : timelines)
+    if (!tl.samples.empty()) first = std::min(first, tl.samples.front().t_s);
+  if (!std::isfinite(first)) return s;
+  // A grid rather than every scrape: a 1,024-node run scrapes millions of times.
+  const auto grid = time_grid(first, timelines_end(timelines), max_drawn_points);
+  std::vector<std::size_t> at(timelines.size(), 0);
+  for (double t : grid) {
+    double hits = 0, queries = 0;
+    for (std::size_t k = 0; k < timelines.size(); ++k) {
+      const auto& smp = timelines[k].samples;
+      if (smp.empty() || smp.front().t_s > t) continue;
+      while (at[k] + 1 < smp.size() && smp[at[k] + 1].t_s <= t) ++at[k];
+      const double dh = smp[at[k]].snap.prefix_cache_hits - smp.front().snap.prefix_cache_hits;
+      const double dq = smp[at[k]].snap.prefix_cache_queries - smp.front().snap.prefix_cache_queries;
+      // A counter reset (restart) or NaN reading leaves the node's share out at this time.
+      if (std::isfinite(dh) && std::isfinite(dq) && dq >= 0 && dh >= 0) hits += dh, queries += dq;
+    }
+    if (queries > 0) s.points.emplace_back(t, hits / queries);
+  }
+  return s;
+}
+
+plot_series ttft_cdf(std::span<const request_record> records, std::string title) {
+  plot_series s{std::move(title), {}, plot_style::steps};
+  std::vector<double> v;
+  for (const auto& r : records)
+    if (r.ok && std::isfinite(r.ttft_s())) v.push_back(r.ttft_s());
+  std::sort(v.begin(), v.end());
+  const double n = static_cast<double>(v.size());
+  if (!v.empty()) s.points.emplace_back(v.front(), 0.0);
+  for (std::size_t i = 0; i < v.size(); ++i) s.points.emplace_back(v[i], static_cast<double>(i + 1) / n);
+  return s;
+}
+
+std::vector<chart> comparison_record_charts(std::span<const labelled_run> runs) {
+  chart cdf{"compare_ttft_cdf", "Time to first token, CDF by policy (client-side)", "TTFT (s)",
+            "fraction of completed requests", {}};
+  chart hit{"compare_hit_ratio_over_time", "Prefix cache hit ratio since the start, by policy (server /metrics)",
+            "time (s)", "hit ratio (Σ hits / Σ queries so far)", {}};
+  for (const auto& r : runs) {
+    cdf.series.push_back(ttft_cdf(r.records, r.label));
+    hit.series.push_back(cumulative_hit_ratio(r.timelines, r.label));
+  }
+  return {std::move(cdf), std::move(hit)};
+}
+
+std::vector<plot_series> per_node_series(std::span<const node_timeline> timelines,
+                                         double (*get)(const prom::vllm_snapshot&), double step_s) {
+  std::vector<plot_series> out;
+  if (timelines.size() <= max_node_lines) {
+    for (const auto& tl : timelines) {
+      plot_series s{tl.name, {}, plot_style::lines};
+      for (const auto& smp : tl.samples) s.points.emplace_back(smp.t_s, get(smp.snap));
+      out.push_back(std::move(s));
+    }
+    return out;
+  }
+  // Every node read at the same times, then reduced to bands.
+  const double end = timelines_end(timelines);
+  const auto steps = planetserve::detail::checked_cast<std::size_t>(end / std::max(step_s, 1e-3)).value_or(0);
+  const auto grid = time_grid(0, end, std::clamp<std::size_t>(steps + 1, 2, max_drawn_points));
+  for (const auto& tl : timelines) {
+    plot_series s{tl.name, {}, plot_style::lines};
+    std::size_t i = 0;
+    for (double t : grid) {
+      while (i < tl.samples.size() && tl.samples[i].t_s <= t) ++i;
+      s.points.emplace_back(t, i ? get(tl.samples[i - 1].snap) : missing);
+    }
+    out.push_back(std::move(s));
+  }
+  return bands_across(out);
 }
 
 }  // namespace planetserve::experiment

@@ -6,6 +6,7 @@
 #include <planetserve/experiment/cache_prediction.hpp>
 #include <planetserve/experiment/report.hpp>
 #include <planetserve/experiment/report_rebuild.hpp>
+#include <planetserve/experiment/report_files.hpp>
 #include <planetserve/experiment/run_charts.hpp>
 #include <planetserve/experiment/run_outputs.hpp>
 
@@ -250,6 +251,7 @@ result<rebuilt_report> rebuild_report(const rebuild_options& options, std::ostre
   }
   const double tick = std::max(number("metrics_interval_s", 0.1), 0.1);
   if (auto e = write_run_outputs(records, timelines, s, layout, tick, options.render_figures, log, diag)) return e;
+  if (auto e = write_run_report(s, records, timelines, dir, read_emulator_facts(dir), diag)) return e;
   out.text = summary_text(s) + "Rebuilt " + dir.string() + " and " + layout.fig_dir.string() + "\n";
   return out;
 }
