@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // lb at a thousand nodes: the shared index and sparse load model decide as a per-node probe would.
+#include <planetserve/dispatch/cache_aware_policy.hpp>
 #include <planetserve/dispatch/lb_policy.hpp>
 
 #include <catch2/catch.hpp>
@@ -228,4 +229,47 @@ TEST_CASE("dispatch lb at 1,000+ nodes: the shared index decides as probing ever
                                   random_run{1'100, 3'000, 2, 0.0, 96, 2},
                                   random_run{1'000, 2'000, 0, 0.5, 4'096, 3});
   compare_on_random_workload(run);
+}
+
+TEST_CASE("dispatch cache-aware at 1,000 nodes: visiting the prompt's holders picks as visiting every node", "[dispatch][scale]") {
+  d::policy_config c;
+  c.nodes = 1'000;
+  c.tree.capacity_blocks = 128;
+  d::cache_aware_policy p(c);
+  std::uint64_t s = 7;
+  std::vector<std::vector<token_id>> prefixes(30);
+  for (auto& v : prefixes)
+    for (std::size_t i = 0; i < 16 * (1 + next_random(s) % 12); ++i) v.push_back(static_cast<token_id>(next_random(s) % 50'000));
+  std::size_t hits = 0, rooms = 0;
+  for (std::size_t step = 0; step < 3'000; ++step) {
+    std::vector<token_id> tokens = prefixes[next_random(s) % prefixes.size()];
+    for (std::size_t i = next_random(s) % 200; i > 0; --i) tokens.push_back(static_cast<token_id>(next_random(s) % 50'000));
+    const d::request_view req{tokens};
+    const auto got = p.choose(req);
+    if (!got) continue;
+    // The rule as written for every node: best match, ties by fewer in flight, lower index.
+    if (got.fired != d::rule::load_imbalance) {
+      d::node_index best = d::no_node;
+      for (d::node_index x = 0; x < c.nodes; ++x) {
+        if (!p.stats(x).available) continue;
+        if (best == d::no_node || got.match_blocks[x] > got.match_blocks[best] ||
+            (got.match_blocks[x] == got.match_blocks[best] && got.load_score[x] < got.load_score[best]))
+          best = x;
+      }
+      const double ratio = got.prompt_blocks == 0 ? 0.0 : double(got.match_blocks[best]) / got.prompt_blocks;
+      INFO("step " << step);
+      REQUIRE((got.fired == d::rule::cache_hit) == (ratio > c.cache_aware.cache_threshold));
+      if (got.fired == d::rule::cache_hit) REQUIRE(got.node == best);
+      hits += got.fired == d::rule::cache_hit;
+      rooms += got.fired == d::rule::smallest_cache;
+    }
+    p.on_dispatched(got.node, req);
+    if (next_random(s) % 2 == 0) p.on_finished(static_cast<d::node_index>(next_random(s) % c.nodes), {});
+    if (next_random(s) % 4 == 0) {
+      const auto node = static_cast<d::node_index>(next_random(s) % c.nodes);
+      p.set_available(node, !p.stats(node).available);
+    }
+  }
+  CHECK(hits > 100);
+  CHECK(rooms > 300);
 }
