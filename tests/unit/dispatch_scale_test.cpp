@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
-// lb at a thousand nodes: the shared index and sparse load model decide as a per-node probe would.
+// Policies at a thousand nodes: the shared index and sparse bookkeeping decide as visiting every node does.
 #include <planetserve/dispatch/cache_aware_policy.hpp>
+#include <planetserve/dispatch/detail/rng.hpp>
+#include <planetserve/dispatch/hrt_policy.hpp>
 #include <planetserve/dispatch/lb_policy.hpp>
 
 #include <catch2/catch.hpp>
@@ -272,4 +274,92 @@ TEST_CASE("dispatch cache-aware at 1,000 nodes: visiting the prompt's holders pi
   }
   CHECK(hits > 100);
   CHECK(rooms > 300);
+}
+
+TEST_CASE("dispatch hrt at 1,000 nodes: decisions and random tie draws equal the every-node rule (a guard for a sparser hrt)", "[dispatch][scale]") {
+  d::policy_config c;
+  c.nodes = 1'000;
+  c.seed = 11;
+  c.tree.capacity_blocks = 256;
+  d::hrt_policy p(c);
+  d::detail::rng ref_rng(c.seed);  // the policy's own draws, replayed by the rule as written
+  std::uint64_t s = 5;
+  std::vector<std::vector<token_id>> prefixes(40);
+  for (auto& v : prefixes)
+    for (std::size_t i = 0; i < 16 * (1 + next_random(s) % 10); ++i) v.push_back(static_cast<token_id>(next_random(s) % 50'000));
+  std::vector<d::node_index> open;
+  std::size_t by_rule[3] = {0, 0, 0};
+  for (std::size_t step = 0; step < 4'000; ++step) {
+    std::vector<token_id> tokens = prefixes[next_random(s) % prefixes.size()];
+    for (std::size_t i = next_random(s) % 100; i > 0; --i) tokens.push_back(static_cast<token_id>(next_random(s) % 50'000));
+    if (next_random(s) % 10 == 0) tokens.resize(10);  // no whole block: nobody holds it
+    const d::request_view req{tokens};
+    const auto got = p.choose(req);
+    if (!got) continue;
+    // hrt's rule visiting every node in index order, as written before holders().
+    const auto& depth = got.match_blocks;
+    const auto& score = got.load_score;
+    double least = 0;
+    std::uint32_t longest = 0;
+    bool any = false;
+    for (d::node_index x = 0; x < c.nodes; ++x) {
+      if (!p.stats(x).available) continue;
+      if (!any || score[x] < least) least = score[x];
+      longest = std::max(longest, depth[x]);
+      any = true;
+    }
+    auto pick = [&](auto&& keep, auto&& key) {
+      d::node_index best = d::no_node;
+      double best_key = 0;
+      std::uint64_t ties = 0;
+      for (d::node_index x = 0; x < c.nodes; ++x) {
+        if (!p.stats(x).available || !keep(x)) continue;
+        const double k = key(x);
+        if (best == d::no_node || k > best_key) {
+          best = x;
+          best_key = k;
+          ties = 1;
+        } else if (k == best_key && ref_rng.below(++ties) == 0) {
+          best = x;
+        }
+      }
+      return best;
+    };
+    auto lighter = [&](d::node_index x) { return -score[x]; };
+    d::node_index want;
+    d::rule rule;
+    if (longest == 0) {
+      want = pick([](d::node_index) { return true; }, lighter);
+      rule = d::rule::no_prefix;
+    } else {
+      want = pick([&](d::node_index x) { return depth[x] == longest; }, lighter);
+      rule = d::rule::longest_prefix;
+      if (score[want] - least > c.hrt.max_imbalance) {
+        want = pick([](d::node_index) { return true; }, [&](d::node_index x) {
+          return static_cast<double>(depth[x]) * 16.0 - c.hrt.tokens_per_load * (score[x] - least);
+        });
+        rule = d::rule::saved_vs_load;
+      }
+    }
+    INFO("step " << step);
+    REQUIRE(got.node == want);
+    REQUIRE(got.fired == rule);
+    ++by_rule[rule == d::rule::no_prefix ? 0 : rule == d::rule::longest_prefix ? 1 : 2];
+    p.on_dispatched(got.node, req);
+    open.push_back(got.node);
+    // Requests end more slowly than they come, so the holders of popular prefixes fill up.
+    if (next_random(s) % 3 != 0 && !open.empty()) {
+      const std::size_t k = next_random(s) % open.size();
+      p.on_finished(open[k], {});
+      open[k] = open.back();
+      open.pop_back();
+    }
+    if (next_random(s) % 8 == 0) {
+      const auto node = static_cast<d::node_index>(next_random(s) % c.nodes);
+      p.set_available(node, !p.stats(node).available);
+    }
+  }
+  CHECK(by_rule[0] > 100);
+  CHECK(by_rule[1] > 100);
+  CHECK(by_rule[2] > 100);
 }
