@@ -33,17 +33,22 @@ void BM_engine_step(benchmark::State& state) {
     (void)e.add_request(std::to_string(next_id++), std::move(pr), p, now, diag);
   };
   for (std::size_t i = 0; i < batch; ++i) add_one(time_point{0});
-  std::size_t tokens = 0;
+  std::size_t tokens = 0, requests = 0;
   for (auto _ : state) {
     const auto t = e.next_step_time().value_or(time_point{0});
     auto res = e.step(t);
     for (const auto& o : res.outputs) {
       tokens += o.tokens.size();
-      if (o.finished) add_one(res.end);
+      if (o.finished) {
+        ++requests;
+        add_one(res.end);
+      }
     }
     benchmark::DoNotOptimize(res);
   }
   state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(tokens), benchmark::Counter::kIsRate);
+  // Requests completed per second of CPU, adding the next one included.
+  state.counters["requests/s"] = benchmark::Counter(static_cast<double>(requests), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_engine_step)->Arg(1)->Arg(32)->Arg(256)->Arg(1024);
 

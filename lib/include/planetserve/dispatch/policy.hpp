@@ -86,6 +86,8 @@ class policy {
   virtual void do_finished(node_index, const outcome&) {}
   /// After on_load() stored the scrape: the node's fresh load.
   virtual void do_load(node_index, const live_load&) {}
+  /// After set_available() changed the node's availability (called only on a change).
+  virtual void do_available(node_index, bool) {}
   /// After reset() cleared the shared state: clear the policy's own.
   virtual void do_reset() {}
   /// Whether choices rest on a model of the nodes' prefix caches: by default, whether the
@@ -100,6 +102,9 @@ class policy {
 
   /// Per node: leading blocks of the current prompt it holds (all 0 without prefixes).
   std::span<const std::uint32_t> depth() const noexcept { return depth_; }
+  /// The nodes whose depth() is not zero (each once, in no set order): a policy that
+  /// looks only at nodes holding part of the prompt visits these instead of every node.
+  std::span<const node_index> holders() const noexcept { return holders_; }
   /// Full blocks of the current prompt.
   std::uint32_t prompt_blocks() const noexcept { return prompt_blocks_; }
   /// Longest match among all nodes, available or not.
@@ -124,6 +129,7 @@ class policy {
   std::uint64_t keys_id_ = 0;
   bool keys_valid_ = false;
   std::vector<std::uint32_t> depth_;
+  std::vector<node_index> holders_;  // where depth_ is not zero: the next match zeroes only these
   std::vector<double> load_;
   std::uint32_t prompt_blocks_ = 0;
   std::uint32_t longest_ = 0;

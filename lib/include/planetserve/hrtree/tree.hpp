@@ -82,6 +82,16 @@ class tree {
   /// `depth` must have at least servers() entries. Returns the largest depth.
   std::uint32_t match(std::span<const block_key> keys, std::span<std::uint32_t> depth) const;
 
+  /// The same depths, written only where they are not zero: for every server s that holds
+  /// at least the first block of `keys`, depth[s] = its depth and s is appended to
+  /// `holders` (cleared first; each such server once, in no set order). Other entries of
+  /// `depth` are not touched, so a caller that zeroes the previous holders' entries keeps a
+  /// full per-server array at a cost independent of servers(): O(blocks walked + holdings
+  /// of the segments walked). `depth` must have at least servers() entries. Returns the
+  /// largest depth.
+  std::uint32_t match_holders(std::span<const block_key> keys, std::span<std::uint32_t> depth,
+                              std::vector<server>& holders) const;
+
   /// How many leading blocks of `keys` server `s` holds.
   std::uint32_t match(server s, std::span<const block_key> keys) const;
 
@@ -163,6 +173,10 @@ class tree {
   // Walks `keys` down the segments: fills path_ with the segments passed and returns how
   // many leading keys exist in the tree; last_ = blocks covered of the last segment.
   std::size_t walk(std::span<const block_key> keys) const;
+  // match() and match_holders(): writes the depth of each server holding the first block,
+  // listing those servers in `holders` when given.
+  std::uint32_t match_walked(std::span<const block_key> keys, std::span<std::uint32_t> depth,
+                             std::vector<server>* holders) const;
   std::uint32_t find_holding(std::uint32_t seg, server s) const noexcept;
   std::uint32_t new_segment(std::span<const block_key> keys, block_key parent_key);
   void free_segment(std::uint32_t seg) noexcept;

@@ -180,6 +180,9 @@ class engine {
   std::unordered_map<std::string, std::unique_ptr<request>> requests_;
   std::deque<request*> waiting_;
   std::vector<request*> running_;
+  struct scheduled_entry;
+  std::vector<scheduled_entry> scheduled_;  // step()'s scratch, kept so that a step allocates less
+  std::vector<request*> finished_;          // likewise
   time_point busy_until_{0};
   bool stalled_ = false;
 };

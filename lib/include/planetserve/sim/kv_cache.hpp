@@ -4,10 +4,11 @@
 
 #include <planetserve/tokenize/tokenizer.hpp>
 
+#include <boost/unordered/unordered_flat_map.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <span>
-#include <unordered_map>
 #include <vector>
 
 namespace planetserve::sim {
@@ -102,7 +103,7 @@ class kv_cache {
   std::vector<block> blocks_;
   block_id head_ = none, tail_ = none;
   std::size_t free_count_ = 0;
-  std::unordered_map<block_hash, block_id> by_hash_;
+  boost::unordered_flat_map<block_hash, block_id> by_hash_;  // open addressing: caching and evicting a block allocate nothing
 };
 
 }  // namespace planetserve::sim

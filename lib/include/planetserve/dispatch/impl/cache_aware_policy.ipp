@@ -26,14 +26,15 @@ decision cache_aware_policy::do_choose(const request_view&, const fleet_view&) {
   if (hi - lo > c.balance_abs_threshold && hi > c.balance_rel_threshold * lo)
     return make_decision(least, rule::load_imbalance);
 
-  // Best match; ties by fewer in flight, then lower index.
+  // Best match; ties by fewer in flight, then lower index. Only nodes holding part of the
+  // prompt can pass the threshold (a ratio of 0 never exceeds it): they are all we visit.
   node_index best = no_node;
-  for (std::size_t i = 0; i < nodes(); ++i) {
-    if (!stats()[i].available) continue;
-    const auto x = static_cast<node_index>(i);
-    if (best == no_node || d[x] > d[best] || (d[x] == d[best] && load[x] < load[best])) best = x;
+  for (const node_index x : holders()) {
+    if (!stats()[x].available) continue;
+    if (best == no_node || d[x] > d[best] || (d[x] == d[best] && (load[x] < load[best] || (load[x] == load[best] && x < best))))
+      best = x;
   }
-  const double ratio = prompt_blocks() == 0 ? 0.0 : static_cast<double>(d[best]) / prompt_blocks();
+  const double ratio = best == no_node || prompt_blocks() == 0 ? 0.0 : static_cast<double>(d[best]) / prompt_blocks();
   if (ratio > c.cache_threshold) return make_decision(best, rule::cache_hit);
 
   // The node with the most room: fewest cached blocks; ties by fewer in flight, lower index.

@@ -97,7 +97,10 @@ void policy::prepare(const request_view& req) {
   // Hash once per request: on_dispatched() of the same view reuses these keys.
   if (tree_) {
     tree_->hasher().keys(req.tokens, keys_);
-    longest_ = tree_->match(keys_, depth_);
+    // Only the last prompt's holders have non-zero depths: zeroing them instead of the
+    // whole array keeps a decision's cost independent of the fleet size.
+    for (const node_index n : holders_) depth_[n] = 0;
+    longest_ = tree_->match_holders(keys_, depth_, holders_);
   } else {
     keys_.clear();
     longest_ = 0;
@@ -175,6 +178,7 @@ void policy::set_available(node_index node, bool available) {
   if (s.available != available) {
     s.available = available;
     if (available) ++available_; else --available_;
+    do_available(node, available);
   }
 }
 
@@ -198,6 +202,7 @@ void policy::reset() {
   keys_valid_ = false;
   for (auto& l : load_) l = 0;
   for (auto& d : depth_) d = 0;
+  holders_.clear();
   do_reset();
 }
 

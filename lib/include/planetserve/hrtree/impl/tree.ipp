@@ -88,6 +88,18 @@ std::uint32_t tree::match(std::span<const block_key> keys, std::span<std::uint32
   const std::size_t n_servers = servers_.size();
   if (depth.size() < n_servers) throw std::invalid_argument("hrtree::tree::match: depth too short");
   for (std::size_t s = 0; s < n_servers; ++s) depth[s] = 0;
+  return match_walked(keys, depth, nullptr);
+}
+
+std::uint32_t tree::match_holders(std::span<const block_key> keys, std::span<std::uint32_t> depth,
+                                  std::vector<server>& holders) const {
+  if (depth.size() < servers_.size()) throw std::invalid_argument("hrtree::tree::match_holders: depth too short");
+  holders.clear();
+  return match_walked(keys, depth, &holders);
+}
+
+std::uint32_t tree::match_walked(std::span<const block_key> keys, std::span<std::uint32_t> depth,
+                                 std::vector<server>* holders) const {
   walk(keys);
   // A server reaches into segment k only if it held all of segment k-1: marks carry that
   // from one segment to the next without touching servers that dropped out.
@@ -105,6 +117,8 @@ std::uint32_t tree::match(std::span<const block_key> keys, std::span<std::uint32
     for (std::uint32_t h = segs_[seg].holders; h != nil; h = holds_[h].next_in_seg) {
       const holding& x = holds_[h];
       if (k != 0 && mark_[x.server] != prev_mark) continue;
+      // Only the first segment's holders can hold anything: each is listed once, here.
+      if (k == 0 && holders) holders->push_back(x.server);
       const std::uint32_t reach = std::min(x.held, covered);
       depth[x.server] = start + reach;
       if (start + reach > longest) longest = start + reach;

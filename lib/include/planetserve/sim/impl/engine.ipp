@@ -34,6 +34,13 @@ struct engine::request {
   std::size_t outputs() const noexcept { return tokens.size() - prompt_len; }
 };
 
+// One request's share of a step: its new tokens, and how many it had computed before.
+struct engine::scheduled_entry {
+  request* r;
+  std::size_t num_new;
+  std::size_t computed_before;
+};
+
 namespace detail {
 
 inline std::string format_count(std::size_t v) { return std::to_string(v); }
@@ -256,13 +263,8 @@ step_result engine::step(time_point now) {
   step_result res;
   res.start = std::max(now, busy_until_);
   std::size_t budget = config_.max_num_batched_tokens;
-  struct scheduled_entry {
-    request* r;
-    std::size_t num_new;
-    std::size_t computed_before;
-  };
-  std::vector<scheduled_entry> scheduled;
-  scheduled.reserve(running_.size() + 8);
+  auto& scheduled = scheduled_;
+  scheduled.clear();
 
   // Running requests first, in order; preempt from the back when blocks run out.
   for (std::size_t i = 0; i < running_.size() && budget > 0;) {
@@ -382,7 +384,9 @@ step_result engine::step(time_point now) {
   const double end_s = std::chrono::duration<double>(res.end).count();
   auto secs = [](time_point t) { return std::chrono::duration<double>(t).count(); };
   std::uint64_t iteration_prompt = 0, iteration_generated = 0;
-  std::vector<request*> finished;
+  auto& finished = finished_;
+  finished.clear();
+  res.outputs.reserve(scheduled.size());
   for (const auto& e : scheduled) {
     request& r = *e.r;
     r.num_computed += e.num_new;
