@@ -16,6 +16,7 @@
 #include <planetserve/experiment/runner.hpp>
 #include <planetserve/experiment/stats.hpp>
 #include <planetserve/experiment/wait_group.hpp>
+#include <planetserve/http/failure.hpp>
 #include <planetserve/http/url.hpp>
 #include <planetserve/openai/request_builder.hpp>
 #include <planetserve/openai/server_info.hpp>
@@ -76,15 +77,13 @@ std::string failure_kind(const openai::outcome& o) {
 /// Whether a failure says the node itself may be unreachable, as opposed to a request the
 /// node refused: it counts towards the node's breaker and makes the runner check /health.
 bool node_unreachable(const openai::outcome& o) {
-  return o.status == 0 && (o.error == error::connection_failed || o.error == error::connection_closed ||
-                           o.error == error::timeout || o.error == error::tls_failed);
+  return http::node_unreachable(o.status, o.error);
 }
 
 /// Whether the request can be sent again: the connection failed before any response byte,
 /// so the server produced nothing for it (a timeout may mean it is still working: not retried).
 bool retryable(const openai::outcome& o) {
-  return o.status == 0 && !o.first_token &&
-         (o.error == error::connection_failed || o.error == error::connection_closed);
+  return http::retryable_failure(o.status, o.error, o.first_token.has_value());
 }
 
 /// The first pair of endpoints that name the same server (same scheme, resolved address,
@@ -814,6 +813,7 @@ struct runner::state {
     rec.http_status = static_cast<int>(out.status);
     rec.finish_reason = out.finish_reason;
     rec.response_id = out.response_id;
+    rec.served_by = out.served_by;
     if (out.usage) {
       rec.usage_reported = true;
       // A record holds 32-bit counts; a server's larger one (nonsense) is kept at the most it can hold.
@@ -853,7 +853,7 @@ struct runner::state {
     if (!rec.ok && retryable(out) && rec.retries < cfg.max_retries && !stop) {
       ++rec.retries;
       asio::steady_timer backoff(ex);
-      backoff.expires_after(std::chrono::duration_cast<clock::duration>(cfg.retry_backoff * (1u << std::min<std::uint32_t>(rec.retries - 1, 10))));
+      backoff.expires_after(http::retry_delay(cfg.retry_backoff, rec.retries));
       co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
       if (!stop) {
         const dispatch::request_view req{tokens[i], static_cast<std::uint64_t>(i)};
