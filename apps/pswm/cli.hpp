@@ -2,11 +2,14 @@
 // Shared option parsing for pswm subcommands: --help, errors that name the flag, exit codes.
 #pragma once
 
+#include <boost/algorithm/string/split.hpp>
+#include <boost/algorithm/string/trim.hpp>
 #include <boost/program_options.hpp>
 
 #include <iostream>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace pswm::cli {
 
@@ -51,5 +54,17 @@ inline std::optional<po::variables_map> parse(int argc, char** argv, const std::
   return vm;
 }
 
+
+/// The non-empty, trimmed items of a comma-separated flag value ("a, b,,c" -> a, b, c).
+inline std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> parts;
+  boost::algorithm::split(parts, s, [](char c) { return c == ','; });
+  std::vector<std::string> out;
+  for (auto& p : parts) {
+    boost::algorithm::trim(p);
+    if (!p.empty()) out.push_back(p);
+  }
+  return out;
+}
 
 }  // namespace pswm::cli

@@ -34,17 +34,6 @@ namespace {
 
 namespace ex = planetserve::experiment;
 
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> parts;
-  boost::algorithm::split(parts, s, [](char c) { return c == ','; });
-  std::vector<std::string> out;
-  for (auto& p : parts) {
-    boost::algorithm::trim(p);
-    if (!p.empty()) out.push_back(p);
-  }
-  return out;
-}
-
 const char* usage =
     "Usage: pswm run --dataset-file FILE [--num-nodes N --base-port P | --endpoints URL,...]\n"
     "                [--average-interval S] [--maxq Q] [--dispatch lb|rr|POLICY[,POLICY...]] [--sim]\n"
@@ -358,7 +347,7 @@ int cmd_run(int argc, char** argv) {
     for (const auto& c : slo->constraints)
       if (c.metric == "goodput" && !cfg.goodput)
         throw cli::usage_error("--slo names goodput: give its bounds too, e.g. --goodput ttft:500,tpot:50");
-  cfg.policies = split_list(dispatch);
+  cfg.policies = cli::split_list(dispatch);
   if (cfg.policies.empty()) throw cli::usage_error("--dispatch needs a policy name");
   if (ignore_eos && no_ignore_eos) throw cli::usage_error("--ignore-eos and --no-ignore-eos exclude each other: give one");
   cfg.ignore_eos = ignore_eos || (!no_ignore_eos && (cfg.policies.size() > 1 || sweep_mode));
@@ -379,7 +368,7 @@ int cmd_run(int argc, char** argv) {
     if (vm->count("num-nodes") && !(*vm)["num-nodes"].defaulted())
       throw cli::usage_error("--endpoints and --num-nodes exclude each other: give one");
     if (sim.enabled) throw cli::usage_error("--endpoints and --sim exclude each other: --sim starts its own nodes");
-    cfg.endpoints = split_list(endpoints);
+    cfg.endpoints = cli::split_list(endpoints);
     if (cfg.endpoints.empty()) throw cli::usage_error("--endpoints needs at least one URL");
   } else {
     if (num_nodes < 1 || num_nodes > 65535) throw cli::usage_error("--num-nodes must be between 1 and 65535");

@@ -10,5 +10,6 @@ int cmd_gen(int argc, char** argv);
 int cmd_metrics(int argc, char** argv);
 int cmd_report(int argc, char** argv);
 int cmd_decide(int argc, char** argv);
+int cmd_route(int argc, char** argv);
 
 }  // namespace pswm

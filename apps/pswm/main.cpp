@@ -30,6 +30,7 @@ constexpr command commands[] = {
     {"metrics", "scrape a server's /metrics (or read a saved page) and print it", pswm::cmd_metrics},
     {"report", "re-render the summary and figures of a saved run", pswm::cmd_report},
     {"decide", "route a recorded request sequence through a policy offline (no servers)", pswm::cmd_decide},
+    {"route", "serve an OpenAI-compatible router that sends each request to a node by a policy", pswm::cmd_route},
 };
 
 void print_usage(std::ostream& os) {

@@ -15,5 +15,6 @@
 #include <planetserve/experiment.hpp>
 #include <planetserve/http.hpp>
 #include <planetserve/openai.hpp>
+#include <planetserve/route.hpp>
 #include <planetserve/sim.hpp>
 #include <planetserve/workload.hpp>

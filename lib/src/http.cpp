@@ -6,5 +6,6 @@
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
 #include <planetserve/http/impl/url.ipp>
+#include <planetserve/http/impl/failure.ipp>
 #include <planetserve/http/impl/client.ipp>
 #include <planetserve/http/impl/server.ipp>

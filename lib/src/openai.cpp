@@ -7,5 +7,6 @@
 #endif
 #include <planetserve/openai/impl/request_builder.ipp>
 #include <planetserve/openai/impl/chunk_decoder.ipp>
+#include <planetserve/openai/impl/error_body.ipp>
 #include <planetserve/openai/impl/stream_completion.ipp>
 #include <planetserve/openai/impl/server_info.ipp>

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <planetserve/http/client.hpp>
+#include <planetserve/http/failure.hpp>
 #include <planetserve/http/server.hpp>
 #include <planetserve/http/sse_parser.hpp>
 #include <planetserve/http/url.hpp>

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <planetserve/openai/chunk_decoder.hpp>
+#include <planetserve/openai/error_body.hpp>
 #include <planetserve/openai/request_builder.hpp>
 #include <planetserve/openai/server_info.hpp>
 #include <planetserve/openai/stream_completion.hpp>

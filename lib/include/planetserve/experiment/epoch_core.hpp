@@ -80,6 +80,7 @@ struct attempt_result {
   std::uint32_t resent = 0;         ///< the connection layer sent it again itself (a stale pooled connection)
   std::string finish_reason;        ///< as the server said
   std::string response_id;          ///< the server's response id
+  std::string served_by;            ///< the x-pswm-node header of a response that came through `pswm route`
   bool ok = false;                  ///< the response completed without error
   std::string error;                ///< what went wrong (already free of secrets)
   std::string error_kind;           ///< short failure class ("timeout", "http_500", ...)

@@ -43,6 +43,7 @@ struct request_record {
   bool usage_reported = false;          ///< whether the server sent a usage block
   std::string finish_reason;            ///< "length", "stop", ... as the server said
   std::string response_id;              ///< the server's response id ("chatcmpl-..."), "" if none came
+  std::string served_by;                ///< behind a `pswm route` router: the node that served (its x-pswm-node header), "" otherwise
   bool ok = false;                      ///< the stream completed without error
   int http_status = 0;                  ///< HTTP status, 0 when no response
   std::string error;                    ///< what went wrong, empty when ok

@@ -161,6 +161,11 @@ class response_reader {
   /// Abandons the response and closes its connection.
   void close() noexcept;
 
+  /// Closes the connection's socket at once, even while an async_read_some is suspended on
+  /// it (which then ends with an error): for a caller whose own client has gone. The reader
+  /// is of no further use.
+  void cancel() noexcept;
+
  private:
   friend class client;
   std::shared_ptr<detail::client_pool> pool_;

@@ -36,6 +36,10 @@ struct server_config {
   std::chrono::milliseconds read_timeout{std::chrono::seconds(30)};
   /// Longest a single response write may take (a client that stops reading is dropped).
   std::chrono::milliseconds write_timeout{std::chrono::seconds(30)};
+  /// The JSON body of the server's own refusals (400 malformed, 404, 405, 413, 431) for a
+  /// status and message; null: FastAPI's `{"detail": message}`. A router answering like vLLM
+  /// sets openai::error_body.
+  std::function<std::string(unsigned status, std::string_view message)> refusal_body;
 };
 
 /// A received request. Valid for the handler's duration.

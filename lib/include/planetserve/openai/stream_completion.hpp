@@ -70,6 +70,7 @@ struct outcome {
   std::optional<openai::usage> usage;      ///< from the usage chunk / response
   std::string finish_reason;               ///< last finish_reason seen
   std::string response_id;                 ///< the server's id of the response (first chunk's "id"), "" if none came
+  std::string served_by;                   ///< the x-pswm-node header of a `pswm route` router: the node that served; "" if none
   bool done_marker = false;                ///< `data: [DONE]` arrived
   std::string text;                        ///< generated text (with call::keep_text)
   std::string authorization;               ///< scratch for the Authorization header; reused

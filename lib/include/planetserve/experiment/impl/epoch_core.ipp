@@ -5,6 +5,7 @@
 #include <planetserve/detail/checked_cast.hpp>
 #include <planetserve/detail/sanitize.hpp>
 #include <planetserve/experiment/epoch_core.hpp>
+#include <planetserve/http/failure.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -27,6 +28,7 @@ void record_from(const attempt_result& a, request_record& rec) {
   rec.http_status = a.http_status;
   rec.finish_reason = a.finish_reason;
   rec.response_id = a.response_id;
+  rec.served_by = a.served_by;
   if (a.usage_reported) rec.usage_reported = true;
   rec.prompt_tokens = a.prompt_tokens;
   rec.completion_tokens = a.completion_tokens;
@@ -246,7 +248,8 @@ void epoch_core::after_failure(std::size_t i, epoch_time now) {
   if (!rec.ok && req_[i].retryable && rec.retries < cfg_.max_retries && !stop_) {
     ++rec.retries;
     req_[i].at = phase::backoff;
-    req_[i].wake = now + cfg_.retry_backoff * (std::int64_t{1} << std::min<std::uint32_t>(rec.retries - 1, 10));
+    req_[i].wake = now + std::chrono::duration_cast<epoch_time>(
+                             http::retry_delay(std::chrono::duration<double>(cfg_.retry_backoff), rec.retries));
     waiting_.push_back(i);
     return;
   }

@@ -652,6 +652,10 @@ std::string record_line(const request_record& r) {
   o += r.usage_reported ? "true" : "false";
   put_key(o, "response_id");
   openai::append_json_string(o, r.response_id);
+  if (!r.served_by.empty()) {
+    put_key(o, "served_by");
+    openai::append_json_string(o, r.served_by);
+  }
   put_key(o, "finish_reason");
   openai::append_json_string(o, r.finish_reason);
   put_key(o, "ok");
@@ -771,6 +775,7 @@ result<request_record> parse_record_line(std::string_view line, diagnostics& dia
   r.http_status = static_cast<int>(std::min(status, 999u));
   r.finish_reason = get_str(o, "finish_reason");
   r.response_id = get_str(o, "response_id");
+  r.served_by = get_str(o, "served_by");
   r.error = get_str(o, "error");
   r.error_kind = get_str(o, "error_kind");
   r.retries = count("retries");

@@ -19,6 +19,7 @@
 #include <planetserve/experiment/session_source.hpp>
 #include <planetserve/experiment/virtual_fleet.hpp>
 #include <planetserve/experiment/wait_group.hpp>
+#include <planetserve/http/failure.hpp>
 #include <planetserve/http/url.hpp>
 #include <planetserve/openai/request_builder.hpp>
 #include <planetserve/openai/server_info.hpp>
@@ -81,15 +82,13 @@ std::string failure_kind(const openai::outcome& o) {
 /// Whether a failure says the node itself may be unreachable, as opposed to a request the
 /// node refused: it counts towards the node's breaker and makes the runner check /health.
 bool node_unreachable(const openai::outcome& o) {
-  return o.status == 0 && (o.error == error::connection_failed || o.error == error::connection_closed ||
-                           o.error == error::timeout || o.error == error::tls_failed);
+  return http::node_unreachable(o.status, o.error);
 }
 
 /// Whether the request can be sent again: the connection failed before any response byte,
 /// so the server produced nothing for it (a timeout may mean it is still working: not retried).
 bool retryable(const openai::outcome& o) {
-  return o.status == 0 && !o.first_token &&
-         (o.error == error::connection_failed || o.error == error::connection_closed);
+  return http::retryable_failure(o.status, o.error, o.first_token.has_value());
 }
 
 /// The first pair of endpoints that name the same server (same scheme, resolved address,
@@ -816,6 +815,7 @@ struct runner::state {
     a.http_status = static_cast<int>(out.status);
     a.finish_reason = out.finish_reason;
     a.response_id = out.response_id;
+    a.served_by = out.served_by;
     if (out.usage) {
       a.usage_reported = true;
       // A record holds 32-bit counts; a server's larger one (nonsense) is kept at the most it can hold.

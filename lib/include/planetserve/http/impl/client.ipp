@@ -643,6 +643,13 @@ std::string_view response_reader::header(std::string_view name) const {
   return {v.data(), v.size()};
 }
 
+void response_reader::cancel() noexcept {
+  if (!conn_) return;
+  boost::system::error_code ec;
+  detail::unwatch(*conn_);
+  conn_->lowest().socket().close(ec);
+}
+
 boost::asio::awaitable<result<body_piece>> response_reader::async_read_some(diagnostics& diag) {
   namespace bhttp = detail::bhttp;
   using detail::error_code;

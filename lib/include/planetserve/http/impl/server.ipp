@@ -193,6 +193,11 @@ inline std::string json_detail(std::string_view text) {
   return out;
 }
 
+// The body of one of the server's own refusals, as the config wants it.
+inline std::string refusal(const server_config& cfg, unsigned status, std::string_view text) {
+  return cfg.refusal_body ? cfg.refusal_body(status, text) : json_detail(text);
+}
+
 // After refusing a request whose body we did not read, closing at once could reset the
 // connection and destroy our error response in the client's buffer: drain first.
 inline sasio::awaitable<void> linger_close(server_session& s) {
@@ -264,12 +269,12 @@ inline sasio::awaitable<void> run_session(std::shared_ptr<server_state> st, stcp
       std::string body;
       if (ec == shttp::error::body_limit) {
         status = 413;
-        body = json_detail("request body too large");
+        body = refusal(cfg, status, "request body too large (over " + std::to_string(cfg.max_body_size) + " bytes)");
       } else if (ec == shttp::error::header_limit) {
         status = 431;
-        body = json_detail("request header fields too large");
+        body = refusal(cfg, status, "request header fields too large");
       } else {
-        body = json_detail("malformed HTTP request: " + ec.message());
+        body = refusal(cfg, status, "malformed HTTP request: " + ec.message());
       }
       co_await write_simple(s, status, "application/json", body);
       co_await linger_close(s);
@@ -296,8 +301,8 @@ inline sasio::awaitable<void> run_session(std::shared_ptr<server_state> st, stcp
       }
     }
     if (!match) {
-      const std::string body = json_detail(path_known ? "Method Not Allowed" : "Not Found");
       const unsigned status = path_known ? 405 : 404;
+      const std::string body = refusal(cfg, status, path_known ? "Method Not Allowed" : "Not Found");
       co_await res.async_write_whole(status, "application/json", body);
     } else {
       using namespace sasio::experimental::awaitable_operators;

@@ -22,6 +22,7 @@ void outcome::reset() noexcept {
   usage.reset();
   finish_reason.clear();
   response_id.clear();
+  served_by.clear();
   done_marker = false;
   text.clear();
 }
@@ -111,6 +112,8 @@ boost::asio::awaitable<void> async_stream_completion(http::client& client, const
   out.status = r.status();
   out.sent = r.sent();
   out.resent = r.resent();
+  // Behind `pswm route`: which node served (a router's text: kept short and printable).
+  if (auto node = r.header("x-pswm-node"); !node.empty()) out.served_by = planetserve::detail::sanitized(node, 64);
   out.last_byte = r.head_arrived();
 
   if (out.status < 200 || out.status > 299) {

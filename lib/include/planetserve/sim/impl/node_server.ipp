@@ -3,6 +3,7 @@
 #pragma once
 
 #include <planetserve/detail/rethrow.hpp>
+#include <planetserve/openai/error_body.hpp>
 #include <planetserve/openai/request_builder.hpp>
 #include <planetserve/sim/chat_template.hpp>
 #include <planetserve/sim/detail/request_parser.hpp>
@@ -103,36 +104,8 @@ inline void append_hex16(std::string& out, std::uint64_t v) {
   for (int shift = 60; shift >= 0; shift -= 4) out += hex[(v >> shift) & 15];
 }
 
-inline std::string_view error_type_for(unsigned status) noexcept {
-  switch (status) {
-    case 400: return "BadRequestError";
-    case 401: return "UnauthorizedError";
-    case 403: return "ForbiddenError";
-    case 404: return "NotFoundError";
-    case 408: return "RequestTimeoutError";
-    case 413: return "RequestEntityTooLargeError";
-    case 429: return "RateLimitError";
-    case 500: return "InternalServerError";
-    case 502: return "BadGatewayError";
-    case 503: return "ServiceUnavailableError";
-    case 504: return "GatewayTimeoutError";
-    default: return "Error";
-  }
-}
-
-// vLLM's ErrorResponse: {"error": {"message", "type", "param", "code"}}.
-inline std::string error_body(unsigned status, std::string_view message, std::string_view param = {}) {
-  std::string out = "{\"error\":{\"message\":";
-  openai::append_json_string(out, message);
-  out += ",\"type\":";
-  openai::append_json_string(out, error_type_for(status));
-  out += ",\"param\":";
-  if (param.empty()) out += "null"; else openai::append_json_string(out, param);
-  out += ",\"code\":";
-  append_uint(out, status);
-  out += "}}";
-  return out;
-}
+// vLLM's ErrorResponse: {"error": {"message", "type", "param", "code"}} (shared with the router).
+using openai::error_body;
 
 enum class usage_details { omit_when_off, null_when_off };
 
