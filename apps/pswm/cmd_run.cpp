@@ -7,6 +7,7 @@
 
 #include <planetserve/detail/rethrow.hpp>
 #include <planetserve/detail/sanitize.hpp>
+#include <planetserve/dispatch/kv_event_sink.hpp>
 #include <planetserve/dispatch/make_policy.hpp>
 #include <planetserve/experiment/runner.hpp>
 #include <planetserve/hrtree/tree.hpp>
@@ -72,6 +73,7 @@ int cmd_run(int argc, char** argv) {
   long long base_port = 8000;
   long long max_new_tokens = 50;
   std::string host = "localhost";
+  std::string kv_events_endpoints, kv_events_replay_endpoints;
   std::string endpoints, dispatch = "lb", api = "chat", arrival = "poisson", field = "workload", format = "auto";
   long long trace_block_tokens = 512;
   double time_scale = 1.0;
@@ -98,6 +100,13 @@ int cmd_run(int argc, char** argv) {
       ("max-new-tokens", cli::po::value(&max_new_tokens)->default_value(max_new_tokens), "max_tokens of every request")
       ("host", cli::po::value(&host)->default_value(host), "host of the nodes (with --base-port)")
       ("endpoints", cli::po::value(&endpoints), "comma list of node base URLs (http:// or https://), instead of --host/--base-port/--num-nodes")
+      ("kv-events-endpoints", cli::po::value(&kv_events_endpoints),
+       "comma list, one per node in --endpoints order: where each server publishes KV-cache events "
+       "(vLLM's --kv-events-config endpoint, e.g. tcp://host:5557), for policies that route on them (precise); "
+       "--sim sets them itself")
+      ("kv-events-replay-endpoints", cli::po::value(&kv_events_replay_endpoints),
+       "comma list, one per node: each server's KV-events replay endpoint (vLLM's replay_endpoint, e.g. "
+       "tcp://host:5558), asked for missed events; without it a gap makes the node's index approximate")
       ("model", cli::po::value(&cfg.model), "model name (default: the first of node 0's /v1/models)")
       ("api-key", cli::po::value(&api_key), "Bearer key (default: $OPENAI_API_KEY, else $VLLM_API_KEY); never written to any output")
       ("api", cli::po::value(&api)->default_value(api), "chat | completions: which OpenAI endpoint to call (chat, as the seed)")
@@ -263,6 +272,21 @@ int cmd_run(int argc, char** argv) {
         cfg.endpoints.push_back(
             planetserve::http::url{false, bare, static_cast<std::uint16_t>(base_port + i), "/"}.origin());
   }
+  if (!kv_events_endpoints.empty()) {
+    if (sim.enabled) throw cli::usage_error("--kv-events-endpoints and --sim exclude each other: --sim nodes publish on their own ports");
+    const auto pubs = split_list(kv_events_endpoints);
+    const auto replays = split_list(kv_events_replay_endpoints);
+    if (pubs.size() != cfg.endpoints.size())
+      throw cli::usage_error("--kv-events-endpoints: " + std::to_string(pubs.size()) + " endpoint(s) for " +
+                             std::to_string(cfg.endpoints.size()) + " node(s): give one per node, in node order");
+    if (!replays.empty() && replays.size() != pubs.size())
+      throw cli::usage_error("--kv-events-replay-endpoints: " + std::to_string(replays.size()) + " for " +
+                             std::to_string(pubs.size()) + " node(s): give one per node, or none");
+    for (std::size_t i = 0; i < pubs.size(); ++i)
+      cfg.kv_events.push_back({pubs[i], replays.empty() ? std::string() : replays[i], {}});
+  } else if (!kv_events_replay_endpoints.empty()) {
+    throw cli::usage_error("--kv-events-replay-endpoints needs --kv-events-endpoints");
+  }
   cfg.maxq = static_cast<std::size_t>(maxq);
   cfg.epochs = static_cast<std::size_t>(epochs);
   cfg.metrics_interval = std::chrono::duration<double>(metrics_interval);
@@ -287,6 +311,11 @@ int cmd_run(int argc, char** argv) {
   std::optional<sim_fleet_handle> fleet;
   if (sim.enabled) {
     fleet.emplace();
+    // Nodes publish KV events when a policy wants them (vLLM's --kv-events-config).
+    for (const auto& name : cfg.policies) {
+      auto p = planetserve::dispatch::make_policy(name, planetserve::dispatch::policy_config{});
+      sim.kv_events = sim.kv_events || dynamic_cast<planetserve::dispatch::kv_event_sink*>(p.get()) != nullptr;
+    }
     sim.model = cfg.model;  // with --sim, --model names the model the nodes emulate
     if (auto ec = fleet->start(io.get_executor(), sim, static_cast<unsigned>(num_nodes),
                                host == "localhost" ? "127.0.0.1" : host, static_cast<unsigned>(base_port), api_key,
@@ -295,6 +324,10 @@ int cmd_run(int argc, char** argv) {
       return cli::exit_failure;
     }
     cfg.endpoints = fleet->urls();
+    // Route on the ids the nodes compute (their chat template and BOS included), so that
+    // predicted and realised cached tokens count the same blocks.
+    cfg.server_tokens = fleet->server_tokens(cfg.api == ex::api_kind::chat);
+    cfg.kv_events = fleet->kv_events();
     std::cout << "pswm: started " << cfg.endpoints.size() << " emulated node(s) (profile " << fleet->profile_name()
               << "): " << cfg.endpoints.front() << (cfg.endpoints.size() > 1 ? " ..." : "") << "\n";
   }

@@ -53,6 +53,8 @@ std::string profile_choice_error(const std::string& message, const std::string& 
 struct sim_fleet_handle::impl {
   std::optional<planetserve::sim::fleet> fleet;
   std::string profile_name;
+  planetserve::sim::chat_template chat;
+  std::shared_ptr<const planetserve::tokenize::tokenizer> tokenizer;  // the nodes' (never null once started)
 };
 
 sim_fleet_handle::sim_fleet_handle() : impl_(std::make_unique<impl>()) {}
@@ -94,6 +96,15 @@ boost::system::error_code sim_fleet_handle::start(boost::asio::any_io_executor e
   fc.node.engine.seed = seed;
   fc.node.enable_prompt_tokens_details = true;
   fc.node.tokenizer = opt.tokenizer;
+  if (opt.kv_events) {
+    // Ephemeral ports on the nodes' host, each node its own (vLLM's --kv-events-config
+    // with publisher zmq and a replay endpoint).
+    const std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+    fc.node.kv_events.endpoint = "tcp://" + h + ":*";
+    fc.node.kv_events.replay_endpoint = "tcp://" + h + ":*";
+  }
+  impl_->chat = fc.node.chat;
+  impl_->tokenizer = opt.tokenizer ? opt.tokenizer : sim::default_prompt_tokenizer(fc.node.chat);
   fc.node.vllm = *version;
   if (version->deprecated_names_too) fc.node.metrics_names = planetserve::sim::metric_names::both;
   if (opt.num_gpu_blocks_override > 0) {
@@ -106,6 +117,35 @@ boost::system::error_code sim_fleet_handle::start(boost::asio::any_io_executor e
 }
 
 std::string sim_fleet_handle::profile_name() const { return impl_->profile_name; }
+
+std::vector<planetserve::experiment::kv_events_source> sim_fleet_handle::kv_events() const {
+  std::vector<planetserve::experiment::kv_events_source> out;
+  if (!impl_->fleet) return out;
+  for (std::size_t i = 0; i < impl_->fleet->size(); ++i) {
+    const auto& n = impl_->fleet->node(i);
+    if (n.kv_events_endpoint().empty()) return {};
+    out.push_back({n.kv_events_endpoint(), n.kv_events_replay_endpoint(), {}});
+  }
+  return out;
+}
+
+std::function<void(const planetserve::workload::prompt&, std::vector<planetserve::tokenize::token_id>&)>
+sim_fleet_handle::server_tokens(bool chat) const {
+  // What the emulator's request parser does with the same request (and vLLM with its
+  // template): chat renders the messages, or the text as one user turn; completions put the
+  // tokenizer's BOS before the text.
+  auto tok = impl_->tokenizer;
+  if (chat)
+    return [tok, tpl = impl_->chat](const planetserve::workload::prompt& p, std::vector<planetserve::tokenize::token_id>& out) {
+      const auto text = p.messages.empty() ? tpl.render({{"user", p.text}}) : tpl.render(p.messages);
+      tok->encode(text, out);
+    };
+  return [tok](const planetserve::workload::prompt& p, std::vector<planetserve::tokenize::token_id>& out) {
+    const auto bos = tok->prefix_ids();
+    out.insert(out.end(), bos.begin(), bos.end());
+    tok->encode(p.text, out);
+  };
+}
 
 std::vector<std::string> sim_fleet_handle::urls() const {
   return impl_->fleet ? impl_->fleet->urls() : std::vector<std::string>{};

@@ -5,11 +5,14 @@
 #include "cli.hpp"
 
 #include <planetserve/error.hpp>
+#include <planetserve/experiment/kv_event_subscriber.hpp>
 #include <planetserve/tokenize/tokenizer.hpp>
+#include <planetserve/workload/dataset.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,6 +33,7 @@ struct sim_fleet_option {
   double step_jitter = 0;                      ///< --step-jitter
   std::string tokenizer_file;                  ///< --tokenizer: a tokenizer.json for routing and the --sim nodes
   std::shared_ptr<const planetserve::tokenize::tokenizer> tokenizer;  ///< loaded from tokenizer_file (null: approximate)
+  bool kv_events = false;                      ///< nodes publish KV-cache events (set when a --dispatch policy wants them)
 
   void add_options(cli::po::options_description& opts);
   /// Loads --tokenizer, if given; throws cli::usage_error naming the file and field.
@@ -63,6 +67,12 @@ class sim_fleet_handle {
   std::string profile_name() const;
   /// Base URLs of the started nodes.
   std::vector<std::string> urls() const;
+  /// Where each started node publishes KV events (empty unless opt.kv_events).
+  std::vector<planetserve::experiment::kv_events_source> kv_events() const;
+  /// The token ids the nodes compute for a prompt sent through `chat` or the completions
+  /// API: their chat template and tokenizer, or their BOS and tokenizer.
+  std::function<void(const planetserve::workload::prompt&, std::vector<planetserve::tokenize::token_id>&)>
+  server_tokens(bool chat) const;
   /// Stops every node gracefully.
   boost::asio::awaitable<void> async_stop();
 

@@ -16,6 +16,7 @@
 #include <planetserve/experiment/run_outputs.hpp>
 #include <planetserve/experiment/runner.hpp>
 #include <planetserve/experiment/goodput.hpp>
+#include <planetserve/experiment/kv_event_subscriber.hpp>
 #include <planetserve/experiment/seed_summary.hpp>
 #include <planetserve/experiment/stats.hpp>
 #include <planetserve/experiment/summary.hpp>

@@ -23,7 +23,7 @@ namespace planetserve::dispatch {
 /// shared instruction preamble a few blocks long makes every node that has served anything
 /// match every prompt, the nodes that have not are never chosen, and lb loses to rr on
 /// long-document workloads. min_match_ratio = 0 restores the seed's rule.
-class lb_policy final : public policy {
+class lb_policy : public policy {
  public:
   /// A policy for `config` (check(config) must pass).
   explicit lb_policy(const policy_config& config);
@@ -34,6 +34,9 @@ class lb_policy final : public policy {
   void do_dispatched(node_index node, const request_view& req) override;
   void do_finished(node_index node, const outcome& result) override;
   void do_reset() override;
+  /// Per node: the leading prompt blocks the choice believes it holds. lb's own model
+  /// (the HR-tree's depth()); a derived policy with better knowledge gives its own.
+  virtual std::span<const std::uint32_t> routing_depth() const noexcept { return depth(); }
 
  public:
   /// Current latency estimate of `node`, seconds.

@@ -34,7 +34,7 @@ double lb_policy::busy_factor(node_index node) const {
 
 decision lb_policy::do_choose(const request_view&, const fleet_view&) {
   auto& bf = load_scores();
-  const auto d = depth();
+  const auto d = routing_depth();
   const std::size_t n = nodes();
   matching_.clear();
   sorted_.clear();

@@ -315,7 +315,9 @@ struct runner::state {
     const tokenize::approx_tokenizer approx(tokenize::approx_tokenizer_config{.seed = cfg.policy.tree.seed});
     const tokenize::tokenizer& tok = cfg.tokenizer ? *cfg.tokenizer : approx;
     tokens.resize(n);
-    for (std::size_t i = 0; i < n; ++i) tok.encode(data.prompts[i].text, tokens[i]);
+    for (std::size_t i = 0; i < n; ++i)
+      if (cfg.server_tokens) cfg.server_tokens(data.prompts[i], tokens[i]);
+      else tok.encode(data.prompts[i].text, tokens[i]);
     if (cfg.policy.lb.compat == dispatch::lb_compat::seed && cfg.policy.lb.seed_baseline_tokens.empty())
       tok.encode(dispatch::seed_baseline_text, cfg.policy.lb.seed_baseline_tokens);  // tokenized like the prompts
     workload::arrival_config ac;
@@ -1043,6 +1045,22 @@ struct runner::state {
 
   // ---- between epochs and policies -----------------------------------------------------
 
+  // A policy that wants the nodes' KV events (kv_event_sink) gets a subscriber for its run.
+  std::unique_ptr<kv_event_subscriber> start_kv_events(const std::string& name) {
+    auto* sink = dynamic_cast<dispatch::kv_event_sink*>(policy);
+    if (!sink) return nullptr;
+    if (cfg.kv_events.size() != nodes.size()) {
+      log << "pswm: " << name << ": no KV-events endpoints (--kv-events-endpoints, or --sim): every node is "
+          << "judged by lb's model (decisions: precise-fallback)\n";
+      return nullptr;
+    }
+    std::vector<std::string> names;
+    for (const auto& nd : nodes) names.push_back(nd.name);
+    auto sub = std::make_unique<kv_event_subscriber>(ex, cfg.kv_events, *sink, std::move(names), log);
+    sub->start();
+    return sub;
+  }
+
   asio::awaitable<void> reset_prefix_caches() {
     for (auto& nd : nodes) {
       diagnostics d;
@@ -1133,6 +1151,7 @@ struct runner::state {
       for (std::size_t k = 0; k < nodes.size(); ++k)
         if (nodes[k].cache_blocks)
           policy->set_cache_capacity(static_cast<dispatch::node_index>(k), *nodes[k].cache_blocks);
+      auto kv_events = start_kv_events(name);
 
       policy_result pr;
       pr.policy = name;
@@ -1193,6 +1212,7 @@ struct runner::state {
         for (const auto& u : unwritten) incomplete.push_back(u);
       }
       results.push_back(std::move(pr));
+      if (kv_events) kv_events->stop();
       policy = nullptr;
       pol.reset();
     }
