@@ -3,6 +3,7 @@
 #include "cli.hpp"
 #include "commands.hpp"
 #include "policy_flags.hpp"
+#include "server_tokens.hpp"
 #include "sim_fleet_option.hpp"
 
 #include <planetserve/detail/rethrow.hpp>
@@ -302,7 +303,14 @@ int cmd_run(int argc, char** argv) {
   if (api_key.empty())
     if (const char* k = std::getenv("VLLM_API_KEY"); k && *k) api_key = k;
   cfg.api_key = api_key;
-  sim.load_tokenizer();
+  const bool server_tokenizer = sim.tokenizer_file == "server";
+  if (server_tokenizer) {
+    if (sim.enabled)
+      throw cli::usage_error("--tokenizer server and --sim: --sim routes on its nodes' own ids already; give a "
+                             "tokenizer.json or nothing");
+  } else {
+    sim.load_tokenizer();
+  }
   cfg.tokenizer = sim.tokenizer;
 
   // ---- run ---------------------------------------------------------------------------
@@ -330,6 +338,45 @@ int cmd_run(int argc, char** argv) {
     cfg.kv_events = fleet->kv_events();
     std::cout << "pswm: started " << cfg.endpoints.size() << " emulated node(s) (profile " << fleet->profile_name()
               << "): " << cfg.endpoints.front() << (cfg.endpoints.size() > 1 ? " ..." : "") << "\n";
+  }
+
+  if (server_tokenizer) {
+    // Node 0's own ids for every distinct prompt, and its block size, before anything is sent.
+    planetserve::workload::dataset_config dc = cfg.dataset;
+    if (cfg.maxq > 0 && (dc.max_prompts == 0 || dc.max_prompts > cfg.maxq)) dc.max_prompts = cfg.maxq;
+    auto ds = planetserve::workload::read_dataset(cfg.dataset_file, dc, diag);
+    if (!ds) {
+      std::cerr << "pswm run: " << diag.message << "\n";
+      return cli::exit_usage;
+    }
+    auto table = std::make_shared<server_token_table>();
+    const bool chat = cfg.api == ex::api_kind::chat;
+    boost::system::error_code tec;
+    boost::asio::co_spawn(
+        io,
+        [&]() -> boost::asio::awaitable<void> {
+          tec = co_await async_fetch_server_tokens(io.get_executor(), cfg.endpoints.front(), cfg.model, api_key, chat,
+                                                   ds->prompts, std::cout, *table, diag);
+        },
+        planetserve::detail::rethrow_exception{});
+    io.run();
+    io.restart();
+    if (tec) {
+      std::cerr << "pswm run: " << diag.message << "\n";
+      return cli::exit_failure;
+    }
+    if (table->block_size) {
+      const bool given = vm->count("chunk-tokens") && !(*vm)["chunk-tokens"].defaulted();
+      if (!given) cfg.policy.tree.chunk_tokens = *table->block_size;
+      else if (cfg.policy.tree.chunk_tokens != *table->block_size)
+        std::cout << "pswm: warning: --chunk-tokens " << cfg.policy.tree.chunk_tokens
+                  << " differs from the server's block size " << *table->block_size << "\n";
+    }
+    std::cout << "pswm: --tokenizer server: routing on " << cfg.endpoints.front() << "'s token ids"
+              << (table->block_size ? ", block size " + std::to_string(cfg.policy.tree.chunk_tokens) + " (vllm:cache_config_info)"
+                                    : std::string(", block size not shown by /metrics: --chunk-tokens"))
+              << "\n";
+    cfg.server_tokens = lookup_server_tokens(std::move(table), chat);
   }
 
   ex::runner runner(io.get_executor(), cfg, std::cout);

@@ -28,7 +28,9 @@ void sim_fleet_option::add_options(cli::po::options_description& opts) {
       ("step-jitter", cli::po::value(&step_jitter)->default_value(0.0, "0"),
        "with --sim: spread (0..1) of a seeded, mean-one random factor on every engine step time")
       ("tokenizer", cli::po::value(&tokenizer_file),
-       (std::string(tokenizer_flag_help) + "; routes on its ids, and --sim nodes count with it").c_str());
+       (std::string(tokenizer_flag_help) + "; routes on its ids, and --sim nodes count with it. `--tokenizer server` "
+        "(without --sim): ask node 0's POST /tokenize once per distinct prompt (chat template included) and route "
+        "on those ids, with its block size from vllm:cache_config_info").c_str());
 }
 
 void sim_fleet_option::load_tokenizer() {
