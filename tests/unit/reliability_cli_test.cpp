@@ -161,6 +161,10 @@ TEST_CASE("reliability cli: bad flag values are rejected naming the flag", "[rel
       {{"--lb-compat", "exact"}, "--lb-compat"},
       {{"--ignore-eos", "--no-ignore-eos"}, "--ignore-eos"},
       {{"--endpoints", "http://127.0.0.1:1", "--sim"}, "--sim"},
+      {{"--sim", "--tokenizer", "server"}, "--tokenizer server and --sim"},
+      {{"--num-nodes", "2", "--kv-events-endpoints", "tcp://127.0.0.1:1"}, "--kv-events-endpoints: 1 endpoint(s) for 2"},
+      {{"--kv-events-replay-endpoints", "tcp://127.0.0.1:1"}, "--kv-events-replay-endpoints needs"},
+      {{"--sim", "--kv-events-endpoints", "tcp://127.0.0.1:1"}, "--kv-events-endpoints and --sim"},
   };
   int i = 0;
   for (const auto& c : cases) {
