@@ -197,6 +197,22 @@ TEST_CASE("kvevents event_stream: gaps are replayed, restarts and losses reporte
     CHECK(synced == 2);
     CHECK(applied.back() == 10);
   }
+  SECTION("a reconnection forgets and reads the history again") {
+    auto s = make(true);
+    s.on_reconnected();  // before anything was seen: nothing to do
+    CHECK(restarted == 0);
+    s.start();
+    s.on_replay(0, batch(0));
+    s.on_replay_end();
+    s.on_live(1, batch(1));
+    s.on_reconnected();  // 2 and 3 may have been lost, or the server restarted
+    CHECK(restarted == 1);
+    CHECK(replays == std::vector<std::int64_t>{0, 0});
+    s.on_replay(0, batch(10));
+    s.on_replay_end();
+    CHECK(synced == 2);
+    CHECK(applied == std::vector<double>{0, 1, 10});
+  }
   SECTION("a replay that cannot reach back, or does not answer, loses the index") {
     auto s = make(true);
     s.start();

@@ -79,6 +79,11 @@ class zmq_socket {
     return std::string(buf, len - 1);  // the length counts the terminating NUL
   }
   void set(int option, const void* value, std::size_t size) { zmq_setsockopt(s_, option, value, size); }
+  // Publishes this socket's `events` (ZMQ_EVENT_*) on a PAIR socket bound at `inproc_endpoint`.
+  std::string monitor(const std::string& inproc_endpoint, int events) {
+    return zmq_socket_monitor(s_, inproc_endpoint.c_str(), events) == 0 ? std::string()
+                                                                      : std::string(zmq_strerror(zmq_errno()));
+  }
 
   // One whole multipart message if one is waiting; false otherwise (never blocks).
   bool recv(std::vector<std::vector<std::uint8_t>>& frames) {

@@ -45,6 +45,10 @@ class event_stream {
   void on_replay(std::int64_t seq, std::span<const std::uint8_t> payload);
   /// The replay socket's end marker (seq -1).
   void on_replay_end();
+  /// The subscription reconnected after losing its publisher: a restarted server (its
+  /// numbers begin again at 0, but the first ones seen may look in order) or a network
+  /// break (batches lost). Either way the history is read again: forget and replay from 0.
+  void on_reconnected();
   /// The replay did not answer in time (or could not be sent).
   void on_replay_failed(std::string_view why);
 
@@ -56,7 +60,7 @@ class event_stream {
   std::uint64_t malformed_batches() const noexcept { return malformed_; }
   /// Gaps seen (each asked for a replay if it could).
   std::uint64_t gaps() const noexcept { return gaps_; }
-  /// Times the numbers went back.
+  /// Times the numbers went back, or the publisher was reconnected to.
   std::uint64_t restarts() const noexcept { return restarts_; }
 
  private:

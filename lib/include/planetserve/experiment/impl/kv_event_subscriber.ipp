@@ -13,6 +13,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <cstring>
 #include <optional>
 #include <stdexcept>
 
@@ -20,9 +21,11 @@ namespace planetserve::experiment {
 
 struct kv_event_subscriber::impl : std::enable_shared_from_this<impl> {
   struct node {
-    node(boost::asio::any_io_executor ex) : sub(ex, ZMQ_SUB), replay(ex, ZMQ_DEALER), timer(ex) {}
+    node(boost::asio::any_io_executor ex) : sub(ex, ZMQ_SUB), replay(ex, ZMQ_DEALER), monitor(ex, ZMQ_PAIR), timer(ex) {}
     detail::zmq_socket sub;
     detail::zmq_socket replay;
+    detail::zmq_socket monitor;       // the SUB socket's connect/disconnect events
+    bool disconnected = false;
     boost::asio::steady_timer timer;  // the running replay's deadline
     std::optional<kvevents::event_stream> stream;
     kv_subscription_stats stats;
@@ -81,10 +84,7 @@ struct kv_event_subscriber::impl : std::enable_shared_from_this<impl> {
       sink.on_kv_synced(k);
     };
     h.lost = [this, i](std::string_view why) { lost(i, why); };
-    h.restarted = [this, i, k] {
-      ++nodes[i]->stats.restarts;
-      sink.on_kv_restarted(k);
-    };
+    h.restarted = [this, k] { sink.on_kv_restarted(k); };
     h.request_replay = [this, i](std::int64_t from) { request_replay(i, from); };
     h.malformed = [this, i](std::string_view why) {
       ++nodes[i]->stats.malformed;
@@ -106,9 +106,34 @@ struct kv_event_subscriber::impl : std::enable_shared_from_this<impl> {
         }
         nd.stream->on_live(*seq, frames[2]);
         nd.stats.gaps = nd.stream->gaps();
+        nd.stats.restarts = nd.stream->restarts();
       }
       if (self->stopped) break;
       if (auto ec = co_await nd.sub.async_readable(); ec) break;
+    }
+  }
+
+  // A SUB socket reconnects by itself; the stream must hear of it (a restarted server's first
+  // numbers can look in order).
+  static boost::asio::awaitable<void> read_monitor(std::shared_ptr<impl> self, std::size_t i) {
+    auto& nd = *self->nodes[i];
+    std::vector<std::vector<std::uint8_t>> frames;
+    while (!self->stopped) {
+      while (!self->stopped && nd.monitor.recv(frames)) {
+        if (frames.empty() || frames[0].size() < 2) continue;
+        // First frame: the event id (16 bits, host order), then a 32-bit value.
+        std::uint16_t event = 0;
+        std::memcpy(&event, frames[0].data(), sizeof event);
+        if (event == ZMQ_EVENT_DISCONNECTED) {
+          nd.disconnected = true;
+        } else if (event == ZMQ_EVENT_CONNECTED && nd.disconnected) {
+          nd.disconnected = false;
+          nd.stream->on_reconnected();
+          nd.stats.restarts = nd.stream->restarts();
+        }
+      }
+      if (self->stopped) break;
+      if (auto ec = co_await nd.monitor.async_readable(); ec) break;
     }
   }
 
@@ -159,6 +184,10 @@ struct kv_event_subscriber::impl : std::enable_shared_from_this<impl> {
         boost::asio::co_spawn(ex, read_replay(shared_from_this(), i), planetserve::detail::rethrow_exception{});
       }
       boost::asio::co_spawn(ex, read_live(shared_from_this(), i), planetserve::detail::rethrow_exception{});
+      const std::string mon = "inproc://pswm-kv-monitor-" + std::to_string(reinterpret_cast<std::uintptr_t>(this)) +
+                              "-" + std::to_string(i);
+      if (nd.sub.monitor(mon, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED).empty() && nd.monitor.connect(mon).empty())
+        boost::asio::co_spawn(ex, read_monitor(shared_from_this(), i), planetserve::detail::rethrow_exception{});
       nd.stream->start();
     }
   }
@@ -170,6 +199,7 @@ struct kv_event_subscriber::impl : std::enable_shared_from_this<impl> {
       nd->timer.cancel();
       nd->sub.cancel();
       nd->replay.cancel();
+      nd->monitor.cancel();
     }
   }
 

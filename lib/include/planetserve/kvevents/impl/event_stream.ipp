@@ -78,6 +78,20 @@ void event_stream::on_live(std::int64_t seq, std::span<const std::uint8_t> paylo
   h_.lost("the publisher restarted (sequence went back to " + std::to_string(seq) + ") and no replay endpoint");
 }
 
+void event_stream::on_reconnected() {
+  if (!expected_ && !replaying_) return;  // nothing seen yet: nothing to forget
+  ++restarts_;
+  h_.restarted();
+  expected_.reset();
+  held_.clear();
+  replaying_ = false;
+  if (can_replay_) {
+    begin_replay(0);
+    return;
+  }
+  h_.lost("reconnected to the publisher with no replay endpoint: events in between unknown");
+}
+
 void event_stream::on_replay(std::int64_t seq, std::span<const std::uint8_t> payload) {
   if (!replaying_ || !expected_ || seq < *expected_) return;  // late, or already applied
   if (seq > *expected_) replay_complete_ = false;  // the replay buffer no longer has them
