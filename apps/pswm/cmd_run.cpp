@@ -6,6 +6,8 @@
 #include "server_tokens.hpp"
 #include "sim_fleet_option.hpp"
 
+#include <unistd.h>
+
 #include <planetserve/detail/rethrow.hpp>
 #include <planetserve/detail/sanitize.hpp>
 #include <planetserve/dispatch/kv_event_sink.hpp>
@@ -75,7 +77,7 @@ int cmd_run(int argc, char** argv) {
   long long max_new_tokens = 50;
   std::string host = "localhost";
   std::string kv_events_endpoints, kv_events_replay_endpoints;
-  std::string endpoints, dispatch = "lb", api = "chat", arrival = "poisson", field = "workload", format = "auto";
+  std::string endpoints, dispatch = "lb", api = "chat", arrival = "poisson", field = "workload", format = "auto", history = "live", think_time = "0";
   long long trace_block_tokens = 512;
   double time_scale = 1.0;
   // Paths are read as strings: program_options' path conversion stops at the first space.
@@ -119,8 +121,10 @@ int cmd_run(int argc, char** argv) {
       ("field", cli::po::value(&field)->default_value(field), "JSON field holding each prompt (a string, or a messages array)")
       ("skip-bad-lines", cli::po::bool_switch(&cfg.dataset.skip_bad_lines), "skip and count malformed dataset lines instead of stopping")
       ("format", cli::po::value(&format)->default_value(format),
-       "auto | prompts | mooncake: what --dataset-file holds. auto: a Mooncake trace when its first line has "
-       "input_length, output_length and hash_ids and not --field; else prompts")
+       "auto | prompts | mooncake | sessions: what --dataset-file holds. auto: a Mooncake trace when its first "
+       "line has input_length, output_length and hash_ids and not --field; conversations (sessions, replayed "
+       "turn by turn) when it has a ShareGPT `conversations` array and not --field; else prompts. --maxq caps "
+       "the sessions")
       ("trace-block-tokens", cli::po::value(&trace_block_tokens)->default_value(trace_block_tokens),
        "tokens per hash id of a trace (Mooncake's traces: 512; Alibaba's: 16). Each id becomes the same text "
        "wherever it appears, so servers see the trace's prefix sharing")
@@ -161,7 +165,17 @@ int cmd_run(int argc, char** argv) {
       ("ca-file", cli::po::value(&cfg.ca_file), "PEM CA certificates to trust for https endpoints")
       ("insecure", cli::po::bool_switch(&cfg.insecure), "do not verify TLS certificates (https endpoints)")
       ("no-plots", cli::po::bool_switch(&no_plots), "write the chart scripts but do not run gnuplot")
-      ("quiet", cli::po::bool_switch(&quiet), "no progress lines");
+      ("quiet", cli::po::bool_switch(&quiet), "no progress lines")
+      ("history", cli::po::value(&history)->default_value(history),
+       "conversations (--format sessions): live: a turn's history holds the replies this run received; "
+       "dataset: the dataset's own replies")
+      ("think-time", cli::po::value(&think_time)->default_value(think_time),
+       "conversations: the pause between a reply and the next turn, seconds: S, const:S, exp:MEAN or "
+       "uniform:A:B (seeded by --seed)")
+      ("virtual-time", cli::po::bool_switch(&cfg.virtual_time),
+       "with --sim: run the emulated engines in-process under a discrete-event clock: no sockets, no "
+       "sleeping, as fast as the CPU allows. Writes the same files as a real-time --sim run, every time in "
+       "simulated seconds; run.json says \"clock\": \"virtual\" and the summary says so");
   pflags.add_options(opts);
   sim.add_options(opts);
 
@@ -207,7 +221,13 @@ int cmd_run(int argc, char** argv) {
   if (format == "auto") cfg.dataset.format = planetserve::workload::dataset_format::automatic;
   else if (format == "prompts") cfg.dataset.format = planetserve::workload::dataset_format::prompts;
   else if (format == "mooncake") cfg.dataset.format = planetserve::workload::dataset_format::mooncake;
-  else throw cli::usage_error("--format must be auto, prompts or mooncake, not '" + format + "'");
+  else if (format == "sessions") cfg.dataset.format = planetserve::workload::dataset_format::sessions;
+  else throw cli::usage_error("--format must be auto, prompts, mooncake or sessions, not '" + format + "'");
+  if (history == "live") cfg.history = ex::history_mode::live;
+  else if (history == "dataset") cfg.history = ex::history_mode::dataset;
+  else throw cli::usage_error("--history must be live or dataset, not '" + history + "'");
+  if (auto why = ex::parse_think_time(think_time, cfg.think_time); !why.empty())
+    throw cli::usage_error("--think-time: " + why);
   if (trace_block_tokens < 1 || trace_block_tokens > 1'000'000)
     throw cli::usage_error("--trace-block-tokens must be between 1 and 1000000 (Mooncake's traces: 512)");
   cfg.dataset.trace_block_tokens = static_cast<std::size_t>(trace_block_tokens);
@@ -251,6 +271,10 @@ int cmd_run(int argc, char** argv) {
   }
   pflags.apply(*vm, cfg.policy);
 
+  if (cfg.virtual_time && !sim.enabled)
+    throw cli::usage_error(std::string("--virtual-time needs --sim: only emulated engines run in virtual time") +
+                           (!endpoints.empty() ? " (--endpoints names real servers)"
+                            : !api_key.empty() ? " (--api-key is for real servers)" : ""));
   if (!endpoints.empty()) {
     if (vm->count("num-nodes") && !(*vm)["num-nodes"].defaulted())
       throw cli::usage_error("--endpoints and --num-nodes exclude each other: give one");
@@ -297,6 +321,20 @@ int cmd_run(int argc, char** argv) {
   cfg.output_dir = output_dir;
   cfg.dataset.field = field;
   cfg.progress = !quiet;
+  // On a terminal one line is redrawn every second; otherwise a plain line every 5 s.
+  if (::isatty(1) == 1) {
+    cfg.on_progress = [](const ex::progress_report& r) {
+      if (r.final) {
+        std::cout << "\n";
+        return;
+      }
+      std::cout << "\r" << ex::progress_text(r) << "\033[K" << std::flush;
+    };
+  } else {
+    cfg.on_progress = [tick = 0](const ex::progress_report& r) mutable {
+      if (!r.final && ++tick % 5 == 0) std::cout << ex::progress_text(r) << "\n";
+    };
+  }
   cfg.render_figures = !no_plots;
   if (api_key.empty())
     if (const char* k = std::getenv("OPENAI_API_KEY"); k && *k) api_key = k;
@@ -317,7 +355,16 @@ int cmd_run(int argc, char** argv) {
   boost::asio::io_context io(1);  // one thread runs everything (as driver_bench measures it)
   planetserve::diagnostics diag;
   std::optional<sim_fleet_handle> fleet;
-  if (sim.enabled) {
+  if (cfg.virtual_time) {
+    sim.model = cfg.model;
+    std::string profile;
+    if (auto ec = sim.fleet_config(static_cast<unsigned>(num_nodes), "", 0, "", cfg.seed, cfg.virtual_nodes, profile,
+                                   diag)) {
+      std::cerr << "pswm run: --sim: " << diag.message << "\n";
+      return cli::exit_usage;
+    }
+    std::cout << "pswm: " << num_nodes << " emulated node(s) in virtual time (profile " << profile << ")\n";
+  } else if (sim.enabled) {
     fleet.emplace();
     // Nodes publish KV events when a policy wants them (vLLM's --kv-events-config).
     for (const auto& name : cfg.policies) {

@@ -62,11 +62,12 @@ struct sim_fleet_handle::impl {
 sim_fleet_handle::sim_fleet_handle() : impl_(std::make_unique<impl>()) {}
 sim_fleet_handle::~sim_fleet_handle() = default;
 
-boost::system::error_code sim_fleet_handle::start(boost::asio::any_io_executor ex, const sim_fleet_option& opt,
-                                                  unsigned nodes, const std::string& host, unsigned base_port,
-                                                  const std::string& api_key, std::uint64_t seed,
-                                                  planetserve::diagnostics& diag) {
+boost::system::error_code sim_fleet_option::fleet_config(unsigned nodes, const std::string& host, unsigned base_port,
+                                                         const std::string& api_key, std::uint64_t seed,
+                                                         planetserve::sim::fleet_config& fc, std::string& profile_name,
+                                                         planetserve::diagnostics& diag) const {
   namespace sim = planetserve::sim;
+  const auto& opt = *this;
   if (opt.step_jitter < 0 || opt.step_jitter > 1) {
     diag.message = "--step-jitter: give a spread in [0, 1], e.g. 0.05";
     return planetserve::error::invalid_argument;
@@ -80,17 +81,16 @@ boost::system::error_code sim_fleet_handle::start(boost::asio::any_io_executor e
   }
   sim::profile_choice choice{.profile = opt.profile, .model = opt.model, .gpu = opt.gpu,
                              .tensor_parallel_size = opt.tensor_parallel_size};
-  auto profile = sim::choose_profile(choice, diag);
-  if (!profile) {
+  auto chosen = sim::choose_profile(choice, diag);
+  if (!chosen) {
     diag.message = profile_choice_error(diag.message, "--sim-profile");
     return planetserve::error::invalid_argument;
   }
-  impl_->profile_name = profile->name;
-  planetserve::sim::fleet_config fc;
+  profile_name = chosen->name;
   fc.num_nodes = nodes;
   fc.host = host;
   fc.base_port = static_cast<std::uint16_t>(base_port);
-  fc.node = planetserve::sim::node_config::from_profile(*profile);
+  fc.node = planetserve::sim::node_config::from_profile(*chosen);
   if (!opt.model.empty()) fc.node.served_model_name = opt.model;
   if (opt.max_num_batched_tokens > 0) fc.node.engine.max_num_batched_tokens = opt.max_num_batched_tokens;
   fc.node.engine.step_jitter = opt.step_jitter;
@@ -105,8 +105,6 @@ boost::system::error_code sim_fleet_handle::start(boost::asio::any_io_executor e
     fc.node.kv_events.endpoint = "tcp://" + h + ":*";
     fc.node.kv_events.replay_endpoint = "tcp://" + h + ":*";
   }
-  impl_->chat = fc.node.chat;
-  impl_->tokenizer = opt.tokenizer ? opt.tokenizer : sim::default_prompt_tokenizer(fc.node.chat);
   fc.node.vllm = *version;
   if (version->deprecated_names_too) fc.node.metrics_names = planetserve::sim::metric_names::both;
   if (opt.num_gpu_blocks_override > 0) {
@@ -114,6 +112,17 @@ boost::system::error_code sim_fleet_handle::start(boost::asio::any_io_executor e
     fc.node.engine.num_gpu_blocks_overridden = true;
     fc.node.num_gpu_blocks_override = opt.num_gpu_blocks_override;
   }
+  return {};
+}
+
+boost::system::error_code sim_fleet_handle::start(boost::asio::any_io_executor ex, const sim_fleet_option& opt,
+                                                  unsigned nodes, const std::string& host, unsigned base_port,
+                                                  const std::string& api_key, std::uint64_t seed,
+                                                  planetserve::diagnostics& diag) {
+  planetserve::sim::fleet_config fc;
+  if (auto ec = opt.fleet_config(nodes, host, base_port, api_key, seed, fc, impl_->profile_name, diag)) return ec;
+  impl_->chat = fc.node.chat;
+  impl_->tokenizer = opt.tokenizer ? opt.tokenizer : planetserve::sim::default_prompt_tokenizer(fc.node.chat);
   impl_->fleet.emplace(std::move(ex), std::move(fc));
   return impl_->fleet->start(diag);
 }

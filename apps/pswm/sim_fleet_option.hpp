@@ -6,6 +6,7 @@
 
 #include <planetserve/error.hpp>
 #include <planetserve/experiment/kv_event_subscriber.hpp>
+#include <planetserve/sim/fleet.hpp>
 #include <planetserve/tokenize/tokenizer.hpp>
 #include <planetserve/workload/dataset.hpp>
 
@@ -36,6 +37,12 @@ struct sim_fleet_option {
   bool kv_events = false;                      ///< nodes publish KV-cache events (set when a --dispatch policy wants them)
 
   void add_options(cli::po::options_description& opts);
+  /// The emulated nodes these flags describe (`profile_name` gets the profile they run);
+  /// fails with a message naming the flag.
+  boost::system::error_code fleet_config(unsigned nodes, const std::string& host, unsigned base_port,
+                                         const std::string& api_key, std::uint64_t seed,
+                                         planetserve::sim::fleet_config& out, std::string& profile_name,
+                                         planetserve::diagnostics& diag) const;
   /// Loads --tokenizer, if given; throws cli::usage_error naming the file and field.
   void load_tokenizer();
 };

@@ -10,5 +10,9 @@
 #include <planetserve/experiment/impl/seed_summary.ipp>
 #include <planetserve/experiment/impl/report.ipp>
 #include <planetserve/experiment/impl/run_charts.ipp>
+#include <planetserve/experiment/impl/epoch_core.ipp>
+#include <planetserve/experiment/impl/progress.ipp>
+#include <planetserve/experiment/impl/session_source.ipp>
+#include <planetserve/experiment/impl/virtual_fleet.ipp>
 #include <planetserve/experiment/impl/runner.ipp>
 #include <planetserve/experiment/impl/run_outputs.ipp>

@@ -4,10 +4,12 @@
 
 #include <planetserve/experiment/atomic_file.hpp>
 #include <planetserve/experiment/cache_prediction.hpp>
+#include <planetserve/experiment/epoch_core.hpp>
 #include <planetserve/experiment/metrics_page.hpp>
 #include <planetserve/experiment/node_timeline.hpp>
 #include <planetserve/experiment/output_layout.hpp>
 #include <planetserve/experiment/plot.hpp>
+#include <planetserve/experiment/progress.hpp>
 #include <planetserve/experiment/report.hpp>
 #include <planetserve/experiment/report_rebuild.hpp>
 #include <planetserve/experiment/request_record.hpp>
@@ -18,6 +20,9 @@
 #include <planetserve/experiment/goodput.hpp>
 #include <planetserve/experiment/kv_event_subscriber.hpp>
 #include <planetserve/experiment/seed_summary.hpp>
+#include <planetserve/experiment/session_settings.hpp>
+#include <planetserve/experiment/session_source.hpp>
 #include <planetserve/experiment/stats.hpp>
+#include <planetserve/experiment/virtual_fleet.hpp>
 #include <planetserve/experiment/summary.hpp>
 #include <planetserve/experiment/wait_group.hpp>

@@ -23,6 +23,8 @@ struct request_record {
   std::uint32_t max_tokens = 0;   ///< output tokens asked for (a trace's output_length, else the run's max_tokens)
   std::uint32_t trace_input_length = 0;  ///< from a trace: the input_length it asked for (0: not from a trace)
   std::uint32_t trace_hash_ids = 0;      ///< from a trace: how many hash ids (shared blocks) it named
+  std::string session_id;                ///< a conversation's id ("" when the request is not part of one)
+  std::uint32_t turn = 0;                ///< its turn in the conversation, from 1 (0: not part of one)
   dispatch::node_index node = dispatch::no_node;  ///< chosen node, no_node if none was available
   double scheduled_s = missing;   ///< when the arrival process said to send
   double sent_s = missing;        ///< when the request was handed to the socket (NaN: never sent)

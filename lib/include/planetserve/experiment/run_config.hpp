@@ -6,6 +6,9 @@
 #include <planetserve/dispatch/policy_config.hpp>
 #include <planetserve/experiment/goodput.hpp>
 #include <planetserve/experiment/kv_event_subscriber.hpp>
+#include <planetserve/experiment/progress.hpp>
+#include <planetserve/experiment/session_settings.hpp>
+#include <planetserve/sim/fleet.hpp>
 #include <planetserve/tokenize/tokenizer.hpp>
 #include <planetserve/workload/arrivals.hpp>
 #include <planetserve/workload/dataset.hpp>
@@ -46,6 +49,11 @@ struct run_config {
   double ramp_end_rps = 0;               ///< ... to this at the last, instead of average_interval_s; 0: no ramp
   bool trace_arrivals = true;            ///< a trace's timestamps set the arrivals (false: the arrival process above)
   double time_scale = 1.0;               ///< a trace's gaps are multiplied by this (0.1 = ten times faster)
+  /// Conversations (dataset.format sessions, or detected): sessions arrive by the arrival
+  /// process; turn k goes `think_time` after turn k-1's reply, its history's replies being
+  /// the ones received (live) or the dataset's. maxq caps the sessions.
+  history_mode history = history_mode::live;
+  think_time_spec think_time{};          ///< the user's pause between a reply and the next turn
   std::uint64_t seed = 0;                ///< arrivals and every policy's random choices (prepare() copies it into policy.seed)
   std::uint32_t max_new_tokens = 50;     ///< max_tokens of each request (the seed's default)
   bool ignore_eos = false;               ///< ask for exactly max_new_tokens (equal work for every policy); the seed does not
@@ -77,7 +85,16 @@ struct run_config {
   std::size_t epochs = 1;                ///< repeat the workload; prefix caches reset between
   std::string ca_file;                   ///< trust these CAs for https endpoints
   bool insecure = false;                 ///< skip TLS certificate checks
-  bool progress = true;                  ///< print progress while running
+  bool progress = true;                  ///< report progress while running
+  /// Progress while running (about once a second and at each epoch's end); null: a plain
+  /// line to the log every 5 s. The library writes no terminal codes: a caller that wants a
+  /// live line draws it here.
+  std::function<void(const progress_report&)> on_progress;
+  /// Virtual time: the nodes are in-process emulated engines (`virtual_nodes`) driven by a
+  /// discrete-event clock; no sockets, no sleeping, every time in simulated seconds.
+  /// `endpoints` must be empty.
+  bool virtual_time = false;
+  sim::fleet_config virtual_nodes;       ///< with virtual_time: how many nodes and each one's emulator settings
   bool render_figures = true;            ///< run gnuplot for the figures
 };
 

@@ -31,6 +31,14 @@ struct node_summary {
   std::size_t skipped_readings = 0;
 };
 
+/// One turn of the conversations of a multi-turn run.
+struct turn_summary {
+  std::uint32_t turn = 0;            ///< from 1
+  std::size_t requests = 0;          ///< completed requests of this turn
+  double ttft_mean_s = missing;      ///< their mean TTFT
+  double cached_ratio = missing;     ///< Σ usage cached tokens / Σ prompt tokens (when reported)
+};
+
 /// The summary of one policy's run (all epochs together).
 struct run_summary {
   std::string policy;        ///< "lb", "rr", ...
@@ -41,6 +49,7 @@ struct run_summary {
   std::size_t ok = 0;        ///< requests that completed
   std::size_t failed = 0;    ///< requests that failed
   bool interrupted = false;  ///< the run was stopped early (Ctrl-C)
+  bool virtual_time = false; ///< the run's clock was virtual: times are simulated seconds of in-process engines
   double duration_s = 0;     ///< first send to last finish (summed over epochs)
   // Client-side, from the streams.
   double request_throughput = missing;  ///< completed requests per second
@@ -81,7 +90,11 @@ struct run_summary {
   std::size_t retried_requests = 0;  ///< requests sent more than once
   std::size_t not_sent = 0;          ///< requests never sent (no node available, or stopped first)
   std::vector<node_summary> nodes;        ///< per node
+  std::vector<turn_summary> turns;        ///< multi-turn runs: per turn (summarize_turns); empty otherwise
 };
+
+/// Per turn (1, 2, ...): TTFT and the usage-based hit ratio; empty when no record has a turn.
+std::vector<turn_summary> summarize_turns(std::span<const request_record> records);
 
 /// Computes the summary. `timelines[k]` belongs to node k; records may come from several
 /// epochs (each epoch's timelines are appended with times offset so they do not overlap).

@@ -23,6 +23,8 @@ struct fleet_config {
   std::string host = "127.0.0.1";    ///< --host: the address every node binds
   std::uint16_t base_port = 0;       ///< --base-port: node i listens on base_port + i; 0: ephemeral ports
   node_config node;                  ///< every node's config; node i's engine and fault seeds get + i, its KV-events ports + i
+  /// Node `i`'s config: `node` with its seeds offset by `i`.
+  node_config node_at(std::size_t i) const;
 };
 
 /// Independent nodes sharing one executor. Start them, read their URLs, stop them.

@@ -66,6 +66,11 @@ struct node_config {
 
   /// vLLM's defaults for profile `p` (engine limits, KV blocks, costs, model name).
   static node_config from_profile(const profile& p);
+  /// The engine settings the node runs with: `engine`, counting prefix-cache lookups as
+  /// the emulated vLLM version does.
+  engine_config effective_engine() const;
+  /// How the node writes its /metrics page (created_unix_s is left to the caller's clock).
+  metrics_page_config metrics_page() const;
 };
 
 /// Counters of the HTTP front, for tests and reports.

@@ -4,6 +4,7 @@
 
 #include <planetserve/error.hpp>
 #include <planetserve/workload/chat_message.hpp>
+#include <planetserve/workload/trace.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -21,6 +22,7 @@ enum class dataset_format {
   automatic,  ///< a trace if the first line has a trace's fields and not the prompt field, else prompts
   prompts,    ///< one prompt per line, in `field`
   mooncake,   ///< a Mooncake-format trace: timestamp, input_length, output_length, hash_ids
+  sessions,   ///< multi-turn conversations (ShareGPT `conversations` or OpenAI `messages`), one per line
 };
 
 /// How a JSONL workload file is read.
@@ -37,6 +39,10 @@ struct dataset_config {
   dataset_format format = dataset_format::automatic;
   /// A trace's tokens per hash id (Mooncake's: 512, Alibaba's: 16).
   std::size_t trace_block_tokens = 512;
+  /// A trace's prompts keep no text: dataset::trace_requests keeps the block ids and
+  /// prompt_text() makes a prompt's text when it is needed (a million 2,000-token prompts
+  /// are 8 GB of text, their block ids a few MB).
+  bool trace_text_on_demand = false;
 };
 
 /// A trace request a prompt was made from (see trace.hpp).
@@ -68,6 +74,12 @@ struct dataset {
   std::size_t lines = 0;                  ///< non-blank lines looked at
   std::size_t skipped = 0;                ///< bad lines skipped (only with skip_bad_lines)
   std::vector<std::string> skip_reasons;  ///< "file:line: reason" for the first few skipped lines
+  /// A trace read with trace_text_on_demand: request i of the trace is prompts[i], whose text is empty.
+  std::vector<trace_request> trace_requests;
+  std::size_t trace_block_tokens = 512;   ///< tokens per hash id of `trace_requests`
+
+  /// Prompt `i`'s text: prompts[i].text, or (trace_text_on_demand) its trace blocks' text, written into `scratch`.
+  std::string_view prompt_text(std::size_t i, std::string& scratch) const;
 };
 
 /// How many skip reasons a dataset keeps.
@@ -84,6 +96,10 @@ boost::system::error_code parse_line(std::string_view line, const dataset_config
 /// line_too_long, each named "source:line: reason" in `diag`.
 result<dataset> parse_dataset(std::string_view text, std::string_view source, const dataset_config& config,
                               diagnostics& diag);
+
+/// Whether `file` holds conversations to replay as sessions: asked for (format sessions),
+/// or (automatic) its first line has a `conversations` array and not the prompt field.
+bool is_session_file(const std::filesystem::path& file, const dataset_config& config);
 
 /// Reads a JSONL file; adds file_not_found, file_unreadable and empty_input (empty file)
 /// to parse_dataset's errors, each naming the file. A Mooncake trace (config.format, or

@@ -258,6 +258,7 @@ std::string summary_json(const run_summary& s) {
   o["ok"] = s.ok;
   o["failed"] = s.failed;
   o["interrupted"] = s.interrupted;
+  o["clock"] = s.virtual_time ? "virtual" : "real";
   o["duration_s"] = num(s.duration_s);
   o["request_throughput"] = num(s.request_throughput);
   o["token_throughput"] = num(s.token_throughput);
@@ -281,6 +282,18 @@ std::string summary_json(const run_summary& s) {
   o["max_tokens_mean"] = num(s.max_tokens_mean);
   o["short_outputs"] = s.short_outputs;
   o["client_cached_ratio"] = num(s.client_cached_ratio);
+  if (!s.turns.empty()) {
+    json::array turns;
+    for (const auto& tr : s.turns) {
+      json::object t;
+      t["turn"] = tr.turn;
+      t["requests"] = tr.requests;
+      t["ttft_mean_s"] = num(tr.ttft_mean_s);
+      t["cached_ratio"] = num(tr.cached_ratio);
+      turns.push_back(std::move(t));
+    }
+    o["turns"] = std::move(turns);
+  }
   {
     // Predicted against reported cached tokens; the error and the table are null when no
     // request had both (a policy without a prefix model, or servers that do not report).
@@ -367,6 +380,7 @@ std::string summary_text(const run_summary& s) {
   t += "===== pswm summary: " + s.dataset + ", policy " + s.policy + " =====\n";
   line("Requests (ok / failed)", std::to_string(s.ok) + " / " + std::to_string(s.failed), nullptr);
   if (s.interrupted) t += "Run was INTERRUPTED: numbers cover what finished.\n";
+  if (s.virtual_time) t += "Clock: VIRTUAL (in-process emulated engines; every time is in simulated seconds)\n";
   // The seed's lines, computed as its summarize_results does from experiment_results.json
   // and throughput_records.json and printed in its format (a script that parses the seed's
   // summary reads these), each followed by where the number comes from.
@@ -421,6 +435,21 @@ std::string summary_text(const run_summary& s) {
            (s.short_outputs ? " (" + std::to_string(s.short_outputs) + " short)" : std::string()),
        client);
   line("Cached prompt tokens (usage)", fmt(s.client_cached_ratio, "%.4f"), client);
+  if (!s.turns.empty()) {
+    // Multi-turn: turn 1 against the later turns, whose history may be cached.
+    std::string ttft, hits;
+    for (const auto& tr : s.turns) {
+      if (tr.turn > 8) {
+        ttft += " ...";
+        hits += " ...";
+        break;
+      }
+      ttft += (tr.turn > 1 ? " / " : "") + fmt(tr.ttft_mean_s, "%.4f");
+      hits += (tr.turn > 1 ? " / " : "") + fmt(tr.cached_ratio, "%.3f");
+    }
+    line("TTFT mean by turn 1/2/.. (s)", ttft, client);
+    line("Cached ratio by turn 1/2/..", hits, client);
+  }
   if (s.ok > 0 && s.prediction.reported == 0) {
     t += "The servers reported no cached tokens (usage.prompt_tokens_details; vLLM sends it with "
          "--enable-prompt-tokens-details): predicted-vs-cached figures are left empty.\n";
@@ -635,6 +664,12 @@ std::string record_line(const request_record& r) {
   openai::append_json_string(o, r.error_kind);
   put_key(o, "retries");
   put_int(o, r.retries);
+  if (r.turn > 0) {
+    put_key(o, "session_id");
+    openai::append_json_string(o, r.session_id);
+    put_key(o, "turn");
+    put_int(o, r.turn);
+  }
   put_key(o, "node_out_reason");
   openai::append_json_string(o, r.node_out_reason);
   put_key(o, "rule");
@@ -740,6 +775,8 @@ result<request_record> parse_record_line(std::string_view line, diagnostics& dia
   r.error_kind = get_str(o, "error_kind");
   r.retries = count("retries");
   r.node_out_reason = get_str(o, "node_out_reason");
+  r.session_id = get_str(o, "session_id");
+  r.turn = count("turn");
   r.rule = get_str(o, "rule");
   r.prompt_blocks = count("prompt_blocks");
   if (!out_of_range.empty()) {

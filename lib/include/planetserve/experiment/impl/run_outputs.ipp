@@ -228,8 +228,10 @@ result<rebuilt_report> rebuild_report(const rebuild_options& options, std::ostre
   s.interrupted = true;
   if (auto old = slurp(dir / "summary.json", diag)) {
     auto sv = boost::json::parse(*old, ec);
-    if (!ec && sv.is_object())
+    if (!ec && sv.is_object()) {
       if (auto* i = sv.get_object().if_contains("interrupted"); i && i->is_bool()) s.interrupted = i->get_bool();
+      if (auto* c = sv.get_object().if_contains("clock"); c && c->is_string()) s.virtual_time = c->get_string() == "virtual";
+    }
   }
   diag.clear();
 

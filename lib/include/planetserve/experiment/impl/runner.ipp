@@ -8,6 +8,7 @@
 #include <planetserve/dispatch/make_policy.hpp>
 #include <planetserve/experiment/atomic_file.hpp>
 #include <planetserve/experiment/cache_prediction.hpp>
+#include <planetserve/experiment/epoch_core.hpp>
 #include <planetserve/experiment/metrics_page.hpp>
 #include <planetserve/experiment/plot.hpp>
 #include <planetserve/experiment/report.hpp>
@@ -15,6 +16,8 @@
 #include <planetserve/experiment/run_outputs.hpp>
 #include <planetserve/experiment/runner.hpp>
 #include <planetserve/experiment/stats.hpp>
+#include <planetserve/experiment/session_source.hpp>
+#include <planetserve/experiment/virtual_fleet.hpp>
 #include <planetserve/experiment/wait_group.hpp>
 #include <planetserve/http/url.hpp>
 #include <planetserve/openai/request_builder.hpp>
@@ -27,6 +30,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/serialize.hpp>
@@ -35,6 +39,7 @@
 #include <algorithm>
 #include <tuple>
 #include <deque>
+#include <queue>
 #include <exception>
 #include <map>
 #include <cmath>
@@ -131,30 +136,26 @@ struct runner::state {
     std::string url;
     std::optional<http::client> requests;  // completions: big pool, long timeouts
     std::optional<http::client> probe;     // /health, /metrics, /v1/models: short timeouts
-    bool probing = false;                  // out: a /health prober runs until it answers 200
-    bool suspect = false;                  // a connection failed: unavailable while /health is checked once
-    std::size_t consecutive_failures = 0;  // connection failures and timeouts since the last response
-    std::string out_reason;                // why it was last taken out
     bool scrape_warned = false;
     bool reset_warned = false;
     std::optional<std::size_t> cache_blocks;
     node_timeline timeline;
-    // Requests at this node (at most max_connections_per_node), and those due that wait for
-    // one of them to end: an index each, not a suspended coroutine and its buffers, so an
-    // overloaded node costs a few bytes per waiting request.
-    std::size_t active = 0;
-    std::deque<std::size_t> backlog;
   };
 
   asio::any_io_executor ex;
   run_config cfg;
   std::ostream& log;
-  bool tty = false;
 
   workload::dataset data;
   std::size_t n = 0;
   std::vector<std::vector<tokenize::token_id>> tokens;
   std::vector<std::string> bodies;
+  std::string text_scratch;  // a trace prompt's text, made on demand (virtual time)
+  // Conversations (when the dataset holds them): the sessions and the source that releases
+  // their turns; a routing tokenizer of their own when the run gave none.
+  std::vector<workload::session> conversations;
+  std::optional<session_source> sessions;
+  std::shared_ptr<tokenize::approx_tokenizer> approx_tok;  // routing tokenizer when the run gave none
   std::vector<std::chrono::nanoseconds> schedule;
   std::string model;
   std::vector<node> nodes;
@@ -163,7 +164,6 @@ struct runner::state {
   std::vector<policy_result> results;
 
   bool stop = false;
-  asio::steady_timer* sched_timer = nullptr;
   // The first exception that escaped a spawned task: the run stops and reports it.
   std::exception_ptr task_failure;
 
@@ -172,7 +172,6 @@ struct runner::state {
   clock::time_point t0{};
   double offset_s = 0;
   std::size_t epoch = 0;
-  std::vector<request_record> epoch_records;
   line_log requests_log;
   // The /metrics scrapes as they come (metrics_timeline.jsonl): a killed run keeps them.
   line_log timeline_log;
@@ -192,37 +191,28 @@ struct runner::state {
       log << "\npswm: error: " << d.message << "\n";
     }
   }
-  std::size_t sent = 0, completed = 0, failed = 0;
-  std::vector<double> ttfts;
   bool epoch_over = false;
-  // Coroutines that only sleep and look (progress, /health probers) must not outlive the
-  // epoch that started them: run_epoch wakes their timers and waits for them at its end.
-  wait_group* background = nullptr;
-  std::vector<asio::steady_timer*> background_timers;
-  // Requests waiting for any node to come back: woken when one does, or on a stop.
-  std::vector<asio::steady_timer*> node_waiters;
-
-  /// Registers a background coroutine's timer for the epoch's lifetime.
-  struct background_task {
-    state& s;
-    asio::steady_timer& timer;
-    background_task(state& st, asio::steady_timer& t) : s(st), timer(t) { s.background_timers.push_back(&t); }
-    ~background_task() {
-      std::erase(s.background_timers, &timer);
-      s.background->done();
-    }
-  };
+  // The epoch being run: its logic, the driver's timer (cancelled to re-arm it), the
+  // coroutines it started (requests, /health checks, progress), the progress timer.
+  std::optional<epoch_core> core;
+  request_source* source = nullptr;  // the epoch's requests (prepared prompts or conversations)
+  // A virtual-time run's engines and its clock (one clock across epochs and policies).
+  std::unique_ptr<virtual_fleet> vfleet;
+  epoch_time virtual_now{0};
+  asio::steady_timer* driver = nullptr;
+  wait_group* tasks = nullptr;
+  asio::steady_timer* progress_timer = nullptr;
+  int plain_ticks = 0;
 
   state(asio::any_io_executor e, run_config c, std::ostream& l)
-      : ex(std::move(e)), cfg(std::move(c)), log(l), tty(::isatty(1) == 1) {}
+      : ex(std::move(e)), cfg(std::move(c)), log(l) {}
 
   double now_s() const { return seconds_between(t0, clock::now()); }
 
   /// Stops sending: what request_stop() and a failed task do.
   void stop_run() {
     stop = true;
-    if (sched_timer) sched_timer->cancel();
-    wake_node_waiters();
+    if (driver) driver->cancel();  // the driver tells the core
   }
 
   /// The completion of a spawned task. An exception escaping it (a bug, here or in a user's
@@ -285,14 +275,38 @@ struct runner::state {
                        " s: give a number of seconds from 0 to " + std::to_string(static_cast<long>(most));
         return error::invalid_argument;
       }
-    if (cfg.endpoints.empty()) {
+    if (cfg.virtual_time) {
+      if (!cfg.endpoints.empty()) {
+        diag.message = "a virtual-time run drives in-process emulated engines: it takes no endpoints (leave run_config::endpoints empty)";
+        return error::invalid_argument;
+      }
+      auto vf = virtual_fleet::create(cfg.virtual_nodes, diag);
+      if (!vf) return vf.error();
+      vfleet = std::move(*vf);
+      for (std::size_t k = 0; k < vfleet->size(); ++k) cfg.endpoints.push_back("virtual:node_" + std::to_string(k));
+    } else if (cfg.endpoints.empty()) {
       diag.message = "no nodes: give --num-nodes and --base-port, or --endpoints";
       return error::invalid_argument;
     }
     // Read only as many prompts as an epoch sends.
     workload::dataset_config dc = cfg.dataset;
+    // Virtual time keeps a trace's block ids, not its text: a million prompts fit in memory.
+    dc.trace_text_on_demand = cfg.virtual_time;
     if (cfg.maxq > 0 && (dc.max_prompts == 0 || dc.max_prompts > cfg.maxq)) dc.max_prompts = cfg.maxq;
-    if (!cfg.prompts.empty()) {
+    if (cfg.prompts.empty() && workload::is_session_file(cfg.dataset_file, cfg.dataset)) {
+      auto ss = workload::read_sessions(cfg.dataset_file, dc, diag);
+      if (!ss) return ss.error();
+      conversations = std::move(ss->sessions);
+      data = {};
+      data.source = ss->source;
+      data.field = "conversations";
+      data.lines = ss->lines;
+      data.skipped = ss->skipped;
+      if (conversations.empty()) {
+        diag.message = ss->source + ": no conversation to replay";
+        return error::empty_input;
+      }
+    } else if (!cfg.prompts.empty()) {
       // The caller's own prompts: dataset_file only names the outputs.
       if (cfg.dataset_file.empty()) cfg.dataset_file = "prompts";
       data = {};
@@ -309,15 +323,24 @@ struct runner::state {
     if (data.skipped > 0)
       log << "pswm: skipped " << data.skipped << " bad line(s) of " << data.source << "\n";
     n = cfg.maxq > 0 ? std::min(cfg.maxq, data.prompts.size()) : data.prompts.size();
-    if (cfg.maxq > data.prompts.size())
+    if (!conversations.empty()) {
+      n = 0;
+      for (const auto& c : conversations) n += c.turns.size();
+    } else if (cfg.maxq > data.prompts.size())
       log << "pswm: --maxq " << cfg.maxq << " but " << data.source << " has only "
           << data.prompts.size() << " prompts: sending " << n << "\n";
-    const tokenize::approx_tokenizer approx(tokenize::approx_tokenizer_config{.seed = cfg.policy.tree.seed});
-    const tokenize::tokenizer& tok = cfg.tokenizer ? *cfg.tokenizer : approx;
-    tokens.resize(n);
-    for (std::size_t i = 0; i < n; ++i)
-      if (cfg.server_tokens) cfg.server_tokens(data.prompts[i], tokens[i]);
-      else tok.encode(data.prompts[i].text, tokens[i]);
+    approx_tok = std::make_shared<tokenize::approx_tokenizer>(tokenize::approx_tokenizer_config{.seed = cfg.policy.tree.seed});
+    const tokenize::tokenizer& tok = routing_tokenizer();
+    // In real time every prompt is tokenized now, so deciding never tokenizes (the send
+    // path stays fast). In virtual time the clock does not care: a prompt is tokenized when
+    // it is routed and forgotten when its record is written, so a million prompts never
+    // sit in memory as token ids. Conversations' turns are tokenized when released.
+    tokens.resize(conversations.empty() ? n : 0);
+    if (conversations.empty() && !cfg.virtual_time)
+      for (std::size_t i = 0; i < n; ++i) {
+        if (cfg.server_tokens) cfg.server_tokens(data.prompts[i], tokens[i]);
+        else tok.encode(data.prompts[i].text, tokens[i]);
+      }
     if (cfg.policy.lb.compat == dispatch::lb_compat::seed && cfg.policy.lb.seed_baseline_tokens.empty())
       tok.encode(dispatch::seed_baseline_text, cfg.policy.lb.seed_baseline_tokens);  // tokenized like the prompts
     workload::arrival_config ac;
@@ -328,14 +351,14 @@ struct runner::state {
     ac.ramp_start_rps = cfg.ramp_start_rps;
     ac.ramp_end_rps = cfg.ramp_end_rps;
     if (auto ec = make_schedule(ac, diag)) return ec;
-    for (std::size_t k = 0; k < cfg.endpoints.size(); ++k) {
+    for (std::size_t k = 0; k < cfg.endpoints.size() && !vfleet; ++k) {
       diagnostics ud;
       if (!http::parse_url(cfg.endpoints[k], ud)) {
         diag.message = "endpoint " + std::to_string(k) + ": " + ud.message;
         return error::invalid_argument;
       }
     }
-    if (!cfg.allow_duplicate_endpoints)
+    if (!cfg.allow_duplicate_endpoints && !vfleet)
       if (auto dup = duplicate_endpoints(cfg.endpoints); !dup.empty()) {
         diag.message = std::move(dup);
         return error::invalid_argument;
@@ -375,7 +398,7 @@ struct runner::state {
 
   /// Whether every prompt came from a trace (the trace then sets arrivals and lengths).
   bool from_trace() const noexcept {
-    return n > 0 && std::all_of(data.prompts.begin(), data.prompts.begin() + static_cast<std::ptrdiff_t>(n),
+    return n > 0 && conversations.empty() && std::all_of(data.prompts.begin(), data.prompts.begin() + static_cast<std::ptrdiff_t>(n),
                                 [](const workload::prompt& p) { return p.from_trace.has_value(); });
   }
 
@@ -400,7 +423,8 @@ struct runner::state {
       }
       return {};
     }
-    auto arr = workload::make_arrivals(n, ac, diag);
+    // Conversations: the arrival process spaces the sessions; their later turns follow replies.
+    auto arr = workload::make_arrivals(conversations.empty() ? n : conversations.size(), ac, diag);
     if (!arr) return arr.error();
     schedule = std::move(*arr);
     return {};
@@ -413,6 +437,43 @@ struct runner::state {
   }
 
   void build_bodies() {
+    if (!conversations.empty()) {
+      openai::request_options so;
+      so.model = model;
+      so.max_tokens = cfg.max_new_tokens;
+      so.stream = true;
+      so.include_usage = true;
+      if (cfg.ignore_eos) so.ignore_eos = true;
+      so.temperature = 0.0;
+      sessions.emplace(conversations, schedule, so, cfg.api == api_kind::chat, routing_tokenizer(), cfg.history,
+                       cfg.think_time, cfg.seed);
+      return;
+    }
+    bodies.assign(n, {});
+    if (!vfleet)
+      for (std::size_t i = 0; i < n; ++i) build_body(i, bodies[i]);
+  }
+
+  /// The routing tokenizer: the run's, else the approximate one.
+  const tokenize::tokenizer& routing_tokenizer() const { return cfg.tokenizer ? *cfg.tokenizer : *approx_tok; }
+
+  /// Request `i`'s routing tokens, made now if they are not yet (virtual time).
+  std::span<const tokenize::token_id> tokens_of(std::size_t i) {
+    if (!tokens[i].empty()) return tokens[i];
+    if (cfg.server_tokens && !data.prompts[i].text.empty()) cfg.server_tokens(data.prompts[i], tokens[i]);
+    else routing_tokenizer().encode(data.prompt_text(i, text_scratch), tokens[i]);
+    return tokens[i];
+  }
+
+  /// Virtual time: request `i` is done with; its tokens and body go.
+  void forget(std::size_t i) {
+    if (!vfleet || sessions) return;
+    std::vector<tokenize::token_id>().swap(tokens[i]);
+    std::string().swap(bodies[i]);
+  }
+
+  /// Writes request `i`'s body into `out`.
+  void build_body(std::size_t i, std::string& out) {
     openai::request_options opt;
     opt.model = model;
     opt.max_tokens = cfg.max_new_tokens;
@@ -420,8 +481,7 @@ struct runner::state {
     opt.include_usage = true;
     if (cfg.ignore_eos) opt.ignore_eos = true;
     opt.temperature = 0.0;
-    bodies.assign(n, {});
-    for (std::size_t i = 0; i < n; ++i) {
+    {
       const auto& p = data.prompts[i];
       if (p.from_trace) {
         // The trace's output length exactly: vLLM's min_tokens with ignore_eos.
@@ -435,13 +495,13 @@ struct runner::state {
       if (cfg.api == api_kind::chat) {
         std::vector<openai::chat_message> msgs;
         if (p.messages.empty()) {
-          msgs.push_back({"user", p.text});
+          msgs.push_back({"user", data.prompt_text(i, text_scratch)});
         } else {
           for (const auto& m : p.messages) msgs.push_back({m.role, m.content});
         }
-        openai::build_chat_body(opt, msgs, bodies[i]);
+        openai::build_chat_body(opt, msgs, out);
       } else {
-        openai::build_completions_body(opt, p.text, bodies[i]);
+        openai::build_completions_body(opt, data.prompt_text(i, text_scratch), out);
       }
     }
   }
@@ -528,7 +588,20 @@ struct runner::state {
     }
   }
 
+  /// A virtual run's preflight: the model its engines serve, their cache sizes, the folder.
+  boost::system::error_code virtual_preflight(diagnostics& diag) {
+    if (!cfg.model.empty() && cfg.model != vfleet->model()) {
+      diag.message = "the virtual nodes serve model '" + planetserve::detail::sanitized(vfleet->model(), 200) +
+                     "', not '" + planetserve::detail::sanitized(cfg.model, 200) + "'";
+      return error::model_not_served;
+    }
+    model = vfleet->model();
+    for (std::size_t k = 0; k < nodes.size(); ++k) nodes[k].cache_blocks = vfleet->engine(k).config().num_gpu_blocks;
+    return ensure_writable_dir(cfg.output_dir, diag);
+  }
+
   asio::awaitable<boost::system::error_code> preflight(diagnostics& diag) {
+    if (vfleet) co_return virtual_preflight(diag);
     if (auto ec = make_clients(diag)) co_return ec;
     std::vector<std::string> problems;
     std::vector<boost::system::error_code> kinds;
@@ -601,6 +674,33 @@ struct runner::state {
     write_line(timeline_log, timeline_log_failed, line);
   }
 
+  /// A scraped page of node `k`, read at `t_s` (run time): into the timeline, the
+  /// timeline file and the policy; a page that is malformed or not vLLM's is a failed scrape.
+  void on_scrape(std::size_t k, double t_s, const result<prom::vllm_snapshot>& snap, const diagnostics& parse) {
+    auto& nd = nodes[k];
+    if (!snap) return on_scrape_failure(k, "malformed page: " + parse.message);
+    // Zeros from a page that is not vLLM's would pass for an idle server.
+    if (!snap->has_vllm()) return on_scrape_failure(k, "the page has no vLLM metrics (is this a vLLM server?)");
+    nd.timeline.samples.push_back({t_s, *snap});
+    stream_scrape(nd, &nd.timeline.samples.back(), {});
+    policy->on_load(static_cast<dispatch::node_index>(k),
+                    dispatch::live_load{snap->num_running, snap->num_waiting, snap->kv_cache_usage});
+  }
+
+  /// A scrape of node `k` that failed: counted, in the timeline file, said once per node.
+  void on_scrape_failure(std::size_t k, std::string why) {
+    auto& nd = nodes[k];
+    why = planetserve::detail::sanitized(why);
+    stream_scrape(nd, nullptr, why);
+    ++nd.timeline.failed_scrapes;
+    if (nd.timeline.first_failure.empty()) nd.timeline.first_failure = why;
+    if (!nd.scrape_warned) {
+      nd.scrape_warned = true;
+      log << "\npswm: warning: " << nd.name << " (" << nd.url << "/metrics): " << why
+          << "; the timeline will have gaps (warned once per node)\n";
+    }
+  }
+
   asio::awaitable<void> monitor(std::size_t k, wait_group& wg) {
     auto& nd = nodes[k];
     asio::steady_timer timer(ex);
@@ -614,36 +714,14 @@ struct runner::state {
     while (true) {
       diagnostics d;
       auto page = co_await nd.probe->async_fetch(http::client_request::get("/metrics", auth), d);
-      std::string why;
       if (!page) {
-        why = d.empty() ? page.error().message() : d.message;
+        on_scrape_failure(k, d.empty() ? page.error().message() : d.message);
       } else if (page->status != 200) {
-        why = "HTTP " + std::to_string(page->status);
+        on_scrape_failure(k, "HTTP " + std::to_string(page->status));
       } else {
         diagnostics pd;
         auto snap = co_await async_parse_vllm_page(ex, page->body, pd);
-        if (!snap) {
-          why = "malformed page: " + pd.message;
-        } else if (!snap->has_vllm()) {
-          // Zeros from a page that is not vLLM's would pass for an idle server.
-          why = "the page has no vLLM metrics (is this a vLLM server?)";
-        } else {
-          nd.timeline.samples.push_back({offset_s + seconds_between(t0, page->last_byte), *snap});
-          stream_scrape(nd, &nd.timeline.samples.back(), {});
-          policy->on_load(static_cast<dispatch::node_index>(k),
-                          dispatch::live_load{snap->num_running, snap->num_waiting, snap->kv_cache_usage});
-        }
-      }
-      if (!why.empty()) {
-        why = planetserve::detail::sanitized(why);
-        stream_scrape(nd, nullptr, why);
-        ++nd.timeline.failed_scrapes;
-        if (nd.timeline.first_failure.empty()) nd.timeline.first_failure = why;
-        if (!nd.scrape_warned) {
-          nd.scrape_warned = true;
-          log << "\npswm: warning: " << nd.name << " (" << nd.url << "/metrics): " << why
-              << "; the timeline will have gaps (warned once per node)\n";
-        }
+        on_scrape(k, offset_s + seconds_between(t0, page->last_byte), snap, pd);
       }
       if (last || stop_monitors) break;
       next += period;
@@ -657,309 +735,189 @@ struct runner::state {
   }
   bool stop_monitors = false;
 
-  /// Probes `k`'s /health until it answers 200, then makes it available again.
-  asio::awaitable<void> health_prober(std::size_t k) {
-    auto& nd = nodes[k];
-    asio::steady_timer timer(ex);
-    background_task task(*this, timer);
-    while (!epoch_over && !stop) {
-      timer.expires_after(std::chrono::duration_cast<clock::duration>(cfg.health_interval));
-      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-      if (epoch_over || stop) break;
-      diagnostics d;
-      auto r = co_await nd.probe->async_fetch(http::client_request::get("/health", auth), d);
-      if (r && r->status == 200) {
-        // Half-open: routed to again, but the next connection failure takes it out at once.
-        nd.consecutive_failures = cfg.breaker_failures > 0 ? cfg.breaker_failures - 1 : 0;
-        policy->set_available(static_cast<dispatch::node_index>(k), true);
-        log << "\npswm: " << nd.name << " (" << nd.url << ") answers /health again: routing to it\n";
-        wake_node_waiters();
-        break;
+  // ---- one epoch: epoch_core's actions carried out on sockets and the steady clock -------
+
+  /// The run's prepared requests as the core sees them.
+  struct prepared_source final : request_source {
+    state& s;
+    explicit prepared_source(state& st) : s(st) {}
+    std::size_t size() const noexcept override { return s.n; }
+    epoch_time due(std::size_t i) const override { return s.schedule[i]; }
+    dispatch::request_view view(std::size_t i) override { return {s.tokens_of(i), static_cast<std::uint64_t>(i)}; }
+    void describe(std::size_t i, request_record& rec) const override { s.describe(i, rec); }
+  };
+
+  /// What a record says about request `i` itself.
+  void describe(std::size_t i, request_record& rec) const {
+    rec.query_id = i;
+    rec.dataset_line = cfg.prompts.empty() ? data.prompts[i].line : 0;
+    rec.max_tokens = max_tokens_of(i);
+    if (const auto& t = data.prompts[i].from_trace) {
+      rec.trace_input_length = t->input_length;
+      rec.trace_hash_ids = t->hash_ids;
+    }
+  }
+
+  /// Node names for the core's messages.
+  std::vector<std::string> node_labels() const {
+    std::vector<std::string> labels;
+    for (const auto& nd : nodes) labels.push_back(nd.name + " (" + nd.url + ")");
+    return labels;
+  }
+
+  /// Request `i`'s body as sent.
+  std::string_view body_of(std::size_t i) {
+    if (sessions) return sessions->body(i);
+    if (bodies[i].empty()) build_body(i, bodies[i]);
+    return bodies[i];
+  }
+  /// Tokens of request `i`'s prompt as routed (the fallback prompt count).
+  std::size_t routed_tokens_of(std::size_t i) { return sessions ? sessions->view(i).tokens.size() : tokens[i].size(); }
+
+  epoch_time now_ns() const { return std::chrono::duration_cast<epoch_time>(clock::now() - t0); }
+
+  /// Carries out every action the core has, then wakes the driver to re-arm at the next wake.
+  void pump() {
+    if (!core) return;
+    while (auto a = core->pop_action()) {
+      switch (a->what) {
+        case epoch_action::kind::send:
+          tasks->add();
+          asio::co_spawn(ex, send(a->request, a->node), on_task_end(tasks));
+          break;
+        case epoch_action::kind::check_health:
+          tasks->add();
+          asio::co_spawn(ex, check_health(a->node), on_task_end(tasks));
+          break;
+        case epoch_action::kind::record:
+          write_line(requests_log, log_failed, record_line(core->record(a->request)));
+          break;
+        case epoch_action::kind::message:
+          log << "\npswm: " << a->text << "\n";
+          break;
+        case epoch_action::kind::abandon:
+          for (auto& nd : nodes) nd.requests->shutdown();
+          break;
+        case epoch_action::kind::over:
+          break;
       }
     }
-    nd.probing = false;
+    if (driver) driver->cancel();
   }
 
-  /// Takes node `k` out (the breaker opens) until its /health answers 200 again.
-  void take_out(std::size_t k, const std::string& why) {
-    auto& nd = nodes[k];
-    if (nd.probing || epoch_over || !background) return;
-    nd.probing = true;
-    nd.out_reason = planetserve::detail::sanitized(why, 600);  // may quote a server's text
-    policy->set_available(static_cast<dispatch::node_index>(k), false);
-    log << "\npswm: " << nd.name << " (" << nd.url << ") is out: " << nd.out_reason
-        << "; not routing to it until /health answers\n";
-    background->add();
-    asio::co_spawn(ex, health_prober(k), on_task_end(nullptr));
-  }
-
-  void wake_node_waiters() {
-    for (auto* t : node_waiters) t->cancel();
-  }
-
-  /// After a connection failure or timeout at `k`: the breaker counts it; below its threshold
-  /// the node is kept out of choices only while one /health check runs (a node that resets
-  /// one connection in twenty but answers /health stays in). Returns why the node was taken
-  /// out, or "" if it was not (or another request's check decides).
-  asio::awaitable<std::string> on_connection_failure(std::size_t k, const std::string& what) {
-    auto& nd = nodes[k];
-    ++nd.consecutive_failures;
-    if (nd.probing || nd.suspect || epoch_over || stop) co_return std::string{};
-    if (cfg.breaker_failures > 0 && nd.consecutive_failures >= cfg.breaker_failures) {
-      const std::string why = std::to_string(nd.consecutive_failures) + " consecutive connection failures (last: " + what + ")";
-      take_out(k, why);
-      co_return why;
-    }
-    nd.suspect = true;
-    policy->set_available(static_cast<dispatch::node_index>(k), false);
-    diagnostics d;
-    auto r = co_await nd.probe->async_fetch(http::client_request::get("/health", auth), d);
-    nd.suspect = false;
-    if (r && r->status == 200) {
-      if (!nd.probing) policy->set_available(static_cast<dispatch::node_index>(k), true);
-      wake_node_waiters();
-      co_return std::string{};
-    }
-    const std::string why = "/health " + (r ? "answered HTTP " + std::to_string(r->status)
-                                            : "failed: " + redact(d.empty() ? r.error().message() : d.message)) +
-                            " after a connection failure (" + what + ")";
-    if (epoch_over || stop) {
-      policy->set_available(static_cast<dispatch::node_index>(k), true);
-      co_return std::string{};
-    }
-    take_out(k, why);
-    co_return why;
-  }
-
-  /// Why each node is out, for a request that found none available.
-  std::string nodes_out_text() const {
-    std::string t;
-    for (const auto& nd : nodes) {
-      if (!nd.probing && !nd.suspect) continue;
-      if (!t.empty()) t += "; ";
-      t += nd.name + ": " + (nd.probing ? nd.out_reason : std::string("checking /health"));
-    }
-    return t;
-  }
-
-  /// The policy's choice for `req`; while every node is out, waits (woken when one comes
-  /// back) until `deadline`, then gives up with a decision without a node.
-  asio::awaitable<dispatch::decision> choose_waiting(const dispatch::request_view& req, clock::time_point deadline) {
-    auto d = policy->choose(req, dispatch::fleet_view{clock::now() - t0});
-    if (d.has_node()) co_return d;
-    asio::steady_timer timer(ex);
-    node_waiters.push_back(&timer);
-    while (!d.has_node() && !stop && clock::now() < deadline) {
-      timer.expires_at(std::min(deadline, clock::now() + std::chrono::milliseconds(200)));
-      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-      d = policy->choose(req, dispatch::fleet_view{clock::now() - t0});
-    }
-    std::erase(node_waiters, &timer);
-    co_return d;
-  }
-
-  /// Copies a decision, and what the policy expected the node to have cached of the
-  /// `prompt_tokens`-token prompt, into the record.
-  void note_decision(request_record& rec, const dispatch::decision& d, std::size_t prompt_tokens) const {
-    rec.node = d.node;
-    rec.predicted_cached_tokens = policy->predicted_cached_tokens(d, prompt_tokens);
-    rec.rule = std::string(dispatch::rule_name(d));
-    rec.prompt_blocks = d.prompt_blocks;
-    rec.match_blocks.assign(d.match_blocks.begin(), d.match_blocks.end());
-    rec.load_scores.assign(d.load_score.begin(), d.load_score.end());
-  }
-
-  /// A request that found no node: recorded as never sent.
-  void record_no_node(request_record& rec) {
-    rec.sent_s = missing;
-    rec.finished_s = now_s();
-    rec.absolute_start = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-    rec.error = "no node available: every node failed and none answered /health within --no-node-wait";
-    rec.error_kind = "no_node_available";
-    rec.node_out_reason = nodes_out_text();
-  }
-
-  // ---- requests ------------------------------------------------------------------------
-
-  void finish_record(request_record& r) {
-    if (r.ok) {
-      ++completed;
-      if (std::isfinite(r.ttft_s())) ttfts.push_back(r.ttft_s());
+  /// An attempt's measurements, times since the epoch's start.
+  attempt_result attempt_of(openai::outcome& out, std::size_t i) {
+    attempt_result a;
+    const auto at = [&](clock::time_point tp) { return tp == clock::time_point{} ? missing : seconds_between(t0, tp); };
+    const auto sent = out.sent != clock::time_point{} ? out.sent : out.start;
+    a.sent_s = at(sent);
+    a.absolute_start = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count() -
+                       seconds_between(sent, clock::now());
+    a.resent = out.resent;
+    a.first_token_s = out.first_token ? at(*out.first_token) : missing;
+    a.finished_s = out.last_byte != clock::time_point{} ? at(out.last_byte) : now_s();
+    a.chunk_s.reserve(out.chunk_times.size());
+    for (auto tp : out.chunk_times) a.chunk_s.push_back(at(tp));
+    a.http_status = static_cast<int>(out.status);
+    a.finish_reason = out.finish_reason;
+    a.response_id = out.response_id;
+    if (out.usage) {
+      a.usage_reported = true;
+      // A record holds 32-bit counts; a server's larger one (nonsense) is kept at the most it can hold.
+      a.prompt_tokens = planetserve::detail::saturate_cast<std::uint32_t>(out.usage->prompt_tokens);
+      a.completion_tokens = planetserve::detail::saturate_cast<std::uint32_t>(out.usage->completion_tokens);
+      if (out.usage->cached_tokens) a.cached_tokens = planetserve::detail::saturate_cast<std::uint32_t>(*out.usage->cached_tokens);
     } else {
-      ++failed;
+      a.prompt_tokens = planetserve::detail::saturate_cast<std::uint32_t>(routed_tokens_of(i));
+      a.completion_tokens = planetserve::detail::saturate_cast<std::uint32_t>(out.content_chunks);
     }
-    // Server text reaches the record only made safe and short, whichever path set it.
-    if (!r.error.empty()) r.error = planetserve::detail::sanitized(r.error);
-    if (!r.finish_reason.empty()) r.finish_reason = planetserve::detail::sanitized(r.finish_reason, 64);
-    if (!r.node_out_reason.empty()) r.node_out_reason = planetserve::detail::sanitized(r.node_out_reason, 600);
-    write_line(requests_log, log_failed, record_line(r));
+    a.ok = out.ok();
+    if (!a.ok) {
+      a.error = redact(out.error_text.empty() ? out.error.message() : out.error_text);
+      a.error_kind = failure_kind(out);
+      a.node_unreachable = node_unreachable(out);
+      a.retryable = retryable(out);
+    }
+    a.reply = std::move(out.text);
+    return a;
   }
 
-  asio::awaitable<void> send(std::size_t i, dispatch::node_index k, wait_group& wg) {
-    auto& rec = epoch_records[i];
+  asio::awaitable<void> send(std::size_t i, dispatch::node_index k) {
     openai::outcome out;
     openai::call c;
     c.kind = cfg.api == api_kind::chat ? openai::api::chat : openai::api::completions;
-    c.body = bodies[i];
+    c.body = body_of(i);
     c.api_key = cfg.api_key;
+    c.keep_text = source->keeps_reply(i);
     co_await openai::async_stream_completion(*nodes[k].requests, c, out, {});
-    const auto at = [&](clock::time_point tp) { return tp == clock::time_point{} ? missing : seconds_between(t0, tp); };
-    rec.sent_s = at(out.sent != clock::time_point{} ? out.sent : out.start);
-    rec.absolute_start = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count() -
-                         seconds_between(out.sent != clock::time_point{} ? out.sent : out.start, clock::now());
-    rec.retries += out.resent;
-    rec.first_token_s = out.first_token ? at(*out.first_token) : missing;
-    rec.finished_s = out.last_byte != clock::time_point{} ? at(out.last_byte) : now_s();
-    rec.chunk_s.clear();
-    rec.chunk_s.reserve(out.chunk_times.size());
-    for (auto tp : out.chunk_times) rec.chunk_s.push_back(at(tp));
-    rec.http_status = static_cast<int>(out.status);
-    rec.finish_reason = out.finish_reason;
-    rec.response_id = out.response_id;
-    if (out.usage) {
-      rec.usage_reported = true;
-      // A record holds 32-bit counts; a server's larger one (nonsense) is kept at the most it can hold.
-      rec.prompt_tokens = planetserve::detail::saturate_cast<std::uint32_t>(out.usage->prompt_tokens);
-      rec.completion_tokens = planetserve::detail::saturate_cast<std::uint32_t>(out.usage->completion_tokens);
-      rec.cached_tokens.reset();
-      if (out.usage->cached_tokens) rec.cached_tokens = planetserve::detail::saturate_cast<std::uint32_t>(*out.usage->cached_tokens);
-    } else {
-      rec.cached_tokens.reset();
-      rec.prompt_tokens = planetserve::detail::saturate_cast<std::uint32_t>(tokens[i].size());
-      rec.completion_tokens = planetserve::detail::saturate_cast<std::uint32_t>(out.content_chunks);
-    }
-    rec.ok = out.ok();
-    rec.error.clear();
-    rec.error_kind.clear();
-    if (!rec.ok) {
-      rec.error = redact(out.error_text.empty() ? out.error.message() : out.error_text);
-      rec.error_kind = failure_kind(out);
-    }
-    dispatch::outcome fb;
-    fb.request_id = i;
-    fb.routed_tokens = static_cast<std::uint32_t>(std::min<std::size_t>(tokens[i].size(), UINT32_MAX));
-    fb.e2e = std::chrono::duration_cast<std::chrono::nanoseconds>(
-        std::chrono::duration<double>(std::isfinite(rec.e2e_s()) ? rec.e2e_s() : 0.0));
-    fb.prompt_tokens = rec.prompt_tokens;
-    fb.completion_tokens = rec.completion_tokens;
-    fb.ok = rec.ok;
-    policy->on_finished(k, fb);
-    if (!rec.ok && node_unreachable(out)) {
-      if (auto why = co_await on_connection_failure(k, rec.error_kind + ": " + rec.error); !why.empty())
-        rec.node_out_reason = std::move(why);
-    } else if (out.status != 0) {
-      nodes[k].consecutive_failures = 0;
-    }
-    --nodes[k].active;
-    start_next(k, wg);
-    if (!rec.ok && retryable(out) && rec.retries < cfg.max_retries && !stop) {
-      ++rec.retries;
-      asio::steady_timer backoff(ex);
-      backoff.expires_after(std::chrono::duration_cast<clock::duration>(cfg.retry_backoff * (1u << std::min<std::uint32_t>(rec.retries - 1, 10))));
-      co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
-      if (!stop) {
-        const dispatch::request_view req{tokens[i], static_cast<std::uint64_t>(i)};
-        const auto d = co_await choose_waiting(
-            req, clock::now() + std::chrono::duration_cast<clock::duration>(cfg.no_node_wait));
-        if (d.has_node()) {
-          note_decision(rec, d, tokens[i].size());
-          policy->on_dispatched(d.node, req);
-          dispatch_or_queue(i, d.node, wg);
-          wg.done();
-          co_return;
-        }
-        // Nowhere to send it again: the record keeps the last attempt's failure.
-        if (rec.node_out_reason.empty()) rec.node_out_reason = nodes_out_text();
-      }
-    }
-    finish_record(rec);
-    wg.done();
+    core->on_attempt_end(i, attempt_of(out, i), now_ns());
+    pump();
+    tasks->done();
   }
 
-  /// Sends request `i` to node `k` now, or queues it until one of the node's requests ends.
-  void dispatch_or_queue(std::size_t i, dispatch::node_index k, wait_group& wg) {
-    wg.add();
-    nodes[k].backlog.push_back(i);
-    start_next(k, wg);
-  }
-
-  /// The oldest queued request at `k` goes if the node has room (called on every dispatch and
-  /// whenever one of its requests ends); once the run is stopping, the queued ones are
-  /// recorded as never sent instead.
-  void start_next(dispatch::node_index k, wait_group& wg) {
-    auto& nd = nodes[k];
-    if (stop) {
-      while (!nd.backlog.empty()) {
-        auto& rec = epoch_records[nd.backlog.front()];
-        nd.backlog.pop_front();
-        rec.sent_s = missing;
-        rec.finished_s = now_s();
-        rec.absolute_start = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-        rec.error = "stopped before a connection to " + nd.name + " (" + nd.url + ") was free: not sent";
-        rec.error_kind = "interrupted";
-        finish_record(rec);
-        wg.done();
-      }
-      return;
-    }
-    if (nd.backlog.empty() || nd.active >= cfg.max_connections_per_node) return;
-    const std::size_t i = nd.backlog.front();
-    nd.backlog.pop_front();
-    ++nd.active;
-    asio::co_spawn(ex, send(i, k, wg), on_task_end(&wg));
+  asio::awaitable<void> check_health(dispatch::node_index k) {
+    diagnostics d;
+    auto r = co_await nodes[k].probe->async_fetch(http::client_request::get("/health", auth), d);
+    const bool ok = r && r->status == 200;
+    const std::string why = r ? "answered HTTP " + std::to_string(r->status)
+                              : "failed: " + redact(d.empty() ? r.error().message() : d.message);
+    core->on_health(k, ok, why, now_ns());
+    pump();
+    tasks->done();
   }
 
   // ---- progress ------------------------------------------------------------------------
 
-  asio::awaitable<void> progress(std::size_t total) {
+  /// Hands the epoch's counts to the progress sink every second (and once at the end).
+  asio::awaitable<void> progress() {
     asio::steady_timer timer(ex);
-    background_task task(*this, timer);
+    progress_timer = &timer;
     std::size_t last_sent = 0;
     auto last_t = clock::now();
-    int ticks = 0;
     while (!epoch_over) {
       timer.expires_after(std::chrono::seconds(1));
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-      if (epoch_over) break;
       // requests.jsonl is flushed by time, not per line: the tail reaches the OS here.
       write_line(requests_log, log_failed, {});
       write_line(timeline_log, timeline_log_failed, {});
-      if (!cfg.progress) continue;
-      // Plain lines come every 5 s: the rate covers the time since the last line printed.
-      if (!tty && ++ticks % 5 != 0) continue;
       const auto now = clock::now();
-      const double rate = static_cast<double>(sent - last_sent) / seconds_between(last_t, now);
-      last_sent = sent;
+      report_progress(epoch_over, static_cast<double>(core->progress().sent - last_sent) / seconds_between(last_t, now));
+      last_sent = core->progress().sent;
       last_t = now;
-      double p50 = missing;
-      if (!ttfts.empty()) {
-        std::vector<double> sorted = ttfts;
-        std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
-        p50 = sorted[sorted.size() / 2];
-      }
-      char line[256];
-      std::snprintf(line, sizeof line,
-                    "[%s epoch %zu] sent %zu/%zu  done %zu  failed %zu  rate %.1f/s  in flight %zu  p50 TTFT %s",
-                    policy->name().data(), epoch + 1, sent, total, completed, failed, rate,
-                    sent - completed - failed,
-                    std::isfinite(p50) ? (std::to_string(static_cast<long>(p50 * 1000)) + " ms").c_str() : "-");
-      log << (tty ? "\r" : "") << line << (tty ? "\033[K" : "\n") << std::flush;
+    }
+    progress_timer = nullptr;
+    tasks->done();
+  }
+
+  void report_progress(bool final, double rate) {
+    if (!cfg.progress || !core) return;
+    progress_report r;
+    r.policy = policy->name();
+    r.epoch = epoch;
+    r.counts = core->progress();
+    r.rate_per_s = rate;
+    r.virtual_time = cfg.virtual_time;
+    r.final = final;
+    if (!core->ttfts().empty()) {
+      std::vector<double> sorted = core->ttfts();
+      std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(sorted.size() / 2), sorted.end());
+      r.p50_ttft_s = sorted[sorted.size() / 2];
+    }
+    if (cfg.on_progress) {
+      cfg.on_progress(r);
+    } else if (!final && ++plain_ticks % 5 == 0) {
+      log << progress_text(r) << "\n";  // plain lines every 5 s, no terminal codes
     }
   }
 
-  // ---- one epoch -----------------------------------------------------------------------
-
   asio::awaitable<void> run_epoch(std::vector<request_record>& all) {
-    epoch_records.assign(n, {});
-    sent = completed = failed = 0;
-    ttfts.clear();
     epoch_over = false;
     stop_monitors = false;
-    // A node still down from the last epoch gets another chance; a failure marks it again.
-    for (std::size_t k = 0; k < nodes.size(); ++k) {
-      policy->set_available(static_cast<dispatch::node_index>(k), true);
-      nodes[k].consecutive_failures = 0;
-    }
+    plain_ticks = 0;
+    prepared_source prepared(*this);
+    if (sessions) sessions->reset();
+    source = sessions ? static_cast<request_source*>(&*sessions) : &prepared;
+    core.emplace(settings(), *policy, *source, node_labels(), epoch);
     t0 = clock::now();
 
     wait_group monitors(ex);
@@ -967,80 +925,186 @@ struct runner::state {
       monitors.add();
       asio::co_spawn(ex, monitor(k, monitors), on_task_end(&monitors));
     }
-    wait_group bg(ex);
-    background = &bg;
-    bg.add();
-    asio::co_spawn(ex, progress(n), on_task_end(nullptr));
+    wait_group running(ex);
+    tasks = &running;
+    running.add();
+    asio::co_spawn(ex, progress(), on_task_end(&running));
 
-    wait_group inflight(ex);
     asio::steady_timer timer(ex);
-    sched_timer = &timer;
-    for (std::size_t i = 0; i < n && !stop; ++i) {
-      const auto when = t0 + std::chrono::duration_cast<clock::duration>(schedule[i]);
-      if (clock::now() < when) {
-        timer.expires_at(when);
-        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-        if (stop) break;
-      }
-      // --max-concurrency (vLLM bench's): a due request waits, before routing, until fewer
-      // than the cap are in flight; later requests queue behind it. Checks `stop` every 100 ms.
-      if (cfg.max_concurrency > 0) {
-        while (!stop && !co_await inflight.wait_below_until(cfg.max_concurrency,
-                                                            clock::now() + std::chrono::milliseconds(100))) {
-        }
-        if (stop) break;
-      }
-      auto& rec = epoch_records[i];
-      rec.query_id = i;
-      rec.epoch = epoch;
-      rec.dataset_line = cfg.prompts.empty() ? data.prompts[i].line : 0;
-      rec.max_tokens = max_tokens_of(i);
-      if (const auto& t = data.prompts[i].from_trace) {
-        rec.trace_input_length = t->input_length;
-        rec.trace_hash_ids = t->hash_ids;
-      }
-      rec.scheduled_s = seconds_between(t0, when);
-      const dispatch::request_view req{tokens[i], static_cast<std::uint64_t>(i)};
-      // While every node is out the schedule waits (later requests behind it too: their send
-      // lag shows it), up to --no-node-wait after this request's time.
-      const auto d = co_await choose_waiting(req, when + std::chrono::duration_cast<clock::duration>(cfg.no_node_wait));
-      if (!d.has_node() && stop) break;  // stopped while waiting: never sent, left out like the rest
-      note_decision(rec, d, tokens[i].size());
-      ++sent;
-      if (!d.has_node()) {
-        record_no_node(rec);
-        finish_record(rec);
-        continue;
-      }
-      policy->on_dispatched(d.node, req);
-      dispatch_or_queue(i, d.node, inflight);
+    driver = &timer;
+    core->start(epoch_time{0}, std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+    if (stop) core->request_stop(now_ns());
+    pump();
+    // Until the core says the epoch is over; a task that threw (its request never reports)
+    // ends the wait once every other task is done.
+    while (!core->over() && !(task_failure && running.count() <= 1)) {
+      const auto wake = core->next_wake();
+      timer.expires_at(wake ? t0 + std::chrono::duration_cast<clock::duration>(*wake) : clock::time_point::max());
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (stop && !core->stopping()) core->request_stop(now_ns());
+      core->advance(now_ns());
+      pump();
     }
-    sched_timer = nullptr;
-    // A stop may also come after the last send, while requests are still in flight: those
-    // get the drain timeout too, so the wait looks at `stop` every 100 ms.
-    while (inflight.count() > 0 && !stop)
-      co_await inflight.wait_until(clock::now() + std::chrono::milliseconds(100));
-    if (stop) {
-      log << "\npswm: stopping: no more requests sent; waiting up to " << cfg.drain_timeout.count()
-          << " s for " << inflight.count() << " in flight (Ctrl-C again to quit at once)\n";
-      const auto deadline = clock::now() + std::chrono::duration_cast<clock::duration>(cfg.drain_timeout);
-      if (!co_await inflight.wait_until(deadline)) {
-        log << "pswm: drain timeout: abandoning " << inflight.count() << " request(s)\n";
-        for (auto& nd : nodes) nd.requests->shutdown();
-      }
-    }
-    co_await inflight.wait();
+    driver = nullptr;
     epoch_over = true;
-    for (auto* t : background_timers) t->cancel();
+    if (progress_timer) progress_timer->cancel();
+    co_await running.wait();
     co_await monitors.wait();
-    co_await bg.wait();
-    background = nullptr;
-    if (cfg.progress && tty) log << "\n";
+    tasks = nullptr;
+    report_progress(true, 0);
 
     // Requests never sent (stopped early) stay out of the records.
-    const std::size_t used = std::min(n, sent);
-    for (std::size_t i = 0; i < used; ++i) all.push_back(std::move(epoch_records[i]));
+    for (auto& r : core->take_records()) all.push_back(std::move(r));
+    core.reset();
+    source = nullptr;
     offset_s += now_s() + 1.0;
+  }
+
+  // ---- one epoch in virtual time: the same core, in-process engines, a discrete-event clock ----
+
+  asio::awaitable<void> run_epoch_virtual(std::vector<request_record>& all) {
+    epoch_over = false;
+    plain_ticks = 0;
+    prepared_source prepared(*this);
+    if (sessions) sessions->reset();
+    source = sessions ? static_cast<request_source*>(&*sessions) : &prepared;
+    core.emplace(settings(), *policy, *source, node_labels(), epoch);
+    t0 = clock::now();
+    // The engines' clock goes on from the last epoch: a gap of a second, as between real epochs.
+    if (virtual_now.count() > 0) virtual_now += std::chrono::seconds(1);
+    vfleet->set_origin(virtual_now);
+    const double unix0 = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const bool chat = cfg.api == api_kind::chat;
+    const epoch_time period = std::max(epoch_time{1}, std::chrono::duration_cast<epoch_time>(cfg.metrics_interval));
+    const std::size_t nn = nodes.size();
+    // As the real monitor: every node at once at the start, then node k offset by k/n of a period.
+    std::priority_queue<std::pair<epoch_time, std::size_t>, std::vector<std::pair<epoch_time, std::size_t>>,
+                        std::greater<>>
+        next_scrape;
+    std::string page;
+    const auto scrape = [&](std::size_t k, epoch_time at) {
+      page.clear();
+      vfleet->metrics_page(k, page);
+      diagnostics pd;
+      on_scrape(k, offset_s + std::chrono::duration<double>(at).count(), prom::parse_vllm_snapshot(page, &pd), pd);
+    };
+    std::vector<std::pair<std::size_t, attempt_result>> ended;
+    epoch_time now{0};
+    const auto report_ended = [&] {
+      for (auto& [i, a] : ended) {
+        if (std::isfinite(a.absolute_start)) a.absolute_start += unix0;
+        core->on_attempt_end(i, std::move(a), now);
+      }
+      ended.clear();
+    };
+    const auto carry_out = [&] {
+      while (true) {
+        while (auto a = core->pop_action()) {
+          switch (a->what) {
+            case epoch_action::kind::send:
+              if (auto refused = vfleet->send(a->request, a->node, body_of(a->request), chat, now,
+                                              source->keeps_reply(a->request)))
+                ended.emplace_back(a->request, std::move(*refused));
+              break;
+            case epoch_action::kind::check_health:
+              core->on_health(a->node, true, {}, now);  // an in-process engine is always up
+              break;
+            case epoch_action::kind::record:
+              write_line(requests_log, log_failed, record_line(core->record(a->request)));
+              forget(a->request);
+              break;
+            case epoch_action::kind::message:
+              log << "\npswm: " << a->text << "\n";
+              break;
+            case epoch_action::kind::abandon:
+              vfleet->abandon(now, ended);
+              break;
+            case epoch_action::kind::over:
+              break;
+          }
+        }
+        if (ended.empty()) break;
+        report_ended();
+      }
+    };
+    core->start(now, unix0);
+    for (std::size_t k = 0; k < nn; ++k) {
+      scrape(k, now);
+      next_scrape.push({(period * static_cast<epoch_time::rep>(k)) / static_cast<epoch_time::rep>(nn) + period, k});
+    }
+    carry_out();
+    auto wall_mark = clock::now();
+    std::size_t last_sent = 0;
+    for (std::uint64_t turn = 0; !core->over(); ++turn) {
+      if (stop && !core->stopping()) {
+        core->request_stop(now);
+        carry_out();
+        continue;
+      }
+      std::optional<epoch_time> next = core->next_wake();
+      if (auto e = vfleet->next_event(); e && (!next || *e < *next)) next = e;
+      if (!next) {
+        // Nothing will ever happen again, yet requests are in flight: a bug, said and ended.
+        log << "\npswm: internal error: the virtual clock has no next event with requests in flight\n";
+        core->request_stop(now);
+        vfleet->abandon(now, ended);
+        carry_out();
+        if (!core->over()) break;
+        continue;
+      }
+      // Scrapes due before the next event happen first, in time order.
+      while (!core->over() && next_scrape.top().first <= *next) {
+        const auto [at, k] = next_scrape.top();
+        next_scrape.pop();
+        now = at;
+        vfleet->advance(now, ended);  // engines up to the scrape's time first
+        report_ended();
+        carry_out();
+        scrape(k, now);
+        next_scrape.push({at + period, k});
+      }
+      if (core->over()) break;
+      now = std::max(now, *next);
+      vfleet->advance(now, ended);
+      report_ended();
+      core->advance(now);
+      carry_out();
+      // Now and then the io_context gets a turn: a signal (Ctrl-C) is seen and stops the run.
+      if ((turn & 1023) == 0) co_await asio::post(ex, asio::use_awaitable);
+      if ((turn & 1023) == 0 && clock::now() - wall_mark >= std::chrono::seconds(1)) {
+        const auto w = clock::now();
+        report_progress(false, static_cast<double>(core->progress().sent - last_sent) / seconds_between(wall_mark, w));
+        last_sent = core->progress().sent;
+        wall_mark = w;
+        // requests.jsonl is flushed by time, not per line.
+        write_line(requests_log, log_failed, {});
+        write_line(timeline_log, timeline_log_failed, {});
+      }
+    }
+    // One last scrape, so the final counters are in.
+    for (std::size_t k = 0; k < nn; ++k) scrape(k, now);
+    epoch_over = true;
+    report_progress(true, 0);
+    for (auto& r : core->take_records()) all.push_back(std::move(r));
+    core.reset();
+    source = nullptr;
+    virtual_now += now;
+    offset_s += std::chrono::duration<double>(now).count() + 1.0;
+  }
+
+  /// The core's settings, from the run's.
+  epoch_settings settings() const {
+    const auto ns = [](std::chrono::duration<double> d) { return std::chrono::duration_cast<epoch_time>(d); };
+    epoch_settings e;
+    e.max_concurrency = cfg.max_concurrency;
+    e.max_connections_per_node = cfg.max_connections_per_node;
+    e.max_retries = cfg.max_retries;
+    e.retry_backoff = ns(cfg.retry_backoff);
+    e.breaker_failures = cfg.breaker_failures;
+    e.no_node_wait = ns(cfg.no_node_wait);
+    e.health_interval = ns(cfg.health_interval);
+    e.drain_timeout = ns(cfg.drain_timeout);
+    return e;
   }
 
   // ---- between epochs and policies -----------------------------------------------------
@@ -1062,6 +1126,11 @@ struct runner::state {
   }
 
   asio::awaitable<void> reset_prefix_caches() {
+    if (vfleet) {
+      // Between epochs nothing is in flight: every engine takes the reset.
+      (void)vfleet->reset_prefix_caches();
+      co_return;
+    }
     for (auto& nd : nodes) {
       diagnostics d;
       auto r = co_await nd.probe->async_fetch(
@@ -1098,6 +1167,12 @@ struct runner::state {
       o["time_scale"] = cfg.time_scale;
     }
     o["dataset_field"] = cfg.dataset.field;
+    if (!conversations.empty()) {
+      o["dataset_format"] = "sessions";
+      o["sessions"] = conversations.size();
+      o["history"] = cfg.history == history_mode::live ? "live" : "dataset";
+      o["think_time"] = to_string(cfg.think_time);
+    }
     o["requests_per_epoch"] = n;
     o["maxq"] = cfg.maxq;
     o["arrival"] = std::string(workload::to_string(cfg.arrival));
@@ -1107,6 +1182,9 @@ struct runner::state {
     o["max_new_tokens"] = cfg.max_new_tokens;
     o["ignore_eos"] = cfg.ignore_eos;
     o["epochs"] = cfg.epochs;
+    // Virtual time: every time in the outputs is simulated seconds of in-process engines.
+    o["clock"] = vfleet ? "virtual" : "real";
+    if (vfleet) o["virtual_nodes"] = vfleet->size();
     o["metrics_interval_s"] = cfg.metrics_interval.count();
     o["request_timeout_s"] = cfg.request_timeout.count();
     o["max_connections_per_node"] = cfg.max_connections_per_node;
@@ -1177,7 +1255,10 @@ struct runner::state {
         first_run = false;
         log << "pswm: " << name << ": epoch " << epoch + 1 << "/" << cfg.epochs << ": " << n
             << " requests to " << nodes.size() << " node(s), mean interval " << cfg.average_interval_s << " s\n";
-        co_await run_epoch(pr.records);
+        if (vfleet)
+          co_await run_epoch_virtual(pr.records);
+        else
+          co_await run_epoch(pr.records);
         pr.epoch_starts.push_back(t0);
       }
       // From here on a file the disk refuses is noted and the rest still written: the
@@ -1194,6 +1275,7 @@ struct runner::state {
       pr.summary.dataset = ds;
       pr.summary.average_interval_s = cfg.average_interval_s;
       pr.summary.interrupted = stop;
+      pr.summary.virtual_time = vfleet != nullptr;
       const double tick = std::max(cfg.metrics_interval.count(), 0.1);
       {
         diagnostics d;

@@ -58,6 +58,36 @@ double growth(const node_timeline& tl, Get get, std::size_t& skipped) {
 
 }  // namespace
 
+std::vector<turn_summary> summarize_turns(std::span<const request_record> records) {
+  std::vector<turn_summary> out;
+  std::vector<double> ttft_sum, cached, prompt;
+  std::vector<bool> reported;
+  for (const auto& r : records) {
+    if (r.turn == 0 || !r.ok) continue;
+    if (out.size() < r.turn) {
+      out.resize(r.turn);
+      ttft_sum.resize(r.turn);
+      cached.resize(r.turn);
+      prompt.resize(r.turn);
+      reported.resize(r.turn);
+    }
+    const std::size_t k = r.turn - 1;
+    ++out[k].requests;
+    if (std::isfinite(r.ttft_s())) ttft_sum[k] += r.ttft_s();
+    if (r.usage_reported) {
+      cached[k] += r.cached_tokens.value_or(0);
+      prompt[k] += r.prompt_tokens;
+      reported[k] = reported[k] || r.cached_tokens.has_value();
+    }
+  }
+  for (std::size_t k = 0; k < out.size(); ++k) {
+    out[k].turn = static_cast<std::uint32_t>(k + 1);
+    if (out[k].requests > 0) out[k].ttft_mean_s = ttft_sum[k] / static_cast<double>(out[k].requests);
+    if (reported[k] && prompt[k] > 0) out[k].cached_ratio = cached[k] / prompt[k];
+  }
+  return out;
+}
+
 run_summary summarize(std::span<const request_record> records,
                       std::span<const node_timeline> timelines,
                       const std::optional<goodput_spec>& goodput) {
@@ -148,6 +178,7 @@ run_summary summarize(std::span<const request_record> records,
   s.prediction = measure_cache_prediction(records);
   // No cached tokens reported at all: the ratio is unknown, not 0.
   s.client_cached_ratio = s.prediction.reported > 0 ? ratio(cached, usage_prompt) : missing;
+  s.turns = summarize_turns(records);
   std::vector<double> gaps;
   for (auto& [epoch, sends] : sends_by_epoch) {
     std::sort(sends.begin(), sends.end());

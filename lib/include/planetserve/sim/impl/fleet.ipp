@@ -36,6 +36,16 @@ struct fleet_join {
 };
 }  // namespace detail
 
+node_config fleet_config::node_at(std::size_t i) const {
+  node_config nc = node;
+  nc.engine.seed += i;
+  nc.faults.seed += i;
+  nc.kv_events.endpoint = detail::offset_endpoint_port(nc.kv_events.endpoint, i);
+  nc.kv_events.replay_endpoint = detail::offset_endpoint_port(nc.kv_events.replay_endpoint, i);
+  nc.engine_index = nc.engine_index.empty() ? "0" : nc.engine_index;
+  return nc;
+}
+
 fleet::fleet(boost::asio::any_io_executor ex, fleet_config config) : ex_(std::move(ex)), config_(std::move(config)) {}
 
 fleet::~fleet() { stop(); }
@@ -55,12 +65,7 @@ boost::system::error_code fleet::start(diagnostics& diag) {
     return error::invalid_argument;
   }
   for (std::size_t i = 0; i < config_.num_nodes; ++i) {
-    node_config nc = config_.node;
-    nc.engine.seed += i;
-    nc.faults.seed += i;
-    nc.kv_events.endpoint = detail::offset_endpoint_port(nc.kv_events.endpoint, i);
-    nc.kv_events.replay_endpoint = detail::offset_endpoint_port(nc.kv_events.replay_endpoint, i);
-    nc.engine_index = nc.engine_index.empty() ? "0" : nc.engine_index;
+    node_config nc = config_.node_at(i);
     std::unique_ptr<node_server> n;
     try {
       n = std::make_unique<node_server>(ex_, std::move(nc));

@@ -41,6 +41,25 @@ node_config node_config::from_profile(const profile& p) {
   return c;
 }
 
+engine_config node_config::effective_engine() const {
+  engine_config e = engine;
+  e.counting = vllm.counting;
+  // Events are kept only when there is a publisher for them.
+  e.enable_kv_cache_events = !kv_events.endpoint.empty();
+  return e;
+}
+
+metrics_page_config node_config::metrics_page() const {
+  metrics_page_config page;
+  page.names = metrics_names;
+  page.families = vllm.families;
+  page.model_name = served_model_name;
+  page.engine_index = engine_index;
+  page.gpu_memory_utilization = gpu_memory_utilization;
+  page.num_gpu_blocks_override = num_gpu_blocks_override;
+  return page;
+}
+
 namespace detail {
 
 namespace nasio = boost::asio;
@@ -121,9 +140,7 @@ enum class usage_details { omit_when_off, null_when_off };
 
 // The emulated version decides how the engine counts prefix-cache lookups.
 inline node_config with_version_semantics(node_config c) {
-  c.engine.counting = c.vllm.counting;
-  // Events are kept only when there is a publisher for them.
-  c.engine.enable_kv_cache_events = !c.kv_events.endpoint.empty();
+  c.engine = c.effective_engine();
   return c;
 }
 
@@ -137,12 +154,7 @@ struct node_state : std::enable_shared_from_this<node_state> {
         step_timer(ex) {
     if (!cfg.api_key.empty()) expected_auth = "Bearer " + cfg.api_key;
     tokenizer = cfg.tokenizer ? cfg.tokenizer : default_prompt_tokenizer(cfg.chat);
-    page.names = cfg.metrics_names;
-    page.families = cfg.vllm.families;
-    page.model_name = cfg.served_model_name;
-    page.engine_index = cfg.engine_index;
-    page.gpu_memory_utilization = cfg.gpu_memory_utilization;
-    page.num_gpu_blocks_override = cfg.num_gpu_blocks_override;
+    page = cfg.metrics_page();
     id_salt = mix_seed(cfg.engine.seed, std::uint64_t{0x1d5a17});
     start_clock();
   }

@@ -308,6 +308,28 @@ inline bool is_trace(const std::filesystem::path& file, const dataset_config& co
   return !ec && v.is_object() && !v.as_object().contains(config.field);
 }
 
+}  // namespace detail
+
+std::string_view dataset::prompt_text(std::size_t i, std::string& scratch) const {
+  if (i >= trace_requests.size() || !prompts.at(i).text.empty()) return prompts.at(i).text;
+  scratch.clear();
+  append_prompt_text(trace_requests[i], trace_block_tokens, scratch);
+  return scratch;
+}
+
+bool is_session_file(const std::filesystem::path& file, const dataset_config& config) {
+  if (config.format != dataset_format::automatic) return config.format == dataset_format::sessions;
+  const std::string line = detail::first_line(file);
+  boost::system::error_code ec;
+  const auto v = boost::json::parse(line, ec);
+  if (ec || !v.is_object()) return false;
+  const auto& o = v.as_object();
+  const auto* c = o.if_contains("conversations");
+  return c && c->is_array() && !o.contains(config.field);
+}
+
+namespace detail {
+
 // A trace as prompts: each request's blocks made into text, its lengths and arrival kept.
 inline result<dataset> trace_dataset(const std::filesystem::path& file, const dataset_config& config,
                                      diagnostics& diag) {
@@ -325,14 +347,16 @@ inline result<dataset> trace_dataset(const std::filesystem::path& file, const da
   d.skipped = t->skipped;
   d.skip_reasons = std::move(t->skip_reasons);
   d.prompts.reserve(t->requests.size());
+  d.trace_block_tokens = config.trace_block_tokens;
   for (const auto& r : t->requests) {
     prompt p;
-    append_prompt_text(r, config.trace_block_tokens, p.text);
+    if (!config.trace_text_on_demand) append_prompt_text(r, config.trace_block_tokens, p.text);
     p.line = r.line;
     p.from_trace = trace_origin{r.timestamp_ms, r.input_length, r.output_length,
                                 static_cast<std::uint32_t>(r.hash_ids.size())};
     d.prompts.push_back(std::move(p));
   }
+  if (config.trace_text_on_demand) d.trace_requests = std::move(t->requests);
   return d;
 }
 

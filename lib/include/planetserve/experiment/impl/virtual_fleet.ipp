@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: MIT
+// Compiled body of experiment::virtual_fleet.
+#pragma once
+
+#include <planetserve/detail/checked_cast.hpp>
+#include <planetserve/experiment/virtual_fleet.hpp>
+#include <planetserve/sim/chat_template.hpp>
+#include <planetserve/sim/detail/request_parser.hpp>
+#include <planetserve/sim/metrics_writer.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace planetserve::experiment {
+
+result<std::unique_ptr<virtual_fleet>> virtual_fleet::create(const sim::fleet_config& config, diagnostics& diag) {
+  if (config.num_nodes == 0) {
+    diag.message = "virtual fleet: num_nodes must be at least 1";
+    return error::invalid_argument;
+  }
+  std::unique_ptr<virtual_fleet> f(new virtual_fleet());
+  f->nodes_.reserve(config.num_nodes);
+  for (std::size_t i = 0; i < config.num_nodes; ++i) {
+    sim::node_config nc = config.node_at(i);
+    diagnostics d;
+    const sim::engine_config ec = nc.effective_engine();
+    if (auto e = sim::engine::validate(ec, d)) {
+      diag.message = "virtual node " + std::to_string(i) + ": " + d.message;
+      return error::invalid_argument;
+    }
+    auto tok = nc.tokenizer ? nc.tokenizer : sim::default_prompt_tokenizer(nc.chat);
+    f->nodes_.emplace_back(std::move(nc), sim::engine(ec), std::move(tok));
+  }
+  f->model_ = f->nodes_.front().cfg.served_model_name;
+  return f;
+}
+
+std::optional<attempt_result> virtual_fleet::send(std::size_t request, dispatch::node_index node,
+                                                  std::string_view body, bool chat, epoch_time now, bool keep_text) {
+  auto& nd = nodes_.at(node);
+  const sim::time_point at = origin_ + now;
+  attempt_result a;
+  a.sent_s = seconds(at);
+  a.absolute_start = a.sent_s;  // the caller adds its wall-clock origin
+  const auto refuse = [&](unsigned status, std::string message) {
+    a.finished_s = a.sent_s;
+    a.http_status = static_cast<int>(status);
+    a.error = "HTTP " + std::to_string(status) + ": " + std::move(message);
+    a.error_kind = "http_" + std::to_string(status);
+    return a;
+  };
+  sim::detail::generation_request g;
+  if (auto e = sim::detail::parse_generation(body, chat, nd.cfg, *nd.tokenizer, g)) return refuse(e->status, e->message);
+  std::string id = "req-" + std::to_string(nd.next_id++);
+  const std::size_t prompt_len = g.prompt.size();
+  diagnostics diag;
+  if (auto ec = nd.eng.add_request(id, std::move(g.prompt), g.params, at, diag)) return refuse(400, diag.message);
+  nd.last_arrival = std::max(nd.last_arrival, at);
+  a.prompt_tokens = planetserve::detail::saturate_cast<std::uint32_t>(prompt_len);
+  nd.live.emplace(std::move(id), live_request{request, std::move(a), false, keep_text});
+  reschedule(node);
+  return std::nullopt;
+}
+
+std::optional<sim::time_point> virtual_fleet::node_event(const engine_node& nd) const {
+  if (nd.in_flight) return nd.in_flight->end;
+  const auto next = nd.eng.next_step_time();
+  if (!next) return std::nullopt;
+  // A step starts when the previous one ended or when the latest request arrived, as the
+  // node's step loop starts it.
+  return std::max(*next, nd.last_arrival);
+}
+
+void virtual_fleet::reschedule(std::size_t k) {
+  auto& nd = nodes_[k];
+  ++nd.version;
+  if (auto t = node_event(nd)) events_.push(event{*t, k, nd.version});
+}
+
+std::optional<epoch_time> virtual_fleet::next_event() const {
+  // Stale entries (a node rescheduled since) are skipped by advance(); the earliest entry is
+  // never later than the true next event, so waking for it is safe.
+  if (events_.empty()) return std::nullopt;
+  return std::max(epoch_time{0}, events_.top().at - origin_);
+}
+
+void virtual_fleet::advance(epoch_time now, std::vector<std::pair<std::size_t, attempt_result>>& ended) {
+  const sim::time_point until = origin_ + now;
+  while (!events_.empty() && events_.top().at <= until) {
+    const event e = events_.top();
+    events_.pop();
+    if (e.version != nodes_[e.node].version) continue;
+    run_node(e.node, e.at, ended);
+    reschedule(e.node);
+  }
+}
+
+void virtual_fleet::run_node(std::size_t k, sim::time_point now, std::vector<std::pair<std::size_t, attempt_result>>& ended) {
+  auto& nd = nodes_[k];
+  // As the node's step loop: deliver a step whose end has come, then start the next step if
+  // it is due; zero-time steps run back to back.
+  for (int guard = 0; guard < 1'000'000; ++guard) {
+    if (nd.in_flight) {
+      if (nd.in_flight->end > now) return;
+      sim::step_result r = std::move(*nd.in_flight);
+      nd.in_flight.reset();
+      deliver(nd, r, ended);
+      continue;
+    }
+    const auto next = nd.eng.next_step_time();
+    if (!next) return;
+    const sim::time_point start = std::max(*next, nd.last_arrival);
+    if (start > now) return;
+    nd.in_flight = nd.eng.step(start);
+  }
+  throw std::logic_error("virtual fleet: a node made no progress in a million steps at one instant");
+}
+
+void virtual_fleet::deliver(engine_node& nd, const sim::step_result& r, std::vector<std::pair<std::size_t, attempt_result>>& ended) {
+  const double at = seconds(r.end);
+  const auto& gen = nd.eng.generator();
+  for (const auto& o : r.outputs) {
+    auto it = nd.live.find(o.id);
+    if (it == nd.live.end()) continue;
+    live_request& lr = it->second;
+    attempt_result& a = lr.result;
+    // One SSE event per step; it is a content chunk when its tokens have text.
+    bool content = false;
+    for (auto t : o.tokens) {
+      const auto piece = gen.piece(t);
+      content = content || !piece.empty();
+      if (lr.keep_text) a.reply += piece;
+    }
+    if (content) {
+      if (!lr.wrote_content) a.first_token_s = at;
+      lr.wrote_content = true;
+      a.chunk_s.push_back(at);
+    }
+    a.prompt_tokens = planetserve::detail::saturate_cast<std::uint32_t>(o.usage.prompt_tokens);
+    a.completion_tokens = planetserve::detail::saturate_cast<std::uint32_t>(o.usage.completion_tokens);
+    if (o.finished) {
+      a.finished_s = at;
+      a.http_status = 200;
+      a.usage_reported = true;
+      // vLLM reports cached tokens only with --enable-prompt-tokens-details, and only a hit.
+      if (nd.cfg.enable_prompt_tokens_details && o.usage.cached_tokens > 0)
+        a.cached_tokens = planetserve::detail::saturate_cast<std::uint32_t>(o.usage.cached_tokens);
+      a.finish_reason = sim::to_string(*o.finished);
+      a.response_id = it->first;
+      a.ok = true;
+      ended.emplace_back(lr.request, std::move(a));
+      nd.live.erase(it);
+    }
+  }
+}
+
+void virtual_fleet::abandon(epoch_time now, std::vector<std::pair<std::size_t, attempt_result>>& ended) {
+  const double at = seconds(origin_ + now);
+  for (std::size_t k = 0; k < nodes_.size(); ++k) {
+    auto& nd = nodes_[k];
+    for (auto& [id, lr] : nd.live) {
+      nd.eng.abort(id);
+      lr.result.finished_s = at;
+      lr.result.http_status = std::isfinite(lr.result.first_token_s) ? 200 : 0;
+      lr.result.error = "abandoned at the drain timeout";
+      lr.result.error_kind = "interrupted";
+      ended.emplace_back(lr.request, std::move(lr.result));
+    }
+    nd.live.clear();
+    nd.in_flight.reset();
+    reschedule(k);
+  }
+}
+
+void virtual_fleet::metrics_page(std::size_t k, std::string& out) const {
+  const auto& nd = nodes_.at(k);
+  const auto page = nd.cfg.metrics_page();
+  sim::write_metrics(sim::view_of(nd.eng), page, out);
+}
+
+bool virtual_fleet::reset_prefix_caches() {
+  bool all = true;
+  for (auto& nd : nodes_) all = nd.eng.reset_prefix_cache() && all;
+  return all;
+}
+
+}  // namespace planetserve::experiment
