@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   make g++ cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
-  libssl-dev catch2 libbenchmark-dev libxxhash-dev gnuplot-nox libpcre2-dev
+  libssl-dev catch2 libbenchmark-dev libxxhash-dev gnuplot-nox libpcre2-dev libzmq3-dev
 )
 # Extra tools: --ci: clang for libFuzzer targets and a second compiler; --docs: Doxygen for
 # the `docs` target (the reference pages).

@@ -3,12 +3,14 @@
 #include "cli.hpp"
 #include "commands.hpp"
 #include "policy_flags.hpp"
+#include "server_tokens.hpp"
 #include "sim_fleet_option.hpp"
 
 #include <unistd.h>
 
 #include <planetserve/detail/rethrow.hpp>
 #include <planetserve/detail/sanitize.hpp>
+#include <planetserve/dispatch/kv_event_sink.hpp>
 #include <planetserve/dispatch/make_policy.hpp>
 #include <planetserve/experiment/report_files.hpp>
 #include <planetserve/experiment/runner.hpp>
@@ -129,6 +131,7 @@ int cmd_run(int argc, char** argv) {
   long long base_port = 8000;
   long long max_new_tokens = 50;
   std::string host = "localhost";
+  std::string kv_events_endpoints, kv_events_replay_endpoints;
   std::string endpoints, dispatch = "lb", api = "chat", arrival = "poisson", field = "workload", format = "auto", history = "live", think_time = "0";
   long long trace_block_tokens = 512;
   double time_scale = 1.0;
@@ -171,6 +174,13 @@ int cmd_run(int argc, char** argv) {
       ("max-new-tokens", cli::po::value(&max_new_tokens)->default_value(max_new_tokens), "max_tokens of every request")
       ("host", cli::po::value(&host)->default_value(host), "host of the nodes (with --base-port)")
       ("endpoints", cli::po::value(&endpoints), "comma list of node base URLs (http:// or https://), instead of --host/--base-port/--num-nodes")
+      ("kv-events-endpoints", cli::po::value(&kv_events_endpoints),
+       "comma list, one per node in --endpoints order: where each server publishes KV-cache events "
+       "(vLLM's --kv-events-config endpoint, e.g. tcp://host:5557), for policies that route on them (precise); "
+       "--sim sets them itself")
+      ("kv-events-replay-endpoints", cli::po::value(&kv_events_replay_endpoints),
+       "comma list, one per node: each server's KV-events replay endpoint (vLLM's replay_endpoint, e.g. "
+       "tcp://host:5558), asked for missed events; without it a gap makes the node's index approximate")
       ("model", cli::po::value(&cfg.model), "model name (default: the first of node 0's /v1/models)")
       ("api-key", cli::po::value(&api_key), "Bearer key (default: $OPENAI_API_KEY, else $VLLM_API_KEY); never written to any output")
       ("api", cli::po::value(&api)->default_value(api), "chat | completions: which OpenAI endpoint to call (chat, as the seed)")
@@ -386,6 +396,21 @@ int cmd_run(int argc, char** argv) {
         cfg.endpoints.push_back(
             planetserve::http::url{false, bare, static_cast<std::uint16_t>(base_port + i), "/"}.origin());
   }
+  if (!kv_events_endpoints.empty()) {
+    if (sim.enabled) throw cli::usage_error("--kv-events-endpoints and --sim exclude each other: --sim nodes publish on their own ports");
+    const auto pubs = cli::split_list(kv_events_endpoints);
+    const auto replays = cli::split_list(kv_events_replay_endpoints);
+    if (pubs.size() != cfg.endpoints.size())
+      throw cli::usage_error("--kv-events-endpoints: " + std::to_string(pubs.size()) + " endpoint(s) for " +
+                             std::to_string(cfg.endpoints.size()) + " node(s): give one per node, in node order");
+    if (!replays.empty() && replays.size() != pubs.size())
+      throw cli::usage_error("--kv-events-replay-endpoints: " + std::to_string(replays.size()) + " for " +
+                             std::to_string(pubs.size()) + " node(s): give one per node, or none");
+    for (std::size_t i = 0; i < pubs.size(); ++i)
+      cfg.kv_events.push_back({pubs[i], replays.empty() ? std::string() : replays[i], {}});
+  } else if (!kv_events_replay_endpoints.empty()) {
+    throw cli::usage_error("--kv-events-replay-endpoints needs --kv-events-endpoints");
+  }
   cfg.maxq = static_cast<std::size_t>(maxq);
   cfg.epochs = static_cast<std::size_t>(epochs);
   cfg.metrics_interval = std::chrono::duration<double>(metrics_interval);
@@ -415,7 +440,14 @@ int cmd_run(int argc, char** argv) {
   if (api_key.empty())
     if (const char* k = std::getenv("VLLM_API_KEY"); k && *k) api_key = k;
   cfg.api_key = api_key;
-  sim.load_tokenizer();
+  const bool server_tokenizer = sim.tokenizer_file == "server";
+  if (server_tokenizer) {
+    if (sim.enabled)
+      throw cli::usage_error("--tokenizer server and --sim: --sim routes on its nodes' own ids already; give a "
+                             "tokenizer.json or nothing");
+  } else {
+    sim.load_tokenizer();
+  }
   cfg.tokenizer = sim.tokenizer;
 
   // ---- run ---------------------------------------------------------------------------
@@ -431,10 +463,17 @@ int cmd_run(int argc, char** argv) {
       return cli::exit_usage;
     }
     emulator_facts.push_back({"clock", "virtual"});
+    // As with --sim in real time: route on the ids the engines compute.
+    cfg.server_tokens = server_tokens_for(cfg.virtual_nodes.node, cfg.api == ex::api_kind::chat);
     std::cout << "pswm: " << num_nodes << " emulated node(s) in virtual time (profile " << emulator_facts.front().second
               << ")\n";
   } else if (sim.enabled) {
     fleet.emplace();
+    // Nodes publish KV events when a policy wants them (vLLM's --kv-events-config).
+    for (const auto& name : cfg.policies) {
+      auto p = planetserve::dispatch::make_policy(name, planetserve::dispatch::policy_config{});
+      sim.kv_events = sim.kv_events || dynamic_cast<planetserve::dispatch::kv_event_sink*>(p.get()) != nullptr;
+    }
     sim.model = cfg.model;  // with --sim, --model names the model the nodes emulate
     if (auto ec = fleet->start(io.get_executor(), sim, static_cast<unsigned>(num_nodes),
                                host == "localhost" ? "127.0.0.1" : host, static_cast<unsigned>(base_port), api_key,
@@ -444,8 +483,51 @@ int cmd_run(int argc, char** argv) {
     }
     cfg.endpoints = fleet->urls();
     emulator_facts = fleet->profile_facts();
+    // Route on the ids the nodes compute (their chat template and BOS included), so that
+    // predicted and realised cached tokens count the same blocks.
+    cfg.server_tokens = fleet->server_tokens(cfg.api == ex::api_kind::chat);
+    cfg.kv_events = fleet->kv_events();
     std::cout << "pswm: started " << cfg.endpoints.size() << " emulated node(s) (profile " << fleet->profile_name()
               << "): " << cfg.endpoints.front() << (cfg.endpoints.size() > 1 ? " ..." : "") << "\n";
+  }
+
+  if (server_tokenizer) {
+    // Node 0's own ids for every distinct prompt, and its block size, before anything is sent.
+    planetserve::workload::dataset_config dc = cfg.dataset;
+    if (cfg.maxq > 0 && (dc.max_prompts == 0 || dc.max_prompts > cfg.maxq)) dc.max_prompts = cfg.maxq;
+    auto ds = planetserve::workload::read_dataset(cfg.dataset_file, dc, diag);
+    if (!ds) {
+      std::cerr << "pswm run: " << diag.message << "\n";
+      return cli::exit_usage;
+    }
+    auto table = std::make_shared<server_token_table>();
+    const bool chat = cfg.api == ex::api_kind::chat;
+    boost::system::error_code tec;
+    boost::asio::co_spawn(
+        io,
+        [&]() -> boost::asio::awaitable<void> {
+          tec = co_await async_fetch_server_tokens(io.get_executor(), cfg.endpoints.front(), cfg.model, api_key, chat,
+                                                   ds->prompts, std::cout, *table, diag);
+        },
+        planetserve::detail::rethrow_exception{});
+    io.run();
+    io.restart();
+    if (tec) {
+      std::cerr << "pswm run: " << diag.message << "\n";
+      return cli::exit_failure;
+    }
+    if (table->block_size) {
+      const bool given = vm->count("chunk-tokens") && !(*vm)["chunk-tokens"].defaulted();
+      if (!given) cfg.policy.tree.chunk_tokens = *table->block_size;
+      else if (cfg.policy.tree.chunk_tokens != *table->block_size)
+        std::cout << "pswm: warning: --chunk-tokens " << cfg.policy.tree.chunk_tokens
+                  << " differs from the server's block size " << *table->block_size << "\n";
+    }
+    std::cout << "pswm: --tokenizer server: routing on " << cfg.endpoints.front() << "'s token ids"
+              << (table->block_size ? ", block size " + std::to_string(cfg.policy.tree.chunk_tokens) + " (vllm:cache_config_info)"
+                                    : std::string(", block size not shown by /metrics: --chunk-tokens"))
+              << "\n";
+    cfg.server_tokens = lookup_server_tokens(std::move(table), chat);
   }
 
   if (sweep_mode) return run_sweep(io, cfg, rates, slo, slo_tolerance, fleet, emulator_facts);

@@ -91,6 +91,7 @@ int cmd_sim(int argc, char** argv) {
   std::size_t num_nodes = 1;
   unsigned base_port = 8000;
   std::string host = "127.0.0.1", profile_name = sim::default_profile().name, model, served, api_key;
+  std::string kv_endpoint, kv_replay_endpoint;  // --kv-events-endpoint, --kv-events-replay-endpoint
   std::uint64_t seed = 0;
   std::size_t block_size = 0, max_num_seqs = 0, max_batched = 0, max_model_len = 0, blocks_override = 0;
   double gpu_util = 0;
@@ -123,6 +124,13 @@ int cmd_sim(int argc, char** argv) {
       ("num-gpu-blocks-override", cli::po::value(&blocks_override), "KV-cache blocks, instead of the count from GPU memory")
       ("gpu-memory-utilization", cli::po::value(&gpu_util), "fraction of GPU memory vLLM may use (default 0.9); sets the KV blocks")
       ("enable-prompt-tokens-details", "usage objects carry prompt_tokens_details.cached_tokens")
+      ("kv-events-endpoint", cli::po::value(&kv_endpoint),
+       "publish KV-cache events (BlockStored, BlockRemoved, AllBlocksCleared) on this ZeroMQ PUB endpoint, as vLLM's "
+       "--kv-events-config '{\"enable_kv_cache_events\":true,\"publisher\":\"zmq\",\"endpoint\":...}' does "
+       "(e.g. tcp://*:5557; node i binds port+i; a * port picks a free one)")
+      ("kv-events-replay-endpoint", cli::po::value(&kv_replay_endpoint),
+       "with --kv-events-endpoint: a ZeroMQ ROUTER endpoint that resends kept batches from a given sequence number "
+       "(vLLM's replay_endpoint, e.g. tcp://*:5558; node i binds port+i)")
       ("output-len-mean", cli::po::value(&output_mean), "mean natural output length in tokens when max_tokens does not decide (default 256)")
       ("vllm-version", cli::po::value(&vllm_version_name)->default_value(vllm_version_name),
        ("the vLLM version to emulate (" + sim::modelled_vllm_version_list() +
@@ -196,6 +204,10 @@ int cmd_sim(int argc, char** argv) {
   nc.metrics_names = *names;
   nc.vllm = *version;
   nc.enable_prompt_tokens_details = vm->count("enable-prompt-tokens-details") != 0;
+  if (!kv_replay_endpoint.empty() && kv_endpoint.empty())
+    throw cli::usage_error("--kv-events-replay-endpoint needs --kv-events-endpoint");
+  nc.kv_events.endpoint = kv_endpoint;
+  nc.kv_events.replay_endpoint = kv_replay_endpoint;
   if (vm->count("block-size")) {
     if (block_size == 0 || block_size > 256) throw cli::usage_error("--block-size: give 1..256 (vLLM uses 16)");
     nc.engine.block_size = block_size;
@@ -263,7 +275,13 @@ int cmd_sim(int argc, char** argv) {
   const auto urls = nodes.urls();
   for (std::size_t i = 0; i < urls.size(); ++i)
     std::cout << "node " << i << ": " << urls[i] << "  model=" << nc.served_model_name << " profile=" << prof->name
-              << " kv_blocks=" << nc.engine.num_gpu_blocks << "\n";
+              << " kv_blocks=" << nc.engine.num_gpu_blocks
+              << (nodes.node(i).kv_events_endpoint().empty() ? std::string()
+                                                             : " kv_events=" + nodes.node(i).kv_events_endpoint())
+              << (nodes.node(i).kv_events_replay_endpoint().empty()
+                      ? std::string()
+                      : " kv_events_replay=" + nodes.node(i).kv_events_replay_endpoint())
+              << "\n";
   std::cout << std::flush;
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);  // SIGHUP: as SIGTERM

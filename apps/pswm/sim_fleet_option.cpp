@@ -28,7 +28,9 @@ void sim_fleet_option::add_options(cli::po::options_description& opts) {
       ("step-jitter", cli::po::value(&step_jitter)->default_value(0.0, "0"),
        "with --sim: spread (0..1) of a seeded, mean-one random factor on every engine step time")
       ("tokenizer", cli::po::value(&tokenizer_file),
-       (std::string(tokenizer_flag_help) + "; routes on its ids, and --sim nodes count with it").c_str());
+       (std::string(tokenizer_flag_help) + "; routes on its ids, and --sim nodes count with it. `--tokenizer server` "
+        "(without --sim): ask node 0's POST /tokenize once per distinct prompt (chat template included) and route "
+        "on those ids, with its block size from vllm:cache_config_info").c_str());
 }
 
 void sim_fleet_option::load_tokenizer() {
@@ -95,6 +97,13 @@ boost::system::error_code sim_fleet_option::fleet_config(unsigned nodes, const s
   fc.node.engine.seed = seed;
   fc.node.enable_prompt_tokens_details = true;
   fc.node.tokenizer = opt.tokenizer;
+  if (opt.kv_events) {
+    // Ephemeral ports on the nodes' host, each node its own (vLLM's --kv-events-config
+    // with publisher zmq and a replay endpoint).
+    const std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+    fc.node.kv_events.endpoint = "tcp://" + h + ":*";
+    fc.node.kv_events.replay_endpoint = "tcp://" + h + ":*";
+  }
   fc.node.vllm = *version;
   if (version->deprecated_names_too) fc.node.metrics_names = planetserve::sim::metric_names::both;
   if (opt.num_gpu_blocks_override > 0) {
@@ -130,6 +139,41 @@ boost::system::error_code sim_fleet_handle::start(boost::asio::any_io_executor e
 std::string sim_fleet_handle::profile_name() const { return impl_->profile_name; }
 
 std::vector<std::pair<std::string, std::string>> sim_fleet_handle::profile_facts() const { return impl_->facts; }
+
+std::vector<planetserve::experiment::kv_events_source> sim_fleet_handle::kv_events() const {
+  std::vector<planetserve::experiment::kv_events_source> out;
+  if (!impl_->fleet) return out;
+  for (std::size_t i = 0; i < impl_->fleet->size(); ++i) {
+    const auto& n = impl_->fleet->node(i);
+    if (n.kv_events_endpoint().empty()) return {};
+    out.push_back({n.kv_events_endpoint(), n.kv_events_replay_endpoint(), {}});
+  }
+  return out;
+}
+
+std::function<void(const planetserve::workload::prompt&, std::vector<planetserve::tokenize::token_id>&)>
+server_tokens_for(const planetserve::sim::node_config& node, bool chat) {
+  // What the emulator's request parser does with the same request (and vLLM with its
+  // template): chat renders the messages, or the text as one user turn; completions put the
+  // tokenizer's BOS before the text.
+  std::shared_ptr<const planetserve::tokenize::tokenizer> tok =
+      node.tokenizer ? node.tokenizer : planetserve::sim::default_prompt_tokenizer(node.chat);
+  if (chat)
+    return [tok, tpl = node.chat](const planetserve::workload::prompt& p, std::vector<planetserve::tokenize::token_id>& out) {
+      const auto text = p.messages.empty() ? tpl.render({{"user", p.text}}) : tpl.render(p.messages);
+      tok->encode(text, out);
+    };
+  return [tok](const planetserve::workload::prompt& p, std::vector<planetserve::tokenize::token_id>& out) {
+    const auto bos = tok->prefix_ids();
+    out.insert(out.end(), bos.begin(), bos.end());
+    tok->encode(p.text, out);
+  };
+}
+
+std::function<void(const planetserve::workload::prompt&, std::vector<planetserve::tokenize::token_id>&)>
+sim_fleet_handle::server_tokens(bool chat) const {
+  return server_tokens_for(impl_->fleet->config().node, chat);
+}
 
 std::vector<std::string> sim_fleet_handle::urls() const {
   return impl_->fleet ? impl_->fleet->urls() : std::vector<std::string>{};

@@ -5,12 +5,15 @@
 #include "cli.hpp"
 
 #include <planetserve/error.hpp>
+#include <planetserve/experiment/kv_event_subscriber.hpp>
 #include <planetserve/sim/fleet.hpp>
 #include <planetserve/tokenize/tokenizer.hpp>
+#include <planetserve/workload/dataset.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,6 +34,7 @@ struct sim_fleet_option {
   double step_jitter = 0;                      ///< --step-jitter
   std::string tokenizer_file;                  ///< --tokenizer: a tokenizer.json for routing and the --sim nodes
   std::shared_ptr<const planetserve::tokenize::tokenizer> tokenizer;  ///< loaded from tokenizer_file (null: approximate)
+  bool kv_events = false;                      ///< nodes publish KV-cache events (set when a --dispatch policy wants them)
 
   void add_options(cli::po::options_description& opts);
   /// The emulated nodes these flags describe, and what they emulate as (name, value) pairs
@@ -57,6 +61,12 @@ inline constexpr const char* tokenizer_flag_help =
     "Hugging Face tokenizer.json with byte-level BPE and no normalizer (Llama 3.x, DeepSeek distills) for "
     "exact token ids; default: the approximate tokenizer";
 
+/// Tokens as an emulated node configured by `node` computes them for a prompt sent to the chat
+/// (`chat`) or completions API: its chat template and BOS included, so the router's blocks
+/// are the server's.
+std::function<void(const planetserve::workload::prompt&, std::vector<planetserve::tokenize::token_id>&)>
+server_tokens_for(const planetserve::sim::node_config& node, bool chat);
+
 /// Emulated nodes running in-process for the length of a run.
 class sim_fleet_handle {
  public:
@@ -74,6 +84,12 @@ class sim_fleet_handle {
   std::vector<std::pair<std::string, std::string>> profile_facts() const;
   /// Base URLs of the started nodes.
   std::vector<std::string> urls() const;
+  /// Where each started node publishes KV events (empty unless opt.kv_events).
+  std::vector<planetserve::experiment::kv_events_source> kv_events() const;
+  /// The token ids the nodes compute for a prompt sent through `chat` or the completions
+  /// API: their chat template and tokenizer, or their BOS and tokenizer.
+  std::function<void(const planetserve::workload::prompt&, std::vector<planetserve::tokenize::token_id>&)>
+  server_tokens(bool chat) const;
   /// Stops every node gracefully.
   boost::asio::awaitable<void> async_stop();
 

@@ -8,6 +8,7 @@
 // planetserve::core
 #include <planetserve/dispatch.hpp>
 #include <planetserve/hrtree.hpp>
+#include <planetserve/kvevents.hpp>
 #include <planetserve/prom.hpp>
 #include <planetserve/tokenize.hpp>
 

@@ -7,5 +7,6 @@
 #include <planetserve/dispatch/impl/cache_aware_policy.ipp>
 #include <planetserve/dispatch/impl/hrt_policy.ipp>
 #include <planetserve/dispatch/impl/session_policy.ipp>
+#include <planetserve/dispatch/impl/precise_policy.ipp>
 #include <planetserve/dispatch/impl/make_policy.ipp>
 #include <planetserve/dispatch/impl/replay.ipp>

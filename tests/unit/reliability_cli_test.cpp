@@ -171,6 +171,10 @@ TEST_CASE("reliability cli: bad flag values are rejected naming the flag", "[rel
       {{"--slo-tolerance", "0"}, "--slo-tolerance must be a fraction above 0"},
       {{"--goodput", "ttfb:5"}, "unknown key 'ttfb'"},
       {{"--ramp-up-rate", "1:2", "--request-rate", "1,2"}, "--ramp-up-rate excludes"},
+      {{"--sim", "--tokenizer", "server"}, "--tokenizer server and --sim"},
+      {{"--num-nodes", "2", "--kv-events-endpoints", "tcp://127.0.0.1:1"}, "--kv-events-endpoints: 1 endpoint(s) for 2"},
+      {{"--kv-events-replay-endpoints", "tcp://127.0.0.1:1"}, "--kv-events-replay-endpoints needs"},
+      {{"--sim", "--kv-events-endpoints", "tcp://127.0.0.1:1"}, "--kv-events-endpoints and --sim"},
   };
   int i = 0;
   for (const auto& c : cases) {

@@ -6,6 +6,7 @@
 #include <planetserve/dispatch/decision.hpp>
 #include <planetserve/dispatch/fleet_view.hpp>
 #include <planetserve/dispatch/hrt_policy.hpp>
+#include <planetserve/dispatch/kv_event_sink.hpp>
 #include <planetserve/dispatch/lb_policy.hpp>
 #include <planetserve/dispatch/least_loaded_policy.hpp>
 #include <planetserve/dispatch/live_load.hpp>
@@ -15,6 +16,7 @@
 #include <planetserve/dispatch/p2c_policy.hpp>
 #include <planetserve/dispatch/policy.hpp>
 #include <planetserve/dispatch/policy_config.hpp>
+#include <planetserve/dispatch/precise_policy.hpp>
 #include <planetserve/dispatch/random_policy.hpp>
 #include <planetserve/dispatch/replay.hpp>
 #include <planetserve/dispatch/request_view.hpp>

@@ -21,6 +21,7 @@
 #include <planetserve/experiment/runner.hpp>
 #include <planetserve/experiment/goodput.hpp>
 #include <planetserve/experiment/html_report.hpp>
+#include <planetserve/experiment/kv_event_subscriber.hpp>
 #include <planetserve/experiment/seed_summary.hpp>
 #include <planetserve/experiment/session_settings.hpp>
 #include <planetserve/experiment/session_source.hpp>

@@ -8,6 +8,7 @@
 #include <planetserve/sim/fault_injection.hpp>
 #include <planetserve/sim/fleet.hpp>
 #include <planetserve/sim/kv_cache.hpp>
+#include <planetserve/sim/kv_event_publisher.hpp>
 #include <planetserve/sim/metrics_writer.hpp>
 #include <planetserve/sim/node_server.hpp>
 #include <planetserve/sim/profile.hpp>

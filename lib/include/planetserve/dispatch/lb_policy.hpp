@@ -30,7 +30,7 @@ namespace planetserve::dispatch {
 /// queued tokens + log nodes), not O(nodes): a node without queued tokens has BF 0, so the
 /// percentile needs only their count, and the lowest-BF fallback takes the idle node with
 /// the fewest requests from a heap. Decisions are those of visiting every node.
-class lb_policy final : public policy {
+class lb_policy : public policy {
  public:
   /// A policy for `config` (check(config) must pass).
   explicit lb_policy(const policy_config& config);
@@ -42,6 +42,12 @@ class lb_policy final : public policy {
   void do_finished(node_index node, const outcome& result) override;
   void do_available(node_index node, bool available) override;
   void do_reset() override;
+  /// Per node: the leading prompt blocks the choice believes it holds. lb's own model
+  /// (the HR-tree's depth()); a derived policy with better knowledge gives its own.
+  virtual std::span<const std::uint32_t> routing_depth() const noexcept { return depth(); }
+  /// The nodes whose routing_depth() may be non-zero (every other node's is 0): the HR-tree's
+  /// holders of the prompt's first block; a derived policy with its own depths gives its own.
+  virtual std::span<const node_index> routing_holders() const noexcept { return holders(); }
 
  public:
   /// Current latency estimate of `node`, seconds.

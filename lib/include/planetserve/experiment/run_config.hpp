@@ -5,6 +5,7 @@
 #include <planetserve/dispatch/policy.hpp>
 #include <planetserve/dispatch/policy_config.hpp>
 #include <planetserve/experiment/goodput.hpp>
+#include <planetserve/experiment/kv_event_subscriber.hpp>
 #include <planetserve/experiment/progress.hpp>
 #include <planetserve/experiment/session_settings.hpp>
 #include <planetserve/sim/fleet.hpp>
@@ -60,6 +61,14 @@ struct run_config {
   std::map<std::string, policy_factory> custom_policies;  ///< names usable in `policies` beside the built-in ones (a custom name shadows a built-in)
   dispatch::policy_config policy{};      ///< policy settings (prepare() fills nodes from endpoints and seed from `seed`)
   std::shared_ptr<const tokenize::tokenizer> tokenizer;  ///< routing tokenizer (--tokenizer); null: the approximate one
+  /// The token ids the servers compute for a prompt, when the caller knows how they render it
+  /// (chat template, BOS): the router then routes on exactly those ids. Empty: `tokenizer`
+  /// on the prompt's text. `pswm run --sim` sets it from its nodes' template and tokenizer.
+  std::function<void(const workload::prompt&, std::vector<tokenize::token_id>&)> server_tokens;
+  /// Per node (by index): where it publishes KV-cache events. A policy that wants them
+  /// (dispatch::kv_event_sink, e.g. `precise`) is fed from here; empty: such a policy
+  /// judges every node by its fallback model.
+  std::vector<kv_events_source> kv_events;
   std::chrono::duration<double> metrics_interval{0.1};  ///< /metrics poll period per node
   std::chrono::duration<double> request_timeout{600};   ///< longest a request may take
   std::chrono::duration<double> drain_timeout{10};      ///< after Ctrl-C, wait this for in-flight

@@ -32,6 +32,10 @@ class block_hasher {
     return out;
   }
 
+  /// The key of the block holding `block` (chunk_tokens() ids) after the block keyed
+  /// `parent` (the first block's parent is seed()): keys() chains exactly this way.
+  block_key next_key(block_key parent, std::span<const tokenize::token_id> block) const noexcept;
+
   /// Number of full blocks in `tokens` tokens.
   std::size_t blocks(std::size_t tokens) const noexcept { return tokens / chunk_tokens_; }
 

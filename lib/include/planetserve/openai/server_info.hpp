@@ -4,11 +4,13 @@
 
 #include <planetserve/error.hpp>
 #include <planetserve/http/client.hpp>
+#include <planetserve/openai/request_builder.hpp>
 
 #include <boost/asio/awaitable.hpp>
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +28,12 @@ struct tokenize_result {
 /// missing_field / wrong_field_type for an unexpected body; `diag` names the URL.
 boost::asio::awaitable<result<std::vector<std::string>>> async_list_models(
     http::client& client, std::string_view api_key, diagnostics& diag);
+
+/// POST /tokenize {"model", "messages", "add_generation_prompt": true}: the ids the server's
+/// chat template and tokenizer give a chat request's messages (vLLM's endpoint).
+boost::asio::awaitable<result<tokenize_result>> async_tokenize_chat(http::client& client, std::string_view model,
+                                                                    std::span<const chat_message> messages,
+                                                                    std::string_view api_key, diagnostics& diag);
 
 /// POST /tokenize {"model", "prompt"} (vLLM's endpoint).
 boost::asio::awaitable<result<tokenize_result>> async_tokenize(http::client& client,

@@ -57,6 +57,7 @@ struct engine_config {
   output_length_config output_length;        ///< natural output lengths
   std::uint64_t seed = 0;                    ///< seeds output lengths, text and step jitter (--seed)
   prefix_cache_counting counting = prefix_cache_counting::at_admission;  ///< prefix-cache counter semantics (--vllm-version)
+  bool enable_kv_cache_events = false;       ///< keep KV-cache events for take_kv_events() (vLLM's --kv-events-config enable_kv_cache_events)
 
   /// vLLM's defaults for `p`.
   static engine_config from_profile(const profile& p);
@@ -149,6 +150,11 @@ class engine {
   /// vLLM's POST /reset_prefix_cache: drops every cached block hash. False (nothing
   /// dropped) while requests hold blocks, as vLLM refuses then.
   bool reset_prefix_cache();
+
+  /// The KV-cache events since the last call (BlockStored when full blocks enter the prefix
+  /// cache, BlockRemoved when evicted, AllBlocksCleared on reset), oldest first; empty unless
+  /// config().enable_kv_cache_events. vLLM publishes them after each step.
+  std::vector<kvevents::event> take_kv_events() { return cache_.take_events(); }
 
   /// vllm:num_requests_running: requests in the running batch.
   std::size_t num_running() const noexcept { return running_.size(); }

@@ -22,7 +22,7 @@ struct fleet_config {
   std::size_t num_nodes = 1;         ///< --num-nodes
   std::string host = "127.0.0.1";    ///< --host: the address every node binds
   std::uint16_t base_port = 0;       ///< --base-port: node i listens on base_port + i; 0: ephemeral ports
-  node_config node;                  ///< every node's config; node i's engine and fault seeds get + i
+  node_config node;                  ///< every node's config; node i's engine and fault seeds get + i, its KV-events ports + i
   /// Node `i`'s config: `node` with its seeds offset by `i`.
   node_config node_at(std::size_t i) const;
 };

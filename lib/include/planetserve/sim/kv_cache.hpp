@@ -2,6 +2,7 @@
 // sim::kv_cache: vLLM V1's block pool with prefix caching (chained block hashes, LRU free queue).
 #pragma once
 
+#include <planetserve/kvevents/event.hpp>
 #include <planetserve/tokenize/tokenizer.hpp>
 
 #include <boost/unordered/unordered_flat_map.hpp>
@@ -9,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace planetserve::sim {
@@ -66,8 +68,9 @@ class kv_cache {
   /// n <= num_free_blocks().
   void allocate(std::size_t n, std::vector<block_id>& out);
 
-  /// Marks `block` full with `hash` (no-op if caching is off or the hash is already cached).
-  void cache_block(block_id block, block_hash hash);
+  /// Marks `block` full with `hash`; false (nothing done) if caching is off or the hash is
+  /// already cached by another block.
+  bool cache_block(block_id block, block_hash hash);
 
   /// Decrements reference counts of `blocks` taken in reverse order; blocks reaching zero
   /// go to the back of the free queue.
@@ -75,6 +78,16 @@ class kv_cache {
 
   /// Drops every cached hash. Fails (false) while any block is in use, as vLLM does.
   bool reset_prefix_cache();
+
+  /// Starts or stops keeping KV-cache events (vLLM's enable_kv_cache_events): evictions as
+  /// BlockRemoved, reset_prefix_cache() as AllBlocksCleared, and what record() is given.
+  void enable_events(bool on) noexcept { events_on_ = on; }
+  /// Whether events are kept.
+  bool events_enabled() const noexcept { return events_on_; }
+  /// Appends `e` to the events, in order with the cache's own (the engine's BlockStored).
+  void record(kvevents::event e);
+  /// The events since the last call, oldest first.
+  std::vector<kvevents::event> take_events() { return std::exchange(events_, {}); }
 
   /// Number of cached (hashed) blocks.
   std::size_t num_cached_blocks() const noexcept { return by_hash_.size(); }
@@ -104,6 +117,8 @@ class kv_cache {
   block_id head_ = none, tail_ = none;
   std::size_t free_count_ = 0;
   boost::unordered_flat_map<block_hash, block_id> by_hash_;  // open addressing: caching and evicting a block allocate nothing
+  bool events_on_ = false;
+  std::vector<kvevents::event> events_;
 };
 
 }  // namespace planetserve::sim

@@ -7,6 +7,7 @@
 #include <planetserve/sim/chat_template.hpp>
 #include <planetserve/sim/engine.hpp>
 #include <planetserve/sim/fault_injection.hpp>
+#include <planetserve/sim/kv_event_publisher.hpp>
 #include <planetserve/sim/metrics_writer.hpp>
 #include <planetserve/sim/profile.hpp>
 #include <planetserve/sim/vllm_version.hpp>
@@ -50,6 +51,7 @@ struct node_config {
   /// stay `metrics_names`'s (cmd_sim picks `both` for 0.10.x unless --metrics-names says).
   vllm_version vllm = default_vllm_version();
   bool enable_prompt_tokens_details = false;  ///< --enable-prompt-tokens-details: usage carries prompt_tokens_details.cached_tokens
+  kv_events_config kv_events;                 ///< --kv-events-endpoint: publish KV-cache events (empty endpoint: off)
   double gpu_memory_utilization = 0.9;        ///< shown in vllm:cache_config_info
   std::optional<std::size_t> num_gpu_blocks_override;  ///< shown in vllm:cache_config_info
   std::string engine_index = "0";             ///< the `engine` label of the V1 metrics
@@ -104,6 +106,13 @@ class node_server {
 
   /// The bound port (0 before listen()).
   std::uint16_t port() const noexcept;
+
+  /// The KV-events PUB endpoint as bound (wildcard port resolved), or empty when off.
+  std::string kv_events_endpoint() const;
+  /// The KV-events replay endpoint as bound, or empty.
+  std::string kv_events_replay_endpoint() const;
+  /// The KV-events publisher (null when off), for fault injection in tests.
+  kv_event_publisher* kv_events_publisher() noexcept;
 
   /// Stops accepting, lets in-flight requests run for up to `grace`, then cuts the rest
   /// (their engine requests are aborted) and stops the engine timer.

@@ -61,7 +61,7 @@ double lb_policy::busy_factor(node_index node) const {
 
 decision lb_policy::do_choose(const request_view&, const fleet_view&) {
   auto& bf = load_scores();
-  const auto d = depth();
+  const auto d = routing_depth();
   // Only these BFs can differ from the last decision's: touched nodes, and queues draining.
   for (const node_index i : touched_) {
     bf[i] = busy_factor(i);
@@ -73,7 +73,7 @@ decision lb_policy::do_choose(const request_view&, const fleet_view&) {
   // Blocks a node must hold to count as matching: at least one, and min_match_ratio of the prompt.
   const double min_blocks = std::max(1.0, config().lb.min_match_ratio * static_cast<double>(prompt_blocks()));
   matching_.clear();
-  for (const node_index i : holders())
+  for (const node_index i : routing_holders())
     if (stats()[i].available && static_cast<double>(d[i]) >= min_blocks) matching_.push_back(i);
 
   // (match desc, BF asc, requests asc, index asc): lexicographic.

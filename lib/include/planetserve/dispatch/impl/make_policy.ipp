@@ -8,6 +8,7 @@
 #include <planetserve/dispatch/least_loaded_policy.hpp>
 #include <planetserve/dispatch/make_policy.hpp>
 #include <planetserve/dispatch/p2c_policy.hpp>
+#include <planetserve/dispatch/precise_policy.hpp>
 #include <planetserve/dispatch/random_policy.hpp>
 #include <planetserve/dispatch/rr_policy.hpp>
 #include <planetserve/dispatch/seed_lb_policy.hpp>
@@ -19,7 +20,7 @@
 namespace planetserve::dispatch {
 namespace {
 
-constexpr std::array<policy_info, 8> registry{{
+constexpr std::array<policy_info, 9> registry{{
     {"rr", "round-robin over available nodes (the seed's baseline)"},
     {"lb",
      "the seed's PlanetServe policy: best prefix match (at least --lb-min-match of the prompt) "
@@ -43,6 +44,11 @@ constexpr std::array<policy_info, 8> registry{{
      "session affinity: a session's requests go to its node on a consistent-hash ring (160 points "
      "per node); an unavailable or overloaded home (over 4 in flight above the least loaded and "
      "1.5x its count) passes to the next node on the ring; no session: fewest in flight"},
+    {"precise",
+     "lb's rule on what each node really holds: an exact index of its blocks built from its KV-cache "
+     "events (vLLM's --kv-events-config; pswm run --sim turns them on), plus its unfinished "
+     "prompts; a node whose events are missing or incomplete is judged by lb's model "
+     "(rule precise-fallback)"},
 }};
 
 }  // namespace
@@ -72,6 +78,7 @@ std::unique_ptr<policy> make_policy(std::string_view name, const policy_config& 
   if (name == "cache-aware") return std::make_unique<cache_aware_policy>(config);
   if (name == "hrt") return std::make_unique<hrt_policy>(config);
   if (name == "session") return std::make_unique<session_policy>(config);
+  if (name == "precise") return std::make_unique<precise_policy>(config);
   return nullptr;
 }
 

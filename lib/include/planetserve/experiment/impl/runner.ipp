@@ -336,7 +336,10 @@ struct runner::state {
     // sit in memory as token ids. Conversations' turns are tokenized when released.
     tokens.resize(conversations.empty() ? n : 0);
     if (conversations.empty() && !cfg.virtual_time)
-      for (std::size_t i = 0; i < n; ++i) tok.encode(data.prompts[i].text, tokens[i]);
+      for (std::size_t i = 0; i < n; ++i) {
+        if (cfg.server_tokens) cfg.server_tokens(data.prompts[i], tokens[i]);
+        else tok.encode(data.prompts[i].text, tokens[i]);
+      }
     if (cfg.policy.lb.compat == dispatch::lb_compat::seed && cfg.policy.lb.seed_baseline_tokens.empty())
       tok.encode(dispatch::seed_baseline_text, cfg.policy.lb.seed_baseline_tokens);  // tokenized like the prompts
     workload::arrival_config ac;
@@ -455,7 +458,17 @@ struct runner::state {
 
   /// Request `i`'s routing tokens, made now if they are not yet (virtual time).
   std::span<const tokenize::token_id> tokens_of(std::size_t i) {
-    if (tokens[i].empty()) routing_tokenizer().encode(data.prompt_text(i, text_scratch), tokens[i]);
+    if (!tokens[i].empty()) return tokens[i];
+    if (cfg.server_tokens && !data.prompts[i].text.empty()) {
+      cfg.server_tokens(data.prompts[i], tokens[i]);
+    } else if (cfg.server_tokens) {
+      // A trace's prompt keeps no text in virtual time: made for this call.
+      workload::prompt p = data.prompts[i];
+      p.text = std::string(data.prompt_text(i, text_scratch));
+      cfg.server_tokens(p, tokens[i]);
+    } else {
+      routing_tokenizer().encode(data.prompt_text(i, text_scratch), tokens[i]);
+    }
     return tokens[i];
   }
 
@@ -1104,6 +1117,22 @@ struct runner::state {
 
   // ---- between epochs and policies -----------------------------------------------------
 
+  // A policy that wants the nodes' KV events (kv_event_sink) gets a subscriber for its run.
+  std::unique_ptr<kv_event_subscriber> start_kv_events(const std::string& name) {
+    auto* sink = dynamic_cast<dispatch::kv_event_sink*>(policy);
+    if (!sink) return nullptr;
+    if (cfg.kv_events.size() != nodes.size()) {
+      log << "pswm: " << name << ": no KV-events endpoints (--kv-events-endpoints, or --sim): every node is "
+          << "judged by lb's model (decisions: precise-fallback)\n";
+      return nullptr;
+    }
+    std::vector<std::string> names;
+    for (const auto& nd : nodes) names.push_back(nd.name);
+    auto sub = std::make_unique<kv_event_subscriber>(ex, cfg.kv_events, *sink, std::move(names), log);
+    sub->start();
+    return sub;
+  }
+
   asio::awaitable<void> reset_prefix_caches() {
     if (vfleet) {
       // Between epochs nothing is in flight: every engine takes the reset.
@@ -1208,6 +1237,7 @@ struct runner::state {
       for (std::size_t k = 0; k < nodes.size(); ++k)
         if (nodes[k].cache_blocks)
           policy->set_cache_capacity(static_cast<dispatch::node_index>(k), *nodes[k].cache_blocks);
+      auto kv_events = start_kv_events(name);
 
       policy_result pr;
       pr.policy = name;
@@ -1272,6 +1302,7 @@ struct runner::state {
         for (const auto& u : unwritten) incomplete.push_back(u);
       }
       results.push_back(std::move(pr));
+      if (kv_events) kv_events->stop();
       policy = nullptr;
       pol.reset();
     }

@@ -84,17 +84,11 @@ boost::asio::awaitable<result<std::vector<std::string>>> async_list_models(
   co_return ids;
 }
 
-boost::asio::awaitable<result<tokenize_result>> async_tokenize(http::client& client,
-                                                               std::string_view model,
-                                                               std::string_view prompt,
-                                                               std::string_view api_key,
-                                                               diagnostics& diag) {
+namespace detail {
+// POST /tokenize with `req_body`; its answer read into a tokenize_result.
+inline boost::asio::awaitable<result<tokenize_result>> post_tokenize(http::client& client, std::string req_body,
+                                                                    std::string_view api_key, diagnostics& diag) {
   namespace json = boost::json;
-  std::string req_body = "{\"model\":";
-  append_json_string(req_body, model);
-  req_body += ",\"prompt\":";
-  append_json_string(req_body, prompt);
-  req_body += '}';
   std::string auth;
   std::array<http::header_field, 1> h;
   std::size_t nh = 0;
@@ -136,6 +130,38 @@ boost::asio::awaitable<result<tokenize_result>> async_tokenize(http::client& cli
     }
   }
   co_return out;
+}
+}  // namespace detail
+
+boost::asio::awaitable<result<tokenize_result>> async_tokenize(http::client& client,
+                                                               std::string_view model,
+                                                               std::string_view prompt,
+                                                               std::string_view api_key,
+                                                               diagnostics& diag) {
+  std::string req_body = "{\"model\":";
+  append_json_string(req_body, model);
+  req_body += ",\"prompt\":";
+  append_json_string(req_body, prompt);
+  req_body += '}';
+  co_return co_await detail::post_tokenize(client, std::move(req_body), api_key, diag);
+}
+
+boost::asio::awaitable<result<tokenize_result>> async_tokenize_chat(http::client& client, std::string_view model,
+                                                                    std::span<const chat_message> messages,
+                                                                    std::string_view api_key, diagnostics& diag) {
+  std::string req_body = "{\"model\":";
+  append_json_string(req_body, model);
+  req_body += ",\"messages\":[";
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    if (i) req_body += ',';
+    req_body += "{\"role\":";
+    append_json_string(req_body, messages[i].role);
+    req_body += ",\"content\":";
+    append_json_string(req_body, messages[i].content);
+    req_body += '}';
+  }
+  req_body += "],\"add_generation_prompt\":true}";
+  co_return co_await detail::post_tokenize(client, std::move(req_body), api_key, diag);
 }
 
 boost::asio::awaitable<boost::system::error_code> async_health(http::client& client,

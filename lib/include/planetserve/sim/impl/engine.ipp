@@ -110,7 +110,9 @@ inline const engine_config& checked(const engine_config& c) {
 engine::engine(engine_config config)
     : config_(detail::checked(config)),
       cache_(config_.num_gpu_blocks, config_.block_size, config_.enable_prefix_caching),
-      stats_(config_.max_model_len) {}
+      stats_(config_.max_model_len) {
+  cache_.enable_events(config_.enable_kv_cache_events);
+}
 
 engine::~engine() = default;
 engine::engine(engine&&) noexcept = default;
@@ -242,8 +244,27 @@ void engine::cache_full_blocks(request& r, std::size_t num_tokens) {
   if (full <= r.num_cached_blocks) return;
   extend_block_hashes(std::span<const tokenize::token_id>(r.tokens).first(std::min(num_tokens, r.tokens.size())),
                       config_.block_size, r.hashes);
-  for (std::size_t i = r.num_cached_blocks; i < full && i < r.blocks.size() && i < r.hashes.size(); ++i)
-    cache_.cache_block(r.blocks[i], r.hashes[i]);
+  const bool events = cache_.events_enabled();
+  kvevents::block_stored run;  // a run of newly cached blocks, as one BlockStored
+  auto flush = [&] {
+    if (run.block_hashes.empty()) return;
+    run.block_size = static_cast<std::uint32_t>(config_.block_size);
+    run.medium = "GPU";
+    cache_.record(std::exchange(run, {}));
+  };
+  for (std::size_t i = r.num_cached_blocks; i < full && i < r.blocks.size() && i < r.hashes.size(); ++i) {
+    const bool fresh = cache_.cache_block(r.blocks[i], r.hashes[i]);
+    if (!events) continue;
+    if (!fresh) {
+      flush();
+      continue;
+    }
+    if (run.block_hashes.empty() && i > 0) run.parent_block_hash = r.hashes[i - 1];
+    run.block_hashes.push_back(r.hashes[i]);
+    const auto first = r.tokens.begin() + static_cast<std::ptrdiff_t>(i * config_.block_size);
+    run.token_ids.insert(run.token_ids.end(), first, first + static_cast<std::ptrdiff_t>(config_.block_size));
+  }
+  flush();
   r.num_cached_blocks = std::min(full, r.blocks.size());
 }
 

@@ -15,6 +15,17 @@
 namespace planetserve::sim {
 
 namespace detail {
+// vLLM's offset_endpoint_port: node i's KV-events endpoint is the configured one with its
+// port + i (a wildcard port or a non-TCP endpoint stays as it is).
+inline std::string offset_endpoint_port(const std::string& endpoint, std::size_t i) {
+  if (i == 0 || !endpoint.starts_with("tcp://")) return endpoint;
+  const auto colon = endpoint.rfind(':');
+  if (colon == std::string::npos || colon + 1 >= endpoint.size()) return endpoint;
+  const std::string digits = endpoint.substr(colon + 1);
+  if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 5) return endpoint;
+  return endpoint.substr(0, colon + 1) + std::to_string(std::stoul(digits) + i);
+}
+
 // Counts nodes still shutting down; the last one wakes the waiter.
 struct fleet_join {
   fleet_join(const boost::asio::any_io_executor& ex, std::size_t n) : remaining(n), done(ex) {
@@ -29,6 +40,8 @@ node_config fleet_config::node_at(std::size_t i) const {
   node_config nc = node;
   nc.engine.seed += i;
   nc.faults.seed += i;
+  nc.kv_events.endpoint = detail::offset_endpoint_port(nc.kv_events.endpoint, i);
+  nc.kv_events.replay_endpoint = detail::offset_endpoint_port(nc.kv_events.replay_endpoint, i);
   nc.engine_index = nc.engine_index.empty() ? "0" : nc.engine_index;
   return nc;
 }

@@ -92,20 +92,31 @@ void kv_cache::allocate(std::size_t n, std::vector<block_id>& out) {
     if (blk.hashed) {  // evict: later requests can no longer hit this block
       by_hash_.erase(blk.hash);
       blk.hashed = false;
+      if (events_on_) {
+        // One BlockRemoved per allocation, as vLLM batches a step's evictions.
+        auto* last = events_.empty() ? nullptr : std::get_if<kvevents::block_removed>(&events_.back());
+        if (last) last->block_hashes.push_back(blk.hash);
+        else events_.emplace_back(kvevents::block_removed{{blk.hash}, std::string("GPU")});
+      }
     }
     blk.ref = 1;
     out.push_back(b);
   }
 }
 
-void kv_cache::cache_block(block_id b, block_hash hash) {
-  if (!caching_) return;
+bool kv_cache::cache_block(block_id b, block_hash hash) {
+  if (!caching_) return false;
   auto& blk = blocks_[b];
-  if (blk.hashed) return;
+  if (blk.hashed) return false;
   // Another block already holds this content: keep that one as the cached copy.
-  if (!by_hash_.emplace(hash, b).second) return;
+  if (!by_hash_.emplace(hash, b).second) return false;
   blk.hashed = true;
   blk.hash = hash;
+  return true;
+}
+
+void kv_cache::record(kvevents::event e) {
+  if (events_on_) events_.push_back(std::move(e));
 }
 
 void kv_cache::free(std::span<const block_id> blocks) {
@@ -120,6 +131,7 @@ bool kv_cache::reset_prefix_cache() {
   if (free_count_ != num_blocks_ - 1) return false;
   by_hash_.clear();
   for (auto& blk : blocks_) blk.hashed = false;
+  if (events_on_) events_.emplace_back(kvevents::all_blocks_cleared{});
   return true;
 }
 

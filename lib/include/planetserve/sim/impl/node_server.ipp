@@ -45,6 +45,8 @@ node_config node_config::from_profile(const profile& p) {
 engine_config node_config::effective_engine() const {
   engine_config e = engine;
   e.counting = vllm.counting;
+  // Events are kept only when there is a publisher for them.
+  e.enable_kv_cache_events = !kv_events.endpoint.empty();
   return e;
 }
 
@@ -148,7 +150,20 @@ struct node_state : std::enable_shared_from_this<node_state> {
     if (!in_flight) step_timer.cancel();
   }
 
+  // vLLM publishes a step's KV events once the step has run: here, when its outputs are due.
+  void publish_kv_events() {
+    if (!kv_pub) return;
+    auto events = eng.take_kv_events();
+    if (events.empty()) return;
+    kvevents::event_batch b;
+    b.ts = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    b.events = std::move(events);
+    b.data_parallel_rank = 0;
+    kv_pub->publish(b);
+  }
+
   void deliver(const step_result& r) {
+    publish_kv_events();
     for (const auto& o : r.outputs) {
       auto it = pending.find(o.id);
       if (it == pending.end()) continue;
@@ -163,6 +178,7 @@ struct node_state : std::enable_shared_from_this<node_state> {
 
   void stop_all() {
     stopping = true;
+    if (kv_pub) kv_pub->stop();
     server.stop();
     step_timer.cancel();
     for (auto& [id, p] : pending) {
@@ -193,6 +209,7 @@ struct node_state : std::enable_shared_from_this<node_state> {
   nclock::time_point epoch;
   double created_unix = 0;
   std::optional<step_result> in_flight;  // computed, outputs not yet due
+  std::unique_ptr<kv_event_publisher> kv_pub;  // cfg.kv_events, once listening
   time_point last_arrival{0};            // engine time of the latest add_request
   std::unordered_map<std::string, pending_request*> pending;
   bool stopping = false;
@@ -694,6 +711,7 @@ inline nasio::awaitable<void> handle_reset_prefix_cache(std::shared_ptr<node_sta
   // vLLM answers 200 whether or not the cache could be reset (it refuses while requests
   // hold blocks, and logs it).
   (void)st->eng.reset_prefix_cache();
+  st->publish_kv_events();
   co_await res.async_write_whole(200, "", "");
 }
 
@@ -738,6 +756,11 @@ result<std::uint16_t> node_server::listen(std::string_view host, std::uint16_t p
     diag.message = "sim node: listen() after stop()";
     return error::invalid_argument;
   }
+  if (!st.cfg.kv_events.endpoint.empty() && !st.kv_pub) {
+    auto pub = std::make_unique<kv_event_publisher>(st.ex, st.cfg.kv_events);
+    if (auto ec = pub->bind(diag)) return ec;
+    st.kv_pub = std::move(pub);
+  }
   auto bound = st.server.listen(host, port, diag);
   if (!bound) return bound;
   if (!st.loop_started) {
@@ -749,6 +772,16 @@ result<std::uint16_t> node_server::listen(std::string_view host, std::uint16_t p
 }
 
 std::uint16_t node_server::port() const noexcept { return state_->server.port(); }
+
+std::string node_server::kv_events_endpoint() const {
+  return state_->kv_pub ? state_->kv_pub->endpoint() : std::string();
+}
+
+std::string node_server::kv_events_replay_endpoint() const {
+  return state_->kv_pub ? state_->kv_pub->replay_endpoint() : std::string();
+}
+
+kv_event_publisher* node_server::kv_events_publisher() noexcept { return state_->kv_pub.get(); }
 
 boost::asio::awaitable<void> node_server::async_shutdown(std::chrono::milliseconds grace) {
   auto st = state_;
