@@ -205,7 +205,9 @@ int cmd_run(int argc, char** argv) {
       ("arrival", cli::po::value(&arrival)->default_value(arrival), "poisson | gamma | constant inter-arrival times")
       ("burstiness", cli::po::value(&cfg.burstiness)->default_value(1.0), "gamma shape: < 1 burstier than Poisson, 1 = Poisson")
       ("seed", cli::po::value(&cfg.seed)->default_value(0), "seed of the arrival times and of the policies' random choices")
-      ("metrics-interval", cli::po::value(&metrics_interval)->default_value(metrics_interval, "0.1"), "seconds between /metrics scrapes of each node")
+      ("metrics-interval", cli::po::value(&metrics_interval)->default_value(metrics_interval, "0.1"),
+       "seconds between /metrics scrapes of each node (--virtual-time without this flag: max(0.1, nodes/1000), "
+       "about 1,000 pages per simulated second in all)")
       ("request-timeout", cli::po::value(&request_timeout)->default_value(request_timeout), "seconds a request may take before it is recorded as failed")
       ("max-connections", cli::po::value(&max_connections)->default_value(max_connections),
        "connections open at once to each node; further requests wait for one, and their send lag shows it")
@@ -414,6 +416,13 @@ int cmd_run(int argc, char** argv) {
   cfg.maxq = static_cast<std::size_t>(maxq);
   cfg.epochs = static_cast<std::size_t>(epochs);
   cfg.metrics_interval = std::chrono::duration<double>(metrics_interval);
+  // In virtual time each scrape renders and parses a whole page: at 0.1 s a thousand nodes
+  // would make 10,000 pages per simulated second, most of the run's wall time. Unless the
+  // flag was given, a large virtual fleet is scraped about 1,000 times per simulated second
+  // in all (each node every nodes/1000 s), never more often than the 0.1 s default.
+  if (cfg.virtual_time && !(vm->count("metrics-interval") && !(*vm)["metrics-interval"].defaulted()))
+    cfg.metrics_interval =
+        std::chrono::duration<double>(std::max(metrics_interval, static_cast<double>(num_nodes) / 1000.0));
   cfg.request_timeout = std::chrono::duration<double>(request_timeout);
   cfg.drain_timeout = std::chrono::duration<double>(drain_timeout);
   cfg.dataset_file = dataset;
@@ -466,7 +475,7 @@ int cmd_run(int argc, char** argv) {
     // As with --sim in real time: route on the ids the engines compute.
     cfg.server_tokens = server_tokens_for(cfg.virtual_nodes.node, cfg.api == ex::api_kind::chat);
     std::cout << "pswm: " << num_nodes << " emulated node(s) in virtual time (profile " << emulator_facts.front().second
-              << ")\n";
+              << "), /metrics every " << cfg.metrics_interval.count() << " s of simulated time\n";
   } else if (sim.enabled) {
     fleet.emplace();
     // Nodes publish KV events when a policy wants them (vLLM's --kv-events-config).

@@ -18,6 +18,30 @@
 using namespace planetserve::sim;
 using planetserve::tokenize::token_id;
 
+TEST_CASE("sim kv_cache: a pool is built as it is used", "[sim][kv]") {
+  // Four billion blocks would take about a hundred gigabytes if the pool were built up
+  // front; blocks never handed out take no memory, and the queue's order is vLLM's.
+  const std::size_t n = 0xfffffff0U;
+  kv_cache c(n, 16, true);
+  CHECK(c.num_free_blocks() == n - 1);
+  std::vector<block_id> a;
+  c.allocate(3, a);
+  CHECK(a == std::vector<block_id>{1, 2, 3});
+  CHECK(c.num_free_blocks() == n - 4);
+  c.cache_block(a[0], 7);
+  c.free(a);
+  CHECK(c.num_free_blocks() == n - 1);
+  CHECK(c.usage() == 0.0);
+  // The never-used blocks stay in front of the freed ones.
+  std::vector<block_id> b;
+  c.allocate(2, b);
+  CHECK(b == std::vector<block_id>{4, 5});
+  CHECK(c.is_cached(7));
+  c.free(b);
+  CHECK(c.reset_prefix_cache());
+  CHECK_FALSE(c.is_cached(7));
+}
+
 TEST_CASE("sim kv_cache: free queue order, eviction and revival", "[sim][kv]") {
   kv_cache c(8, 16, true);
   CHECK(c.free_queue() == std::vector<block_id>{1, 2, 3, 4, 5, 6, 7});

@@ -125,12 +125,16 @@ void virtual_fleet::deliver(engine_node& nd, const sim::step_result& r, std::vec
     if (it == nd.live.end()) continue;
     live_request& lr = it->second;
     attempt_result& a = lr.result;
-    // One SSE event per step; it is a content chunk when its tokens have text.
-    bool content = false;
-    for (auto t : o.tokens) {
-      const auto piece = gen.piece(t);
-      content = content || !piece.empty();
-      if (lr.keep_text) a.reply += piece;
+    // One SSE event per step; it is a content chunk when its tokens have text. Every token
+    // the engine's generator produces has text, so the text is looked up only when kept.
+    bool content = !o.tokens.empty();
+    if (lr.keep_text) {
+      content = false;
+      for (auto t : o.tokens) {
+        const auto piece = gen.piece(t);
+        content = content || !piece.empty();
+        a.reply += piece;
+      }
     }
     if (content) {
       if (!lr.wrote_content) a.first_token_s = at;

@@ -27,12 +27,20 @@ void extend_block_hashes(std::span<const tokenize::token_id> tokens, std::size_t
 }
 
 kv_cache::kv_cache(std::size_t num_blocks, std::size_t block_size, bool enable_prefix_caching)
-    : num_blocks_(num_blocks), block_size_(block_size), caching_(enable_prefix_caching), blocks_(num_blocks) {
+    : num_blocks_(num_blocks), block_size_(block_size), caching_(enable_prefix_caching) {
   if (num_blocks < 2) throw std::invalid_argument("kv_cache: need at least 2 blocks (one is the null block)");
   if (block_size == 0) throw std::invalid_argument("kv_cache: block_size must be > 0");
+  if (num_blocks > none) throw std::invalid_argument("kv_cache: too many blocks for a 32-bit block id");
   // Block 0 is the null block: always "used", never in the free queue.
-  blocks_[0].ref = 1;
-  for (block_id b = 1; b < num_blocks; ++b) push_back(b);
+  //
+  // The pool is built lazily. blocks_ holds only the blocks handed out at least once; the
+  // others, [blocks_.size(), num_blocks_), are the free queue's front in id order (as vLLM's
+  // initial queue): nothing is ever queued before them, since allocate() takes from the front
+  // and free() appends at the back. So an engine costs nothing per block until it uses them
+  // (a thousand-node virtual fleet no longer builds 28 million blocks up front), and the
+  // linked list head_..tail_ is the rest of the queue. free_count_ counts both parts.
+  blocks_.emplace_back().ref = 1;
+  free_count_ = num_blocks - 1;
 }
 
 double kv_cache::usage() const noexcept {
@@ -86,6 +94,12 @@ void kv_cache::touch(std::span<const block_hash> hashes, std::size_t n, std::vec
 void kv_cache::allocate(std::size_t n, std::vector<block_id>& out) {
   if (n > free_count_) throw std::logic_error("kv_cache::allocate: not enough free blocks");
   for (std::size_t i = 0; i < n; ++i) {
+    if (blocks_.size() < num_blocks_) {  // the queue's front: a block never used, nothing to evict
+      out.push_back(static_cast<block_id>(blocks_.size()));
+      blocks_.emplace_back().ref = 1;
+      --free_count_;
+      continue;
+    }
     const block_id b = head_;
     unlink(b);
     auto& blk = blocks_[b];
@@ -138,6 +152,7 @@ bool kv_cache::reset_prefix_cache() {
 std::vector<block_id> kv_cache::free_queue() const {
   std::vector<block_id> out;
   out.reserve(free_count_);
+  for (std::size_t b = blocks_.size(); b < num_blocks_; ++b) out.push_back(static_cast<block_id>(b));
   for (block_id b = head_; b != none; b = blocks_[b].next) out.push_back(b);
   return out;
 }
