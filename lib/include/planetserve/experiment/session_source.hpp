@@ -32,14 +32,23 @@ class session_source final : public request_source {
                  openai::request_options options, bool chat, const tokenize::tokenizer& tokenizer,
                  history_mode history, think_time_spec think, std::uint64_t seed);
 
+  /// Turns over all sessions.
   std::size_t size() const noexcept override { return session_of_.size(); }
+  /// A first turn's session arrival (later turns follow replies instead).
   epoch_time due(std::size_t i) const override { return arrivals_[session_of_[i]]; }
+  /// Turn `i`'s prompt tokens (system, history, new message), made when first asked for.
   dispatch::request_view view(std::size_t i) override;
+  /// Query id, dataset line, max_tokens, session id and turn (from 1).
   void describe(std::size_t i, request_record& rec) const override;
+  /// The session's next turn, if any.
   std::optional<std::size_t> follow_up(std::size_t i) const override;
+  /// Whether `i` is a later turn (sent after the previous turn's reply).
   bool is_follow_up(std::size_t i) const override { return turn_of_[i] > 0; }
+  /// The seeded think time before turn `i` (a function of the seed and `i` only).
   epoch_time think_time(std::size_t i) const override;
+  /// With --history live: whether turn `i` has a next turn that needs its reply.
   bool keeps_reply(std::size_t i) const override;
+  /// Keeps turn `i`'s reply for the next turn's history (the dataset's reply if it failed).
   void on_reply(std::size_t i, const attempt_result& result) override;
 
   /// Request `i`'s body (made with its tokens when first asked for).
