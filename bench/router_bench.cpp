@@ -12,12 +12,13 @@
 // --concurrency requests in flight to find the most the router serves with one core busy.
 //
 // --find-max R replaces the rate list with a search: open-loop rates from R rising by 25% until
-// the router falls behind (achieved under 95% of offered, added p99 over 10 ms, or failures);
+// the router falls behind (achieved under 95% of offered, added p99 over --p99-limit ms (10),
+// or failures);
 // the last rate before that is the highest it sustains on its one thread. The "router" column
 // is the router thread's CPU time over the phase's wall time: near 100% means the router's
 // core is the limit, well under it means the generator, the nodes or the machine is.
 //
-// Usage: router_bench [--rates 1000,5000 | --find-max 1000] [--seconds 5] [--nodes 4]
+// Usage: router_bench [--rates 1000,5000 | --find-max 1000 [--p99-limit 10]] [--seconds 5] [--nodes 4]
 //                     [--concurrency 256 | --no-closed-loop]
 #include <planetserve/openai/request_builder.hpp>
 #include <planetserve/openai/stream_completion.hpp>
@@ -177,6 +178,7 @@ int main(int argc, char** argv) {
   std::size_t nodes = 4;
   int concurrency = 256;
   double find_max = 0;  // > 0: the rising-rate search from this rate instead of --rates
+  double p99_limit_ms = 10;  // the search's limit on added p99
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
@@ -197,10 +199,12 @@ int main(int argc, char** argv) {
       concurrency = std::atoi(v), ++i;
     } else if (a == "--find-max" && v) {
       find_max = std::atof(v), ++i;
+    } else if (a == "--p99-limit" && v) {
+      p99_limit_ms = std::atof(v), ++i;
     } else if (a == "--no-closed-loop") {
       concurrency = 0;
     } else {
-      std::fprintf(stderr, "usage: router_bench [--rates 1000,5000 | --find-max 1000] [--seconds 5] [--nodes 4] [--concurrency 256 | --no-closed-loop]\n");
+      std::fprintf(stderr, "usage: router_bench [--rates 1000,5000 | --find-max 1000 [--p99-limit 10]] [--seconds 5] [--nodes 4] [--concurrency 256 | --no-closed-loop]\n");
       return 2;
     }
   }
@@ -288,7 +292,7 @@ int main(int argc, char** argv) {
   std::printf("router_bench: %zu instant nodes, streamed chat, max_tokens 8, %.0f s per phase\n\n", nodes, seconds);
   if (find_max > 0) {
     // Open-loop rates rising by 25% until the router falls behind: fewer than 95% of the
-    // offered requests per second completed, an added p99 over 10 ms, or failures.
+    // offered requests per second completed, an added p99 over --p99-limit ms, or failures.
     std::printf("%8s | %9s | %10s %10s | %9s %9s | %8s %8s | %s\n", "offered/s", "achieved", "direct p99", "router p99",
                 "added p50", "p99", "CPU/req", "router", "failures");
     double best = 0;
@@ -298,7 +302,7 @@ int main(int argc, char** argv) {
                   m.dp99 * 1e6, m.rp99 * 1e6, (m.rp50 - m.dp50) * 1e6, (m.rp99 - m.dp99) * 1e6, m.cpu_per_req * 1e6,
                   100 * m.router_cpu_share, m.direct_failures, m.routed_failures);
       std::fflush(stdout);
-      if (m.achieved < 0.95 * rate || m.rp99 - m.dp99 > 0.010 || m.routed_failures > 0) break;
+      if (m.achieved < 0.95 * rate || m.rp99 - m.dp99 > p99_limit_ms * 1e-3 || m.routed_failures > 0) break;
       best = rate;
     }
     std::printf("\nhighest sustained open-loop rate on one router thread: %.0f req/s\n", best);

@@ -383,6 +383,16 @@ struct silent_node {
   int left = 0;     // of them, the ones whose connection the router closed
 };
 
+// A router in front of `node` alone, without background checks.
+route::router_config router_for(const silent_node& node) {
+  route::router_config c;
+  c.endpoints = {node.url()};
+  c.policy = "rr";
+  c.metrics_interval = std::chrono::milliseconds(0);
+  c.health_interval = std::chrono::milliseconds(0);
+  return c;
+}
+
 // A client on a raw socket that sends one streamed chat request and reads nothing yet.
 asio::awaitable<asio::ip::tcp::socket> send_raw_request(asio::io_context& io, const route::router& r) {
   asio::ip::tcp::socket s(io);
@@ -408,11 +418,7 @@ asio::awaitable<bool> eventually(F done) {
 TEST_CASE("route: a client that leaves before the node's head arrives cancels the upstream request", "[route]") {
   run_coro([](asio::io_context& io) -> asio::awaitable<void> {
     silent_node node(io);
-    route::router_config c;
-    c.endpoints = {node.url()};
-    c.policy = "rr";
-    c.metrics_interval = std::chrono::milliseconds(0);
-    c.health_interval = std::chrono::milliseconds(0);
+    auto c = router_for(node);
     auto r = co_await start_router(io, c);
     {
       auto s = co_await send_raw_request(io, *r);
@@ -432,11 +438,7 @@ TEST_CASE("route: a client that leaves before the node's head arrives cancels th
 TEST_CASE("route: a client that leaves while its request waits for a node connection is dropped at once", "[route]") {
   run_coro([](asio::io_context& io) -> asio::awaitable<void> {
     silent_node node(io);
-    route::router_config c;
-    c.endpoints = {node.url()};
-    c.policy = "rr";
-    c.metrics_interval = std::chrono::milliseconds(0);
-    c.health_interval = std::chrono::milliseconds(0);
+    auto c = router_for(node);
     c.max_connections_per_node = 1;  // the first request holds the only connection
     auto r = co_await start_router(io, c);
     auto first = co_await send_raw_request(io, *r);
