@@ -104,11 +104,12 @@ phase_result open_loop(loop& gen, std::vector<ps::http::client>& clients, const 
   res.ttft_s.reserve(n);
   std::promise<void> done;
   std::size_t finished = 0;
+  // Here, not in the sending coroutine: requests finish after it has returned.
+  const auto t0 = clock_type::now();
   asio::co_spawn(
       gen.io,
       [&]() -> asio::awaitable<void> {
         asio::steady_timer timer(gen.io);
-        const auto t0 = clock_type::now();
         const auto gap = std::chrono::duration<double>(1.0 / rate);
         for (std::size_t i = 0; i < n; ++i) {
           timer.expires_at(t0 + std::chrono::duration_cast<clock_type::duration>(gap * static_cast<double>(i)));
