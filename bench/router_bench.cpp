@@ -11,7 +11,15 @@
 // CPU time (CLOCK_THREAD_CPUTIME_ID) over the requests it served. The closed-loop run keeps
 // --concurrency requests in flight to find the most the router serves with one core busy.
 //
-// Usage: router_bench [--rates 1000,5000] [--seconds 5] [--nodes 4] [--concurrency 256]
+// --find-max R replaces the rate list with a search: open-loop rates from R rising by 25% until
+// the router falls behind (achieved under 95% of offered, added p99 over --p99-limit ms (10),
+// or failures);
+// the last rate before that is the highest it sustains on its one thread. The "router" column
+// is the router thread's CPU time over the phase's wall time: near 100% means the router's
+// core is the limit, well under it means the generator, the nodes or the machine is.
+//
+// Usage: router_bench [--rates 1000,5000 | --find-max 1000 [--p99-limit 10]] [--seconds 5] [--nodes 4]
+//                     [--concurrency 256 | --no-closed-loop]
 #include <planetserve/openai/request_builder.hpp>
 #include <planetserve/openai/stream_completion.hpp>
 #include <planetserve/route/router.hpp>
@@ -96,11 +104,12 @@ phase_result open_loop(loop& gen, std::vector<ps::http::client>& clients, const 
   res.ttft_s.reserve(n);
   std::promise<void> done;
   std::size_t finished = 0;
+  // Here, not in the sending coroutine: requests finish after it has returned.
+  const auto t0 = clock_type::now();
   asio::co_spawn(
       gen.io,
       [&]() -> asio::awaitable<void> {
         asio::steady_timer timer(gen.io);
-        const auto t0 = clock_type::now();
         const auto gap = std::chrono::duration<double>(1.0 / rate);
         for (std::size_t i = 0; i < n; ++i) {
           timer.expires_at(t0 + std::chrono::duration_cast<clock_type::duration>(gap * static_cast<double>(i)));
@@ -169,6 +178,8 @@ int main(int argc, char** argv) {
   double seconds = 5;
   std::size_t nodes = 4;
   int concurrency = 256;
+  double find_max = 0;  // > 0: the rising-rate search from this rate instead of --rates
+  double p99_limit_ms = 10;  // the search's limit on added p99
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
@@ -187,8 +198,14 @@ int main(int argc, char** argv) {
       nodes = static_cast<std::size_t>(std::atoi(v)), ++i;
     } else if (a == "--concurrency" && v) {
       concurrency = std::atoi(v), ++i;
+    } else if (a == "--find-max" && v) {
+      find_max = std::atof(v), ++i;
+    } else if (a == "--p99-limit" && v) {
+      p99_limit_ms = std::atof(v), ++i;
+    } else if (a == "--no-closed-loop") {
+      concurrency = 0;
     } else {
-      std::fprintf(stderr, "usage: router_bench [--rates 1000,5000] [--seconds 5] [--nodes 4] [--concurrency 256]\n");
+      std::fprintf(stderr, "usage: router_bench [--rates 1000,5000 | --find-max 1000 [--p99-limit 10]] [--seconds 5] [--nodes 4] [--concurrency 256 | --no-closed-loop]\n");
       return 2;
     }
   }
@@ -233,16 +250,17 @@ int main(int argc, char** argv) {
   open_loop(gen, direct, body, 500, 1);
   open_loop(gen, routed, body, 500, 1);
 
-  std::printf("router_bench: %zu instant nodes, streamed chat, max_tokens 8, %.0f s per phase\n\n", nodes, seconds);
-  std::printf("%8s | %10s %10s | %10s %10s | %9s %9s | %9s %9s | %8s | %s\n", "rate/s", "direct p50", "p99",
-              "router p50", "p99", "added p50", "p99", "own p50", "own p99", "CPU/req", "failures");
-  for (double rate : rates) {
-    auto d = open_loop(gen, direct, body, rate, seconds);
+  // One rate: direct, then through the router, at `rate` for `secs`.
+  struct rate_result {
+    double dp50, dp99, rp50, rp99, own50, own99, cpu_per_req, router_cpu_share, achieved;
+    std::size_t direct_failures, routed_failures;
+  };
+  auto measure = [&](double rate, double secs) {
+    auto d = open_loop(gen, direct, body, rate, secs);
     const double cpu0 = router_loop.call([] { return thread_cpu_s(); });
     const std::string page0 = router_loop.call([&] { return r.metrics_page(); });
-    auto t = open_loop(gen, routed, body, rate, seconds);
+    auto t = open_loop(gen, routed, body, rate, secs);
     const double cpu1 = router_loop.call([] { return thread_cpu_s(); });
-    const double cpu_per_req = (cpu1 - cpu0) / static_cast<double>(t.ttft_s.size() + t.failures);
     // The router's own added-latency histogram over this phase, from two /metrics renders.
     const std::string page1 = router_loop.call([&] { return r.metrics_page(); });
     auto buckets = [](const std::string& page) {
@@ -265,22 +283,52 @@ int main(int argc, char** argv) {
         if (b1[i].second - b0[i].second >= p * total) return b1[i].first;
       return INFINITY;
     };
-    const double dp50 = percentile(d.ttft_s, 0.5), dp99 = percentile(d.ttft_s, 0.99);
-    const double rp50 = percentile(t.ttft_s, 0.5), rp99 = percentile(t.ttft_s, 0.99);
-    std::printf("%8.0f | %8.0fus %8.0fus | %8.0fus %8.0fus | %7.0fus %7.0fus | %7s%.0fus %6s%.0fus | %6.1fus | %zu+%zu\n", rate,
-                dp50 * 1e6, dp99 * 1e6, rp50 * 1e6, rp99 * 1e6, (rp50 - dp50) * 1e6, (rp99 - dp99) * 1e6, "<=",
-                own(0.5) * 1e6, "<=", own(0.99) * 1e6, cpu_per_req * 1e6, d.failures, t.failures);
-    std::fflush(stdout);
+    const double served = static_cast<double>(t.ttft_s.size() + t.failures);
+    return rate_result{percentile(d.ttft_s, 0.5), percentile(d.ttft_s, 0.99), percentile(t.ttft_s, 0.5),
+                       percentile(t.ttft_s, 0.99), own(0.5), own(0.99), (cpu1 - cpu0) / served,
+                       (cpu1 - cpu0) / t.seconds, static_cast<double>(t.ttft_s.size()) / t.seconds,
+                       d.failures, t.failures};
+  };
+
+  std::printf("router_bench: %zu instant nodes, streamed chat, max_tokens 8, %.0f s per phase\n\n", nodes, seconds);
+  if (find_max > 0) {
+    // Open-loop rates rising by 25% until the router falls behind: fewer than 95% of the
+    // offered requests per second completed, an added p99 over --p99-limit ms, or failures.
+    std::printf("%8s | %9s | %10s %10s | %9s %9s | %8s %8s | %s\n", "offered/s", "achieved", "direct p99", "router p99",
+                "added p50", "p99", "CPU/req", "router", "failures");
+    double best = 0;
+    for (double rate = find_max; rate <= 100000; rate *= 1.25) {
+      const auto m = measure(rate, seconds);
+      std::printf("%9.0f | %9.0f | %8.0fus %8.0fus | %7.0fus %7.0fus | %6.1fus %7.0f%% | %zu+%zu\n", rate, m.achieved,
+                  m.dp99 * 1e6, m.rp99 * 1e6, (m.rp50 - m.dp50) * 1e6, (m.rp99 - m.dp99) * 1e6, m.cpu_per_req * 1e6,
+                  100 * m.router_cpu_share, m.direct_failures, m.routed_failures);
+      std::fflush(stdout);
+      if (m.achieved < 0.95 * rate || m.rp99 - m.dp99 > p99_limit_ms * 1e-3 || m.routed_failures > 0) break;
+      best = rate;
+    }
+    std::printf("\nhighest sustained open-loop rate on one router thread: %.0f req/s\n", best);
+  } else {
+    std::printf("%8s | %10s %10s | %10s %10s | %9s %9s | %9s %9s | %8s | %s\n", "rate/s", "direct p50", "p99",
+                "router p50", "p99", "added p50", "p99", "own p50", "own p99", "CPU/req", "failures");
+    for (double rate : rates) {
+      const auto m = measure(rate, seconds);
+      std::printf("%8.0f | %8.0fus %8.0fus | %8.0fus %8.0fus | %7.0fus %7.0fus | %7s%.0fus %6s%.0fus | %6.1fus | %zu+%zu\n", rate,
+                  m.dp50 * 1e6, m.dp99 * 1e6, m.rp50 * 1e6, m.rp99 * 1e6, (m.rp50 - m.dp50) * 1e6, (m.rp99 - m.dp99) * 1e6,
+                  "<=", m.own50 * 1e6, "<=", m.own99 * 1e6, m.cpu_per_req * 1e6, m.direct_failures, m.routed_failures);
+      std::fflush(stdout);
+    }
   }
 
-  const double cpu0 = router_loop.call([] { return thread_cpu_s(); });
-  const auto t0 = clock_type::now();
-  const std::size_t done = closed_loop(gen, routed[0], body, concurrency, seconds);
-  const double wall = std::chrono::duration<double>(clock_type::now() - t0).count();
-  const double cpu1 = router_loop.call([] { return thread_cpu_s(); });
-  std::printf("\nclosed loop, %d in flight: %.0f req/s through the router; router thread %.0f%% of one core, %.1f us CPU per request\n",
-              concurrency, static_cast<double>(done) / seconds, 100 * (cpu1 - cpu0) / wall,
-              (cpu1 - cpu0) / static_cast<double>(done) * 1e6);
+  if (concurrency > 0) {
+    const double cpu0 = router_loop.call([] { return thread_cpu_s(); });
+    const auto t0 = clock_type::now();
+    const std::size_t done = closed_loop(gen, routed[0], body, concurrency, seconds);
+    const double wall = std::chrono::duration<double>(clock_type::now() - t0).count();
+    const double cpu1 = router_loop.call([] { return thread_cpu_s(); });
+    std::printf("\nclosed loop, %d in flight: %.0f req/s through the router; router thread %.0f%% of one core, %.1f us CPU per request\n",
+                concurrency, static_cast<double>(done) / seconds, 100 * (cpu1 - cpu0) / wall,
+                (cpu1 - cpu0) / static_cast<double>(done) * 1e6);
+  }
 
   gen.call([&] {
     for (auto& c : direct) c.shutdown();

@@ -9,7 +9,7 @@ if(SANITIZE)
   list(APPEND args "-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined"
     "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined")
 endif()
-set(steps configure build route_prompts custom_policy stream_completion scrape_metrics emulator_test)
+set(steps configure build route_prompts custom_policy stream_completion scrape_metrics route_proxy emulator_test)
 foreach(step IN LISTS steps)
   if(step STREQUAL configure)
     set(cmd ${CMAKE_COMMAND} ${args})

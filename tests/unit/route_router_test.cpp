@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // route: request inspection, the breaker, the metrics page, and the router in front of emulated nodes.
 #include <planetserve/dispatch/decision.hpp>
+#include <planetserve/http/server.hpp>
 #include <planetserve/openai/stream_completion.hpp>
 #include <planetserve/prom/page.hpp>
 #include <planetserve/route.hpp>
@@ -348,5 +349,112 @@ TEST_CASE("route: a client that leaves mid-stream cancels the upstream request",
     c.shutdown();
     co_await r->async_shutdown(std::chrono::milliseconds(100));
     f.stop();
+  });
+}
+
+namespace {
+
+// A node that takes generation requests and never answers them until its client (the
+// router) leaves: what a node busy before its first byte looks like.
+struct silent_node {
+  explicit silent_node(asio::io_context& io) : server(io.get_executor()) {
+    using verb = boost::beast::http::verb;
+    server.route(verb::get, "/v1/models", [](http::server_request&, http::server_response& res) -> asio::awaitable<void> {
+      co_await res.async_write_whole(200, "application/json", R"({"object":"list","data":[{"id":"test-model"}]})");
+    });
+    server.route(verb::get, "/health", [](http::server_request&, http::server_response& res) -> asio::awaitable<void> {
+      co_await res.async_write_whole(200, "", "");
+    });
+    server.route(verb::post, "/v1/chat/completions", [this](http::server_request&, http::server_response& res) -> asio::awaitable<void> {
+      ++arrived;
+      asio::steady_timer wait(co_await asio::this_coro::executor);
+      wait.expires_after(std::chrono::seconds(60));
+      res.on_client_gone([&wait] { wait.cancel(); });
+      co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (res.client_gone()) ++left;
+    });
+    ps::diagnostics d;
+    auto p = server.listen("127.0.0.1", 0, d);
+    REQUIRE(p.has_value());
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server.port()); }
+  http::server server;
+  int arrived = 0;  // generation requests received
+  int left = 0;     // of them, the ones whose connection the router closed
+};
+
+// A router in front of `node` alone, without background checks.
+route::router_config router_for(const silent_node& node) {
+  route::router_config c;
+  c.endpoints = {node.url()};
+  c.policy = "rr";
+  c.metrics_interval = std::chrono::milliseconds(0);
+  c.health_interval = std::chrono::milliseconds(0);
+  return c;
+}
+
+// A client on a raw socket that sends one streamed chat request and reads nothing yet.
+asio::awaitable<asio::ip::tcp::socket> send_raw_request(asio::io_context& io, const route::router& r) {
+  asio::ip::tcp::socket s(io);
+  co_await s.async_connect({asio::ip::make_address("127.0.0.1"), r.port()}, asio::use_awaitable);
+  const std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+                          std::to_string(chat_stream.size()) + "\r\n\r\n" + chat_stream;
+  co_await asio::async_write(s, asio::buffer(req), asio::use_awaitable);
+  co_return s;
+}
+
+// Polls `done` every 5 ms for at most 10 s (a bound, not a timing assertion).
+template <class F>
+asio::awaitable<bool> eventually(F done) {
+  for (int i = 0; i < 2000; ++i) {
+    if (done()) co_return true;
+    co_await http_test::sleep_for(std::chrono::milliseconds(5));
+  }
+  co_return done();
+}
+
+}  // namespace
+
+TEST_CASE("route: a client that leaves before the node's head arrives cancels the upstream request", "[route]") {
+  run_coro([](asio::io_context& io) -> asio::awaitable<void> {
+    silent_node node(io);
+    auto c = router_for(node);
+    auto r = co_await start_router(io, c);
+    {
+      auto s = co_await send_raw_request(io, *r);
+      REQUIRE(co_await eventually([&] { return node.arrived == 1; }));
+      CHECK(r->in_flight(0) == 1);
+      s.close();  // the client leaves while the router waits for the node's response head
+    }
+    CHECK(co_await eventually([&] { return node.left == 1; }));
+    CHECK(co_await eventually([&] { return r->in_flight(0) == 0; }));
+    CHECK(r->metrics().requests_with_status(499) == 1);
+    CHECK(r->node_breaker(0) == route::breaker_state::closed);  // leaving is no fault of the node's
+    co_await r->async_shutdown(std::chrono::milliseconds(100));
+    node.server.stop();
+  });
+}
+
+TEST_CASE("route: a client that leaves while its request waits for a node connection is dropped at once", "[route]") {
+  run_coro([](asio::io_context& io) -> asio::awaitable<void> {
+    silent_node node(io);
+    auto c = router_for(node);
+    c.max_connections_per_node = 1;  // the first request holds the only connection
+    auto r = co_await start_router(io, c);
+    auto first = co_await send_raw_request(io, *r);
+    REQUIRE(co_await eventually([&] { return node.arrived == 1; }));
+    {
+      auto second = co_await send_raw_request(io, *r);
+      REQUIRE(co_await eventually([&] { return r->in_flight(0) == 2; }));  // dispatched, waiting
+      second.close();
+    }
+    CHECK(co_await eventually([&] { return r->in_flight(0) == 1; }));
+    CHECK(r->metrics().requests_with_status(499) == 1);
+    first.close();
+    CHECK(co_await eventually([&] { return node.left == 1; }));
+    CHECK(co_await eventually([&] { return r->in_flight(0) == 0; }));
+    CHECK(node.arrived == 1);  // the second request never reached the node
+    co_await r->async_shutdown(std::chrono::milliseconds(100));
+    node.server.stop();
   });
 }

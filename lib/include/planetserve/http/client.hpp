@@ -22,6 +22,13 @@ namespace planetserve::http {
 namespace detail {
 struct client_connection;
 struct client_pool;
+struct client_waiter;
+// What an open_canceller reaches: the connection the open uses now, or its wait for one.
+struct open_target {
+  client_connection* conn = nullptr;
+  client_waiter* waiter = nullptr;
+  bool cancelled = false;
+};
 }  // namespace detail
 
 /// The clock every arrival time is taken on.
@@ -181,6 +188,24 @@ class response_reader {
   bool truncated_ = false;
 };
 
+/// Ends a client::async_open from outside before the response head arrives: for a caller
+/// whose own client has gone (a router) while the open waits for a free connection,
+/// connects, sends, or waits for the head. cancel() closes the connection the open uses (or
+/// stops its wait for one) and the open fails with error::cancelled. Pass one to each open
+/// (it may serve successive opens); it must outlive the opens. Once the head is in, cancel
+/// the response_reader instead.
+class open_canceller {
+ public:
+  /// Ends the open in progress now, and makes every later open through this one fail at once.
+  void cancel() noexcept;
+  /// Whether cancel() was called.
+  bool cancelled() const noexcept { return target_.cancelled; }
+
+ private:
+  friend class client;
+  detail::open_target target_;
+};
+
 /// Counters for tests and reports.
 struct client_stats {
   std::uint64_t connections_opened = 0;  ///< TCP (and TLS) connections established
@@ -201,8 +226,10 @@ class client {
   /// Sends `req` and reads the response's status line and headers. Any status is a success
   /// here; the caller decides what a 4xx means. A pooled connection that turns out to have
   /// been closed by the server is replaced and the request resent once per dead connection.
+  /// `canceller` (optional) lets the caller end the open before the head arrives.
   boost::asio::awaitable<result<response_reader>> async_open(const client_request& req,
-                                                             diagnostics& diag);
+                                                             diagnostics& diag,
+                                                             open_canceller* canceller = nullptr);
 
   /// Sends `req` and reads the whole response.
   boost::asio::awaitable<result<response>> async_fetch(const client_request& req,

@@ -2,11 +2,13 @@
 // route::router_config: everything a router needs: the fleet, the policy, limits, retries, breaker, keys.
 #pragma once
 
+#include <planetserve/dispatch/policy.hpp>
 #include <planetserve/dispatch/policy_config.hpp>
 #include <planetserve/tokenize/tokenizer.hpp>
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,7 +18,10 @@ namespace planetserve::route {
 /// A router's settings. Durations are std::chrono; the CLI maps its flags onto these fields.
 struct router_config {
   std::vector<std::string> endpoints;  ///< the nodes' base URLs (http:// or https://), node k = endpoints[k]
-  std::string policy = "lb";           ///< a dispatch::make_policy name
+  std::string policy = "lb";           ///< a dispatch::make_policy name (with custom_policy: its name in messages)
+  /// A policy of one's own: when set, the router decides with the policy this makes from
+  /// `policy_config` (once, at create) instead of the built-in one named by `policy`.
+  std::function<std::unique_ptr<dispatch::policy>(const dispatch::policy_config&)> custom_policy;
   dispatch::policy_config policy_config;  ///< the policy's settings; `nodes` is set from `endpoints`
   /// The tokenizer prompts are routed with; null: the approximate tokenizer seeded with
   /// policy_config.tree.seed (as `pswm run` does, so the two route alike).

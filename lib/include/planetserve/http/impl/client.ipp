@@ -291,15 +291,31 @@ inline asio::awaitable<error_code> connect(client_pool& p, client_connection& c,
   co_return error_code{};
 }
 
-// Hands out an idle connection, opens a new one, or waits for one to come back.
+// A canceller reaches an open's connection only while the open uses it: cleared on return.
+struct untarget_on_exit {
+  open_target* t;
+  ~untarget_on_exit() {
+    if (t) t->conn = nullptr;
+  }
+};
+
+// The open's caller gave up (open_canceller::cancel).
+inline error_code open_cancelled(const client_pool& p, std::string_view while_doing, diagnostics& diag) {
+  diag.message = p.base.origin() + ": cancelled by the caller while " + std::string(while_doing);
+  return error::cancelled;
+}
+
+// Hands out an idle connection, opens a new one, or waits for one to come back. `t` (may be
+// null) is told the connection being opened or the wait, so a canceller can end them.
 inline asio::awaitable<error_code> acquire(client_pool& p, std::unique_ptr<client_connection>& out,
                                            bool& reused, clock::time_point deadline,
-                                           diagnostics& diag) {
+                                           diagnostics& diag, open_target* t) {
   for (;;) {
     if (p.closed) {
       diag.message = p.base.origin() + ": client shut down";
       co_return error::cancelled;
     }
+    if (t && t->cancelled) co_return open_cancelled(p, "waiting for a connection", diag);
     const auto now = clock::now();
     while (!p.idle.empty()) {
       std::unique_ptr<client_connection> c = std::move(p.idle.back());
@@ -313,7 +329,10 @@ inline asio::awaitable<error_code> acquire(client_pool& p, std::unique_ptr<clien
     }
     if (p.all.size() < p.cfg.max_connections) {
       auto c = std::make_unique<client_connection>(p, p.ex);
+      if (t) t->conn = c.get();
       error_code ec = co_await connect(p, *c, deadline, diag);
+      if (t) t->conn = nullptr;
+      if (t && t->cancelled) co_return open_cancelled(p, "connecting", diag);
       if (ec) co_return ec;
       ++p.stats.connections_opened;
       out = std::move(c);
@@ -323,14 +342,21 @@ inline asio::awaitable<error_code> acquire(client_pool& p, std::unique_ptr<clien
     client_waiter w(p.ex);
     w.timer.expires_at(deadline);
     p.waiters.push_back(&w);
+    if (t) t->waiter = &w;
     co_await w.timer.async_wait(use_tuple);
+    if (t) t->waiter = nullptr;
     if (!w.woken) {
       auto it = std::find(p.waiters.begin(), p.waiters.end(), &w);
       if (it != p.waiters.end()) p.waiters.erase(it);
       if (p.closed) continue;
+      if (t && t->cancelled) co_return open_cancelled(p, "waiting for a free connection", diag);
       diag.message = p.base.origin() + ": no free connection (all " +
                      std::to_string(p.cfg.max_connections) + " busy) before the total timeout";
       co_return error::timeout;
+    }
+    if (t && t->cancelled) {
+      p.wake_one();  // the connection this wait was woken for goes to the next waiter
+      co_return open_cancelled(p, "waiting for a free connection", diag);
     }
   }
 }
@@ -643,6 +669,17 @@ std::string_view response_reader::header(std::string_view name) const {
   return {v.data(), v.size()};
 }
 
+void open_canceller::cancel() noexcept {
+  if (target_.cancelled) return;
+  target_.cancelled = true;
+  if (auto* c = target_.conn) {
+    boost::system::error_code ec;
+    detail::unwatch(*c);
+    c->lowest().socket().close(ec);  // the pending connect, write or read ends with an error
+  }
+  if (auto* w = target_.waiter) w->timer.cancel();
+}
+
 void response_reader::cancel() noexcept {
   if (!conn_) return;
   boost::system::error_code ec;
@@ -812,11 +849,14 @@ result<client> client::create(boost::asio::any_io_executor ex, std::string_view 
 }
 
 boost::asio::awaitable<result<response_reader>> client::async_open(const client_request& req,
-                                                                   diagnostics& diag) {
+                                                                   diagnostics& diag,
+                                                                   open_canceller* canceller) {
   namespace bhttp = detail::bhttp;
   using detail::error_code;
   auto pool = pool_;
   auto& p = *pool;
+  detail::open_target* target = canceller ? &canceller->target_ : nullptr;
+  detail::untarget_on_exit untarget{target};
   const clock::time_point deadline = p.cfg.total_timeout.count() > 0
                                          ? clock::now() + p.cfg.total_timeout
                                          : clock::time_point::max();
@@ -824,9 +864,11 @@ boost::asio::awaitable<result<response_reader>> client::async_open(const client_
   for (;;) {
     std::unique_ptr<detail::client_connection> conn;
     bool reused = false;
-    error_code ec = co_await detail::acquire(p, conn, reused, deadline, diag);
+    if (target) target->conn = nullptr;  // a stale connection dropped in the last round
+    error_code ec = co_await detail::acquire(p, conn, reused, deadline, diag, target);
     if (ec) co_return ec;
     auto& c = *conn;
+    if (target) target->conn = &c;
     ec = detail::build_head(p, req, c.head, diag);
     if (ec) {
       c.idle_since = clock::now();
@@ -895,6 +937,11 @@ boost::asio::awaitable<result<response_reader>> client::async_open(const client_
         if (c.in.size() > 0) got_bytes = true;
         if (ec) break;
       }
+    }
+    if (target && target->cancelled) {
+      // Whatever the last read brought, the caller has gone: the connection is not reused.
+      conn.reset();
+      co_return detail::open_cancelled(p, doing, diag);
     }
     if (ec) {
       const bool stale = p.cfg.resend_on_stale && reused && !got_bytes && !p.closed && detail::is_stale_error(ec);

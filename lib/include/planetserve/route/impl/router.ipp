@@ -224,10 +224,16 @@ struct router::state : std::enable_shared_from_this<router::state> {
     const auto path = req.path();
     const auto creq = http::client_request::post(path, "application/json", req.body(), headers);
 
-    // The reader whose upstream connection the client's departure closes.
+    // What the client's departure ends at once, whenever it comes: the open (a wait for a
+    // connection, the connect, the send, the wait for the node's head), the response being
+    // read, or the backoff before a retry.
+    http::open_canceller opening;
     std::optional<http::response_reader> reader;
-    res.on_client_gone([&reader] {
+    rasio::steady_timer backoff(ex);
+    res.on_client_gone([&opening, &reader, &backoff] {
+      opening.cancel();
       if (reader) reader->cancel();
+      backoff.cancel();
     });
 
     for (unsigned attempt = 0;; ++attempt) {
@@ -247,7 +253,7 @@ struct router::state : std::enable_shared_from_this<router::state> {
       auto& nd = nodes[k];
       ++nd.in_flight;
       diagnostics diag;
-      auto opened = co_await nd.requests->async_open(creq, diag);
+      auto opened = co_await nd.requests->async_open(creq, diag, &opening);
       unsigned status = 0;
       boost::system::error_code failure;
       bool wrote = false;
@@ -265,6 +271,16 @@ struct router::state : std::enable_shared_from_this<router::state> {
           else failure = piece.error();
         }
       }
+      if (res.client_gone()) {
+        // The client left before any byte went back: nothing to answer, and nothing the
+        // node did wrong (its breaker is not told).
+        if (reader) reader->cancel();
+        reader.reset();
+        --nd.in_flight;
+        policy->on_finished(k, dispatch::outcome{.ok = false, .request_id = view.id});
+        metrics.on_request(k, rule, 499);
+        co_return;
+      }
       if (failure && !first && http::retryable_failure(0, failure, false)) {
         --nd.in_flight;
         policy->on_finished(k, dispatch::outcome{.ok = false, .request_id = view.id});
@@ -272,9 +288,12 @@ struct router::state : std::enable_shared_from_this<router::state> {
         reader.reset();
         if (attempt < cfg.max_retries && !res.client_gone() && !stopping) {
           metrics.on_retry();
-          rasio::steady_timer backoff(ex);
           backoff.expires_after(http::retry_delay(cfg.retry_backoff, attempt + 1));
           co_await backoff.async_wait(rasio::as_tuple(rasio::use_awaitable));
+          if (res.client_gone()) {
+            metrics.on_request(dispatch::no_node, "client-gone", 499);
+            co_return;
+          }
           continue;
         }
         metrics.on_request(k, rule, 502);
@@ -315,6 +334,7 @@ struct router::state : std::enable_shared_from_this<router::state> {
           auto ec = co_await res.async_begin_stream(status, ct, first->bytes);
           wrote = true;
           record_added(t_in, reader->sent(), first_in);
+          bool ended = false;
           while (!ec) {
             auto piece = co_await reader->async_read_some(diag);
             if (!piece) {
@@ -322,6 +342,12 @@ struct router::state : std::enable_shared_from_this<router::state> {
               break;
             }
             if (piece->bytes.empty() && reader->done()) break;
+            if (reader->done()) {
+              // The stream's last bytes and its end in one write (one syscall fewer).
+              ec = co_await res.async_end_stream(piece->bytes);
+              ended = true;
+              break;
+            }
             ec = co_await res.async_write_chunk(piece->bytes);
           }
           if (failure && !res.client_gone()) {
@@ -331,7 +357,7 @@ struct router::state : std::enable_shared_from_this<router::state> {
                                                                         planetserve::detail::sanitized(diag.message, 400)) + "\n\n";
             ec = co_await res.async_write_chunk(event);
           }
-          if (!ec) ec = co_await res.async_end_stream();
+          if (!ec && !ended) ec = co_await res.async_end_stream();
           ok = !ec && !failure;
         }
       }
@@ -441,10 +467,17 @@ result<std::unique_ptr<router>> router::create(rasio::any_io_executor ex, router
   auto s = std::make_shared<state>(ex, std::move(config));
   auto& cfg = s->cfg;
   cfg.policy_config.nodes = cfg.endpoints.size();
+  auto build_policy = [&cfg] {
+    return cfg.custom_policy ? cfg.custom_policy(cfg.policy_config) : dispatch::make_policy(cfg.policy, cfg.policy_config);
+  };
   try {
-    s->policy = dispatch::make_policy(cfg.policy, cfg.policy_config);
+    s->policy = build_policy();
   } catch (const std::invalid_argument& e) {
     diag.message = "policy '" + cfg.policy + "': " + e.what();
+    return make_error_code(error::invalid_argument);
+  }
+  if (!s->policy && cfg.custom_policy) {
+    diag.message = "policy '" + cfg.policy + "': the custom policy factory made no policy";
     return make_error_code(error::invalid_argument);
   }
   if (!s->policy) {
@@ -459,7 +492,7 @@ result<std::unique_ptr<router>> router::create(rasio::any_io_executor ex, router
   }
   if (cfg.policy_config.lb.compat == dispatch::lb_compat::seed && cfg.policy_config.lb.seed_baseline_tokens.empty()) {
     s->tok->encode(dispatch::seed_baseline_text, cfg.policy_config.lb.seed_baseline_tokens);
-    s->policy = dispatch::make_policy(cfg.policy, cfg.policy_config);
+    s->policy = build_policy();
   }
   for (std::size_t k = 0; k < cfg.endpoints.size(); ++k) {
     state::node nd;
