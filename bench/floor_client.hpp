@@ -127,7 +127,7 @@ inline floor_numbers run_floor_client(const std::vector<std::string>& urls, cons
     std::string body;
     for (std::size_t i = 0; i < n; ++i) {
       const std::string p = prompt(i);
-      const planetserve::openai::chat_message m{"user", p};
+      const planetserve::openai::message_view m{"user", p};
       planetserve::openai::build_chat_body(opt, std::span(&m, 1), body);
       const std::string& host = hosts[i % hosts.size()];
       wire[i] = "POST /v1/chat/completions HTTP/1.1\r\nHost: " + host +

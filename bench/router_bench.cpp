@@ -121,7 +121,7 @@ phase_result open_loop(loop& gen, std::vector<ps::http::client>& clients, const 
                 c.kind = oa::api::chat;
                 c.body = body;
                 c.record_chunk_times = false;
-                oa::outcome out;
+                oa::stream_result out;
                 co_await oa::async_stream_completion(clients[i % clients.size()], c, out, {});
                 if (out.ok() && out.first_token)
                   res.ttft_s.push_back(std::chrono::duration<double>(*out.first_token - out.sent).count());
@@ -154,7 +154,7 @@ std::size_t closed_loop(loop& gen, ps::http::client& client, const std::string& 
           c.kind = oa::api::chat;
           c.body = body;
           c.record_chunk_times = false;
-          oa::outcome out;
+          oa::stream_result out;
           while (!stop) {
             out.reset();
             co_await oa::async_stream_completion(client, c, out, {});
@@ -237,7 +237,7 @@ int main(int argc, char** argv) {
   opt.max_tokens = 8;
   opt.ignore_eos = true;
   std::string body;
-  const oa::chat_message msg{"user", "Summarize the benefits of prefix-aware routing for LLM serving in two sentences."};
+  const oa::message_view msg{"user", "Summarize the benefits of prefix-aware routing for LLM serving in two sentences."};
   oa::build_chat_body(opt, std::span(&msg, 1), body);
 
   ps::http::client_config cc;

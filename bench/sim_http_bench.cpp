@@ -36,7 +36,7 @@ asio::awaitable<void> worker(ps::http::client& c, const std::string& body, int r
   oa::call call;
   call.body = body;
   call.record_chunk_times = false;
-  oa::outcome out;
+  oa::stream_result out;
   for (int i = 0; i < requests; ++i) {
     out.reset();
     co_await oa::async_stream_completion(c, call, out, {});

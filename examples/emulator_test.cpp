@@ -29,7 +29,7 @@ TEST_CASE("rr sends alternate requests to alternate emulated nodes, each of whic
   auto rr = ps::dispatch::make_policy("rr", pc);
   ps::tokenize::approx_tokenizer tok;
 
-  std::vector<ps::openai::outcome> outcomes;
+  std::vector<ps::openai::stream_result> outcomes;
   boost::asio::co_spawn(io, [&]() -> boost::asio::awaitable<void> {
     ps::openai::request_options options;
     options.model = fc.node.served_model_name;

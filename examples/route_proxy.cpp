@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
     ps::openai::request_options options;
     options.model = router.models().front();
     options.max_tokens = 8;
-    const ps::openai::chat_message messages[] = {{"user", "Which fjord is the longest?"}};
+    const ps::openai::message_view messages[] = {{"user", "Which fjord is the longest?"}};
     std::string body;
     ps::openai::build_chat_body(options, messages, body);
     const auto request = ps::http::client_request::post("/v1/chat/completions", "application/json", body);

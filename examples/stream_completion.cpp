@@ -39,14 +39,14 @@ int main(int argc, char** argv) {
   ps::openai::request_options options;
   options.model = model;
   options.max_tokens = 32;
-  const ps::openai::chat_message messages[] = {{"user", "Tell me about the fjords of Norway."}};
+  const ps::openai::message_view messages[] = {{"user", "Tell me about the fjords of Norway."}};
   std::string body;
   ps::openai::build_chat_body(options, messages, body);
 
   ps::openai::call call;
   call.kind = ps::openai::api::chat;
   call.body = body;
-  ps::openai::outcome out;
+  ps::openai::stream_result out;
   boost::asio::co_spawn(io, [&]() -> boost::asio::awaitable<void> {
     // Each chunk's text as it comes off the socket.
     co_await ps::openai::async_stream_completion(*client, call, out, [](const ps::openai::stream_event& e) {

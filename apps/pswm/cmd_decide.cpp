@@ -63,7 +63,7 @@ int cmd_decide(int argc, char** argv) {
   config.seed = seed;
   planetserve::workload::apply_scenario(fx->scenario, config);
   pflags.apply(*vm, config, true);
-  if (auto why = d::check(config); !why.empty()) throw cli::usage_error(fixture_file + ": " + why);
+  if (d::check(config, diag)) throw cli::usage_error(fixture_file + ": " + diag.message);
   auto policy = d::make_policy(dispatch, config);
   if (!policy)
     throw cli::usage_error("--dispatch: unknown policy '" + dispatch + "' (known: " + d::known_policy_names() + ")");

@@ -323,8 +323,12 @@ int cmd_run(int argc, char** argv) {
   if (history == "live") cfg.history = ex::history_mode::live;
   else if (history == "dataset") cfg.history = ex::history_mode::dataset;
   else throw cli::usage_error("--history must be live or dataset, not '" + history + "'");
-  if (auto why = ex::parse_think_time(think_time, cfg.think_time); !why.empty())
-    throw cli::usage_error("--think-time: " + why);
+  {
+    planetserve::diagnostics tdiag;
+    auto t = ex::parse_think_time(think_time, tdiag);
+    if (!t) throw cli::usage_error("--think-time: " + tdiag.message);
+    cfg.think_time = *t;
+  }
   if (trace_block_tokens < 1 || trace_block_tokens > 1'000'000)
     throw cli::usage_error("--trace-block-tokens must be between 1 and 1000000 (Mooncake's traces: 512)");
   cfg.dataset.trace_block_tokens = static_cast<std::size_t>(trace_block_tokens);

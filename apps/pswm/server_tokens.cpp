@@ -54,7 +54,7 @@ boost::asio::awaitable<boost::system::error_code> async_fetch_server_tokens(
     if (!asked.emplace(key, true).second) continue;
     planetserve::result<openai::tokenize_result> r = planetserve::error::empty_input;
     if (chat) {
-      std::vector<openai::chat_message> msgs;
+      std::vector<openai::message_view> msgs;
       if (p.messages.empty()) msgs.push_back({"user", p.text});
       for (const auto& m : p.messages) msgs.push_back({m.role, m.content});
       r = co_await openai::async_tokenize_chat(*c, model, msgs, api_key, diag);

@@ -52,7 +52,9 @@ TEST_CASE("dispatch factory: every known name builds, unknown names do not", "[d
   CHECK(d::make_policy("round-robin", config(3)) == nullptr);
   CHECK(d::known_policy_names() == "rr, lb, least-loaded, random, p2c, cache-aware, hrt, session, precise");
   auto bad = config(0);
-  CHECK_FALSE(d::check(bad).empty());
+  planetserve::diagnostics diag;
+  CHECK(d::check(bad, diag) == planetserve::error::invalid_argument);
+  CHECK_FALSE(diag.empty());
   CHECK_THROWS_AS(d::make_policy("rr", bad), std::invalid_argument);
   // The lb description says which memory model it uses by default.
   CHECK(std::string(known[1].description).find("default memory lru-blocks") != std::string::npos);
@@ -249,7 +251,9 @@ TEST_CASE("dispatch lb: a match below min_match_ratio counts as none", "[dispatc
   CHECK(dec.node == 0);
   // Out-of-range ratios are a configuration error naming the field.
   c.lb.min_match_ratio = 1.5;
-  CHECK(d::check(c).find("lb.min_match_ratio") != std::string::npos);
+  planetserve::diagnostics diag;
+  CHECK(d::check(c, diag));
+  CHECK(diag.message.find("lb.min_match_ratio") != std::string::npos);
 }
 
 TEST_CASE("dispatch least-loaded and p2c: fewer in flight wins; ties spread", "[dispatch]") {

@@ -138,8 +138,12 @@ TEST_CASE("session policy: no session goes to the fewest in flight; bad settings
   CHECK(dec.fired == d::rule::fewest_in_flight);
   auto bad = config(3);
   bad.session.virtual_nodes = 0;
-  CHECK(d::check(bad) == "session.virtual_nodes: must be at least 1");
+  planetserve::diagnostics diag;
+  CHECK(d::check(bad, diag) == planetserve::error::invalid_argument);
+  CHECK(diag.message == "session.virtual_nodes: must be at least 1");
   bad = config(3);
   bad.session.balance_rel = 0.5;
-  CHECK(d::check(bad) == "session.balance_rel: must be at least 1");
+  diag.clear();
+  CHECK(d::check(bad, diag) == planetserve::error::invalid_argument);
+  CHECK(diag.message == "session.balance_rel: must be at least 1");
 }

@@ -143,19 +143,26 @@ TEST_CASE("sessions: --history dataset puts the dataset's replies in the history
 }
 
 TEST_CASE("sessions: think times parse, and bad ones say what is wrong", "[sessions]") {
-  ex::think_time_spec t;
-  CHECK(ex::parse_think_time("2.5", t).empty());
-  CHECK(t.law == ex::think_time_spec::shape::constant);
-  CHECK(t.a == 2.5);
-  CHECK(ex::parse_think_time("exp:3", t).empty());
-  CHECK(t.law == ex::think_time_spec::shape::exponential);
-  CHECK(ex::parse_think_time("uniform:1:4", t).empty());
-  CHECK(ex::to_string(t) == "uniform:1:4");
+  planetserve::diagnostics diag;
+  auto t = ex::parse_think_time("2.5", diag);
+  REQUIRE(t.has_value());
+  CHECK(t->law == ex::think_time_spec::shape::constant);
+  CHECK(t->a == 2.5);
+  t = ex::parse_think_time("exp:3", diag);
+  REQUIRE(t.has_value());
+  CHECK(t->law == ex::think_time_spec::shape::exponential);
+  t = ex::parse_think_time("uniform:1:4", diag);
+  REQUIRE(t.has_value());
+  CHECK(ex::to_string(*t) == "uniform:1:4");
+  CHECK(diag.empty());
   for (const char* bad : {"", "-1", "exp:", "uniform:4:1", "gauss:1", "1s", "nan"}) {
     INFO(bad);
-    const auto why = ex::parse_think_time(bad, t);
-    CHECK(why.find("is not a think time") != std::string::npos);
-    CHECK(why.find("exp:5") != std::string::npos);
+    diag.clear();
+    const auto r = ex::parse_think_time(bad, diag);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error() == planetserve::error::invalid_argument);
+    CHECK(diag.message.find("is not a think time") != std::string::npos);
+    CHECK(diag.message.find("exp:5") != std::string::npos);
   }
 }
 

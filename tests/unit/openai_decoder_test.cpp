@@ -46,7 +46,7 @@ TEST_CASE("openai: chat body carries the messages in order", "[openai]") {
   oa::request_options opt;
   opt.model = "m";
   opt.max_tokens = 4;
-  const oa::chat_message msgs[] = {{"system", "be brief"}, {"user", "what's 2+2?"}};
+  const oa::message_view msgs[] = {{"system", "be brief"}, {"user", "what's 2+2?"}};
   std::string body;
   oa::build_chat_body(opt, msgs, body);
   auto v = json::parse(body).as_object();

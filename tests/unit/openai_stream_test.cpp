@@ -79,7 +79,7 @@ TEST_CASE("openai stream: chat stream gives first token, chunk times, usage, fin
     oa::request_options opt;
     opt.model = "m";
     opt.max_tokens = 5;
-    const oa::chat_message msgs[] = {{"user", "hello"}};
+    const oa::message_view msgs[] = {{"user", "hello"}};
     std::string body;
     oa::build_chat_body(opt, msgs, body);
     oa::call c;
@@ -87,7 +87,7 @@ TEST_CASE("openai stream: chat stream gives first token, chunk times, usage, fin
     c.body = body;
     c.api_key = "sk-test";
     c.keep_text = true;
-    oa::outcome out;
+    oa::stream_result out;
     std::vector<oa::stream_event::kind_t> kinds;
     const oa::event_handler on_event = [&](const oa::stream_event& e) { kinds.push_back(e.kind); };
     co_await oa::async_stream_completion(client, c, out, on_event);
@@ -131,7 +131,7 @@ TEST_CASE("openai stream: completions stream, and a reused connection for the ne
     oa::call c;
     c.body = body;
     for (int i = 0; i < 2; ++i) {
-      oa::outcome out = co_await oa::async_stream_completion(client, c);
+      oa::stream_result out = co_await oa::async_stream_completion(client, c);
       INFO(out.error_text);
       CHECK(out.ok());
       CHECK(out.content_chunks == 3);
@@ -155,7 +155,7 @@ TEST_CASE("openai stream: in-stream error object under HTTP 200 is stream_error"
     auto client = make_client(io, listen_local(srv));
     oa::call c;
     c.body = R"({"model":"m","prompt":"x","stream":true})";
-    oa::outcome out = co_await oa::async_stream_completion(client, c);
+    oa::stream_result out = co_await oa::async_stream_completion(client, c);
     CHECK(out.status == 200);
     CHECK(out.error == ps::error::stream_error);
     CHECK(out.error_text.find("The engine died unexpectedly") != std::string::npos);
@@ -173,7 +173,7 @@ TEST_CASE("openai stream: stream ending without [DONE] is stream_incomplete", "[
     auto client = make_client(io, listen_local(srv));
     oa::call c;
     c.body = "{}";
-    oa::outcome out = co_await oa::async_stream_completion(client, c);
+    oa::stream_result out = co_await oa::async_stream_completion(client, c);
     CHECK(out.error == ps::error::stream_incomplete);
     CHECK(out.error_text.find("[DONE]") != std::string::npos);
     CHECK(out.content_chunks == 3);
@@ -197,7 +197,7 @@ TEST_CASE("openai stream: 401 and 400 bodies become codes with the server's text
     oa::call c;
     c.body = "{}";
     c.api_key = "wrong";
-    oa::outcome out = co_await oa::async_stream_completion(client, c);
+    oa::stream_result out = co_await oa::async_stream_completion(client, c);
     CHECK(out.status == 401);
     CHECK(out.error == ps::error::unauthorized);
     CHECK(out.error_text.find("Unauthorized") != std::string::npos);
@@ -224,7 +224,7 @@ TEST_CASE("openai stream: non-streamed JSON response", "[openai][http]") {
     oa::call c;
     c.body = R"({"model":"m","prompt":"x","stream":false})";
     c.keep_text = true;
-    oa::outcome out = co_await oa::async_stream_completion(client, c);
+    oa::stream_result out = co_await oa::async_stream_completion(client, c);
     INFO(out.error_text);
     CHECK(out.ok());
     CHECK(out.text == "Paris is the capital.");
@@ -250,7 +250,7 @@ TEST_CASE("openai stream: connection refused is reported with the URL", "[openai
     auto client = make_client(io, port);
     oa::call c;
     c.body = "{}";
-    oa::outcome out = co_await oa::async_stream_completion(client, c);
+    oa::stream_result out = co_await oa::async_stream_completion(client, c);
     CHECK(out.error == ps::error::connection_failed);
     CHECK(out.error_text.find("127.0.0.1:" + std::to_string(port)) != std::string::npos);
     CHECK(out.status == 0);

@@ -47,7 +47,7 @@ sim::node_config slow_node(double step_s) {
   return c;
 }
 
-asio::awaitable<void> run_stream(http::client& c, std::string body, oa::outcome& out) {
+asio::awaitable<void> run_stream(http::client& c, std::string body, oa::stream_result& out) {
   oa::call call;
   call.body = body;
   call.keep_text = true;
@@ -106,7 +106,7 @@ TEST_CASE("sim_http: injected error rate 1.0 answers every generation with the c
     auto health = co_await get(c, "/health");
     CHECK(health.status == 200);
     // Through the library's call: the status maps to the pipeline's error codes.
-    oa::outcome out;
+    oa::stream_result out;
     co_await run_stream(c, body, out);
     CHECK((out.error == ps::error::server_error || out.error == ps::error::rate_limited));
     c.shutdown();
@@ -122,7 +122,7 @@ TEST_CASE("sim_http: close after N chunks cuts the stream and aborts the request
     sim::fleet f(io.get_executor(), one_node(cfg));
     start(f);
     auto c = make_client(io, f.urls().at(0));
-    oa::outcome out;
+    oa::stream_result out;
     co_await run_stream(c, stream_body("a story please", 50), out);
     CHECK_FALSE(out.ok());
     CHECK((out.error == ps::error::connection_closed || out.error == ps::error::stream_incomplete));
@@ -223,7 +223,7 @@ TEST_CASE("sim_http: /metrics parsed by prom::parse_vllm_snapshot matches the en
     auto c = make_client(io, f.urls().at(0));
     const auto& eng = f.node(0).engine();
     const auto prompts = shared_prefix_trace(4, 3);
-    std::vector<oa::outcome> outs(prompts.size());
+    std::vector<oa::stream_result> outs(prompts.size());
     std::size_t done = 0;
     // Round by round: a user's next question comes after its previous one was sent.
     for (std::size_t i = 0; i < prompts.size(); ++i) {
@@ -358,7 +358,7 @@ TEST_CASE("sim_http: a fleet binds N ports, serves on each, and shuts down after
     CHECK(b.status == 200);
 
     // A stream in flight when shutdown starts still ends with [DONE].
-    oa::outcome out;
+    oa::stream_result out;
     bool stream_done = false;
     asio::co_spawn(io, run_stream(clients[0], stream_body("long answer", 40), out),
                    [&](std::exception_ptr) { stream_done = true; });

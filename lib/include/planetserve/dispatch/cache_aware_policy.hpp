@@ -12,7 +12,7 @@ namespace planetserve::dispatch {
 /// prompt blocks) exceeds cache_threshold; else the node caching the fewest blocks.
 class cache_aware_policy final : public policy {
  public:
-  /// A policy for `config` (check(config) must pass).
+  /// A policy for `config`; throws std::invalid_argument (naming the field) if check(config, diag) fails.
   explicit cache_aware_policy(const policy_config& config);
   std::string_view name() const noexcept override { return "cache-aware"; }
 

@@ -15,7 +15,7 @@ namespace planetserve::dispatch {
 /// kv_usage_weight * KV-cache usage. Ties are broken at random so equal nodes share work.
 class hrt_policy final : public policy {
  public:
-  /// A policy for `config` (check(config) must pass).
+  /// A policy for `config`; throws std::invalid_argument (naming the field) if check(config, diag) fails.
   explicit hrt_policy(const policy_config& config);
   std::string_view name() const noexcept override { return "hrt"; }
 

@@ -32,7 +32,7 @@ namespace planetserve::dispatch {
 /// the fewest requests from a heap. Decisions are those of visiting every node.
 class lb_policy : public policy {
  public:
-  /// A policy for `config` (check(config) must pass).
+  /// A policy for `config`; throws std::invalid_argument (naming the field) if check(config, diag) fails.
   explicit lb_policy(const policy_config& config);
   std::string_view name() const noexcept override { return "lb"; }
 

@@ -24,7 +24,8 @@ std::span<const policy_info> known_policies() noexcept;
 std::string known_policy_names();
 
 /// A new policy `name` for `config`; null if the name is unknown. Throws
-/// std::invalid_argument if check(config) finds a problem.
+/// std::invalid_argument (naming the field) if check(config, diag) finds a problem; call check()
+/// first to get it as an error_code and diagnostics instead.
 std::unique_ptr<policy> make_policy(std::string_view name, const policy_config& config);
 
 }  // namespace planetserve::dispatch

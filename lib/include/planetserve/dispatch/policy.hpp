@@ -32,7 +32,8 @@ namespace planetserve::dispatch {
 /// must return an available node.
 class policy {
  public:
-  /// `track_prefixes`: keep the HR-tree (a prefix policy, or config.explain_matches).
+  /// `track_prefixes`: keep the HR-tree (a prefix policy, or config.explain_matches). Throws
+  /// std::invalid_argument (naming the field) if check(config, diag) fails.
   policy(const policy_config& config, bool track_prefixes);
   virtual ~policy();
   policy(const policy&) = delete;

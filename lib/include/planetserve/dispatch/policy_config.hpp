@@ -2,6 +2,8 @@
 // dispatch::policy_config: the settings of every built-in policy, with the seed's defaults.
 #pragma once
 
+#include <planetserve/error.hpp>
+
 #include <planetserve/hrtree/tree.hpp>
 #include <planetserve/tokenize/tokenizer.hpp>
 
@@ -76,7 +78,8 @@ struct policy_config {
   session_config session{};          ///< `session`
 };
 
-/// Empty if `config` is usable, else what is wrong (names the field).
-std::string check(const policy_config& config);
+/// Whether `config` is usable: no error if so, else error::invalid_argument with what is wrong
+/// (naming the field, e.g. "lb.min_match_ratio: must be in [0, 1]") in `diag`.
+boost::system::error_code check(const policy_config& config, diagnostics& diag);
 
 }  // namespace planetserve::dispatch

@@ -40,7 +40,7 @@ struct precise_counters {
 /// `precise-fallback`; others as `precise-match` or `precise-lowest-busy`.
 class precise_policy final : public lb_policy, public kv_event_sink {
  public:
-  /// A policy for `config` (check(config) must pass); tree.chunk_tokens must be the servers' block size.
+  /// A policy for `config`; throws std::invalid_argument (naming the field) if check(config, diag) fails; tree.chunk_tokens must be the servers' block size.
   explicit precise_policy(const policy_config& config);
   std::string_view name() const noexcept override { return "precise"; }
 

@@ -34,7 +34,7 @@ namespace planetserve::dispatch {
 /// last chunk included), prompt_blocks the chunk count, load_score the BFs in ms.
 class seed_lb_policy final : public policy {
  public:
-  /// A policy for `config` (check(config) must pass).
+  /// A policy for `config`; throws std::invalid_argument (naming the field) if check(config, diag) fails.
   explicit seed_lb_policy(const policy_config& config);
   std::string_view name() const noexcept override { return "lb"; }
 

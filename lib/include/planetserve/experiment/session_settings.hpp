@@ -2,6 +2,8 @@
 // experiment::think_time_spec, history_mode: how a multi-turn run paces and builds its turns.
 #pragma once
 
+#include <planetserve/error.hpp>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -21,9 +23,9 @@ struct think_time_spec {
   double b = 0;                 ///< upper bound (uniform), seconds
 };
 
-/// Reads `--think-time`: "S" or "const:S", "exp:MEAN", "uniform:A:B" (seconds). Empty
-/// string when fine, else what is wrong with an example.
-std::string parse_think_time(std::string_view text, think_time_spec& out);
+/// Reads `--think-time`: "S" or "const:S", "exp:MEAN", "uniform:A:B" (seconds). On bad text,
+/// error::invalid_argument with what is wrong and an example in `diag`.
+result<think_time_spec> parse_think_time(std::string_view text, diagnostics& diag);
 /// The spec as parse_think_time reads it back.
 std::string to_string(const think_time_spec& t);
 

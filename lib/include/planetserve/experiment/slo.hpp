@@ -59,7 +59,8 @@ enum class slo_search_end {
 class slo_search {
  public:
   /// A search from `lowest_rps` up to at most `highest_rps` (>= lowest), stopping when
-  /// (first failing − last passing) <= tolerance × last passing (tolerance > 0).
+  /// (first failing − last passing) <= tolerance × last passing (tolerance > 0). Throws
+  /// std::invalid_argument for rates or a tolerance that are not positive and finite.
   slo_search(double lowest_rps, double highest_rps, double tolerance);
 
   /// The rate to run next, or nullopt when the search has ended.

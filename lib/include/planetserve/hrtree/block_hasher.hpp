@@ -20,6 +20,7 @@ using block_key = std::uint64_t;
 class block_hasher {
  public:
   /// `chunk_tokens` tokens per block (vLLM's KV block size is 16); `seed` separates models.
+  /// Throws std::invalid_argument for a chunk_tokens of 0.
   explicit block_hasher(std::size_t chunk_tokens = 16, std::uint64_t seed = 0);
 
   /// Replaces `out` with the keys of `tokens`' full blocks (xxh3-64, chained through the seed).

@@ -63,7 +63,8 @@ class tree {
   /// A server (node) index, 0..servers()-1.
   using server = std::uint32_t;
 
-  /// An empty index over `servers` servers.
+  /// An empty index over `servers` servers. Throws std::invalid_argument for more servers than
+  /// a holding index can name, or a config.chunk_tokens of 0.
   explicit tree(std::size_t servers, tree_config config = {});
   /// Moves the index.
   tree(tree&&) noexcept;

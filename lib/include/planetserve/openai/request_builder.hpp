@@ -17,8 +17,9 @@ constexpr std::string_view endpoint_path(api a) noexcept {
   return a == api::chat ? std::string_view("/v1/chat/completions") : std::string_view("/v1/completions");
 }
 
-/// One chat message.
-struct chat_message {
+/// One chat message as views into the caller's strings, for building a request body
+/// (workload::chat_message is the owning one).
+struct message_view {
   std::string_view role;     ///< "system", "user", "assistant"
   std::string_view content;  ///< the text
 };
@@ -48,7 +49,7 @@ void append_json_string(std::string& out, std::string_view s);
 void build_completions_body(const request_options& opt, std::string_view prompt, std::string& out);
 
 /// Writes the /v1/chat/completions body for `messages` into `out` (cleared first).
-void build_chat_body(const request_options& opt, std::span<const chat_message> messages,
+void build_chat_body(const request_options& opt, std::span<const message_view> messages,
                      std::string& out);
 
 }  // namespace planetserve::openai

@@ -32,7 +32,7 @@ boost::asio::awaitable<result<std::vector<std::string>>> async_list_models(
 /// POST /tokenize {"model", "messages", "add_generation_prompt": true}: the ids the server's
 /// chat template and tokenizer give a chat request's messages (vLLM's endpoint).
 boost::asio::awaitable<result<tokenize_result>> async_tokenize_chat(http::client& client, std::string_view model,
-                                                                    std::span<const chat_message> messages,
+                                                                    std::span<const message_view> messages,
                                                                     std::string_view api_key, diagnostics& diag);
 
 /// POST /tokenize {"model", "prompt"} (vLLM's endpoint).

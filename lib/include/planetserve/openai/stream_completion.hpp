@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// planetserve::openai::async_stream_completion: one request, streamed or not, to a timed outcome.
+// planetserve::openai::async_stream_completion: one request, streamed or not, measured (stream_result).
 #pragma once
 
 #include <planetserve/error.hpp>
@@ -27,9 +27,9 @@ struct call {
   std::string_view body;
   /// API key sent as "Authorization: Bearer <key>"; empty: no header. Never logged.
   std::string_view api_key;
-  /// Collect the generated text into outcome::text.
+  /// Collect the generated text into stream_result::text.
   bool keep_text = false;
-  /// Record every content chunk's arrival time in outcome::chunk_times.
+  /// Record every content chunk's arrival time in stream_result::chunk_times.
   bool record_chunk_times = true;
 };
 
@@ -54,8 +54,9 @@ struct stream_event {
 /// Receives events during the call; may be empty.
 using event_handler = std::function<void(const stream_event&)>;
 
-/// The per-request record the pipeline keeps.
-struct outcome {
+/// What one completion call measured: status, error, times, tokens, text (the per-request
+/// record the pipeline keeps; dispatch::outcome is the part a policy learns).
+struct stream_result {
   unsigned status = 0;                     ///< HTTP status (0: no response)
   boost::system::error_code error;         ///< empty on success
   std::string error_text;                  ///< the server's message or what failed, naming the URL
@@ -88,9 +89,9 @@ struct outcome {
 /// the stream ends without [DONE], invalid_json / wrong_field_type for bad chunks, and the
 /// client's transport errors).
 boost::asio::awaitable<void> async_stream_completion(http::client& client, const call& c,
-                                                     outcome& out, const event_handler& on_event);
+                                                     stream_result& out, const event_handler& on_event);
 
-/// The same, returning a fresh outcome and without events.
-boost::asio::awaitable<outcome> async_stream_completion(http::client& client, const call& c);
+/// The same, returning a fresh stream_result and without events.
+boost::asio::awaitable<stream_result> async_stream_completion(http::client& client, const call& c);
 
 }  // namespace planetserve::openai

@@ -35,7 +35,8 @@ struct fault_decision {
 /// (count requests as they arrive, from 0), so a run repeats exactly for a seed.
 class fault_injector {
  public:
-  /// An injector for `config` (all faults off by default).
+  /// An injector for `config` (all faults off by default). Throws std::invalid_argument for a
+  /// rate outside [0, 1], or an error rate without a status to answer with.
   explicit fault_injector(fault_config config = {});
 
   /// Faults for request number `index`.

@@ -38,7 +38,8 @@ void extend_block_hashes(std::span<const tokenize::token_id> tokens, std::size_t
 /// hash while free and can be revived by a later request until evicted.
 class kv_cache {
  public:
-  /// `num_blocks` includes the null block, as vLLM's num_gpu_blocks does.
+  /// `num_blocks` includes the null block, as vLLM's num_gpu_blocks does. Throws
+  /// std::invalid_argument for fewer than 2 blocks or a block_size of 0.
   kv_cache(std::size_t num_blocks, std::size_t block_size, bool enable_prefix_caching);
 
   /// Blocks in the pool.

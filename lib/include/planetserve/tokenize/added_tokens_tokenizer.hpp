@@ -16,6 +16,7 @@ namespace planetserve::tokenize {
 class added_tokens_tokenizer final : public tokenizer {
  public:
   /// Text between added tokens goes to `inner`; `prefix` is what prefix_ids() returns (a BOS).
+  /// Throws std::invalid_argument for a null `inner`.
   added_tokens_tokenizer(std::shared_ptr<const tokenizer> inner, added_token_matcher added,
                          std::vector<token_id> prefix = {});
 

@@ -31,7 +31,8 @@ struct approx_tokenizer_config {
 /// ids of any longer text that starts with it; a cut inside a word changes only the last id.
 class approx_tokenizer final : public tokenizer {
  public:
-  /// A tokenizer with `config`'s piece widths and seed.
+  /// A tokenizer with `config`'s piece widths and seed. Throws std::invalid_argument for a
+  /// piece width or vocab_size of 0.
   explicit approx_tokenizer(approx_tokenizer_config config = {});
 
   using tokenizer::encode;

@@ -45,7 +45,7 @@ struct dataset_stats {
 /// the total: a prefix already seen is walked, never stored again.
 class dataset_stats_builder {
  public:
-  /// `tok` must outlive the builder; block_size must be > 0.
+  /// `tok` must outlive the builder; throws std::invalid_argument for a block_size of 0.
   explicit dataset_stats_builder(const tokenize::tokenizer& tok, std::size_t block_size = 16);
 
   /// Adds one prompt; returns the length in tokens of its longest prefix seen before.

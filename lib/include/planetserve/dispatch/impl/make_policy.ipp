@@ -65,8 +65,7 @@ std::string known_policy_names() {
 }
 
 std::unique_ptr<policy> make_policy(std::string_view name, const policy_config& config) {
-  if (auto what = check(config); !what.empty())
-    throw std::invalid_argument("dispatch::make_policy: " + what);
+  if (diagnostics diag; check(config, diag)) throw std::invalid_argument("dispatch::make_policy: " + diag.message);
   if (name == "rr") return std::make_unique<rr_policy>(config);
   if (name == "lb") {
     if (config.lb.compat == lb_compat::seed) return std::make_unique<seed_lb_policy>(config);

@@ -39,7 +39,10 @@ std::string_view rule_name(const decision& d) noexcept {
 
 std::string_view to_string(lb_compat c) noexcept { return c == lb_compat::seed ? "seed" : "pswm"; }
 
-std::string check(const policy_config& c) {
+namespace {
+
+// What is wrong with `c`, naming the field; empty if nothing.
+std::string config_problem(const policy_config& c) {
   if (c.nodes == 0) return "nodes: the fleet needs at least one node";
   if (c.nodes >= no_node) return "nodes: too many nodes";
   if (c.tree.chunk_tokens == 0) return "tree.chunk_tokens: must be at least 1";
@@ -70,11 +73,19 @@ std::string check(const policy_config& c) {
   return {};
 }
 
+}  // namespace
+
+boost::system::error_code check(const policy_config& config, diagnostics& diag) {
+  auto what = config_problem(config);
+  if (what.empty()) return {};
+  diag.message = std::move(what);
+  return error::invalid_argument;
+}
+
 policy::policy(const policy_config& config, bool track_prefixes)
     : config_(config), models_prefixes_(track_prefixes), stats_(config.nodes), available_(config.nodes),
       depth_(config.nodes, 0), load_(config.nodes, 0.0) {
-  if (auto what = check(config_); !what.empty())
-    throw std::invalid_argument("dispatch::policy: " + what);
+  if (diagnostics diag; check(config_, diag)) throw std::invalid_argument("dispatch::policy: " + diag.message);
   if (track_prefixes || config_.explain_matches) tree_.emplace(config_.nodes, config_.tree);
 }
 

@@ -54,11 +54,10 @@ namespace planetserve::experiment {
 
 namespace asio = boost::asio;
 namespace json = boost::json;
-using clock = std::chrono::steady_clock;
 
 namespace {
 
-double seconds_between(clock::time_point from, clock::time_point to) {
+double seconds_between(http::clock::time_point from, http::clock::time_point to) {
   return std::chrono::duration<double>(to - from).count();
 }
 
@@ -67,7 +66,7 @@ std::chrono::milliseconds to_ms(std::chrono::duration<double> d) {
 }
 
 /// A short failure class for counting in the summary.
-std::string failure_kind(const openai::outcome& o) {
+std::string failure_kind(const openai::stream_result& o) {
   if (o.error == error::cancelled) return "interrupted";
   if (o.status >= 400) return "http_" + std::to_string(o.status);
   if (o.error == error::timeout) return "timeout";
@@ -81,13 +80,13 @@ std::string failure_kind(const openai::outcome& o) {
 
 /// Whether a failure says the node itself may be unreachable, as opposed to a request the
 /// node refused: it counts towards the node's breaker and makes the runner check /health.
-bool node_unreachable(const openai::outcome& o) {
+bool node_unreachable(const openai::stream_result& o) {
   return http::node_unreachable(o.status, o.error);
 }
 
 /// Whether the request can be sent again: the connection failed before any response byte,
 /// so the server produced nothing for it (a timeout may mean it is still working: not retried).
-bool retryable(const openai::outcome& o) {
+bool retryable(const openai::stream_result& o) {
   return http::retryable_failure(o.status, o.error, o.first_token.has_value());
 }
 
@@ -168,7 +167,7 @@ struct runner::state {
 
   // The policy and epoch being run.
   dispatch::policy* policy = nullptr;
-  clock::time_point t0{};
+  http::clock::time_point t0{};
   double offset_s = 0;
   std::size_t epoch = 0;
   line_log requests_log;
@@ -206,7 +205,7 @@ struct runner::state {
   state(asio::any_io_executor e, run_config c, std::ostream& l)
       : ex(std::move(e)), cfg(std::move(c)), log(l) {}
 
-  double now_s() const { return seconds_between(t0, clock::now()); }
+  double now_s() const { return seconds_between(t0, http::clock::now()); }
 
   /// Stops sending: what request_stop() and a failed task do.
   void stop_run() {
@@ -364,10 +363,7 @@ struct runner::state {
       }
     cfg.policy.nodes = cfg.endpoints.size();
     cfg.policy.seed = cfg.seed;  // one seed for the whole run: every policy, built-in or not, gets it
-    if (auto why = dispatch::check(cfg.policy); !why.empty()) {
-      diag.message = why;
-      return error::invalid_argument;
-    }
+    if (auto ec = dispatch::check(cfg.policy, diag)) return ec;
     // Every name is checked before anything runs: not after earlier policies wrote outputs.
     if (cfg.policies.empty()) {
       diag.message = "no policy to run: give at least one name (known: " + policy_names() + ")";
@@ -500,7 +496,7 @@ struct runner::state {
         opt.ignore_eos = cfg.ignore_eos ? std::optional<bool>(true) : std::nullopt;
       }
       if (cfg.api == api_kind::chat) {
-        std::vector<openai::chat_message> msgs;
+        std::vector<openai::message_view> msgs;
         if (p.messages.empty()) {
           msgs.push_back({"user", data.prompt_text(i, text_scratch)});
         } else {
@@ -711,11 +707,11 @@ struct runner::state {
   asio::awaitable<void> monitor(std::size_t k, wait_group& wg) {
     auto& nd = nodes[k];
     asio::steady_timer timer(ex);
-    const auto period = std::chrono::duration_cast<clock::duration>(cfg.metrics_interval);
+    const auto period = std::chrono::duration_cast<http::clock::duration>(cfg.metrics_interval);
     // Every node is scraped at once at the start (the counters' baseline); after that node
     // k's scrapes are offset by k/n of a period, so the fleet's pages do not all arrive (and
     // get parsed, and rendered by an emulator) in one burst that delays the requests' timing.
-    auto next = clock::now() + (period * static_cast<clock::rep>(k)) / static_cast<clock::rep>(nodes.size());
+    auto next = http::clock::now() + (period * static_cast<http::clock::rep>(k)) / static_cast<http::clock::rep>(nodes.size());
     // One last scrape after the epoch ends, so the final counters are in.
     bool last = false;
     while (true) {
@@ -732,7 +728,7 @@ struct runner::state {
       }
       if (last || stop_monitors) break;
       next += period;
-      const auto now = clock::now();
+      const auto now = http::clock::now();
       if (next < now) next = now;  // a slow scrape: skip ahead rather than burst
       timer.expires_at(next);
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -781,7 +777,7 @@ struct runner::state {
   /// Tokens of request `i`'s prompt as routed (the fallback prompt count).
   std::size_t routed_tokens_of(std::size_t i) { return sessions ? sessions->view(i).tokens.size() : tokens[i].size(); }
 
-  epoch_time now_ns() const { return std::chrono::duration_cast<epoch_time>(clock::now() - t0); }
+  epoch_time now_ns() const { return std::chrono::duration_cast<epoch_time>(http::clock::now() - t0); }
 
   /// Carries out every action the core has, then wakes the driver to re-arm at the next wake.
   void pump() {
@@ -813,16 +809,16 @@ struct runner::state {
   }
 
   /// An attempt's measurements, times since the epoch's start.
-  attempt_result attempt_of(openai::outcome& out, std::size_t i) {
+  attempt_result attempt_of(openai::stream_result& out, std::size_t i) {
     attempt_result a;
-    const auto at = [&](clock::time_point tp) { return tp == clock::time_point{} ? missing : seconds_between(t0, tp); };
-    const auto sent = out.sent != clock::time_point{} ? out.sent : out.start;
+    const auto at = [&](http::clock::time_point tp) { return tp == http::clock::time_point{} ? missing : seconds_between(t0, tp); };
+    const auto sent = out.sent != http::clock::time_point{} ? out.sent : out.start;
     a.sent_s = at(sent);
     a.absolute_start = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count() -
-                       seconds_between(sent, clock::now());
+                       seconds_between(sent, http::clock::now());
     a.resent = out.resent;
     a.first_token_s = out.first_token ? at(*out.first_token) : missing;
-    a.finished_s = out.last_byte != clock::time_point{} ? at(out.last_byte) : now_s();
+    a.finished_s = out.last_byte != http::clock::time_point{} ? at(out.last_byte) : now_s();
     a.chunk_s.reserve(out.chunk_times.size());
     for (auto tp : out.chunk_times) a.chunk_s.push_back(at(tp));
     a.http_status = static_cast<int>(out.status);
@@ -851,7 +847,7 @@ struct runner::state {
   }
 
   asio::awaitable<void> send(std::size_t i, dispatch::node_index k) {
-    openai::outcome out;
+    openai::stream_result out;
     openai::call c;
     c.kind = cfg.api == api_kind::chat ? openai::api::chat : openai::api::completions;
     c.body = body_of(i);
@@ -881,14 +877,14 @@ struct runner::state {
     asio::steady_timer timer(ex);
     progress_timer = &timer;
     std::size_t last_sent = 0;
-    auto last_t = clock::now();
+    auto last_t = http::clock::now();
     while (!epoch_over) {
       timer.expires_after(std::chrono::seconds(1));
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
       // requests.jsonl is flushed by time, not per line: the tail reaches the OS here.
       write_line(requests_log, log_failed, {});
       write_line(timeline_log, timeline_log_failed, {});
-      const auto now = clock::now();
+      const auto now = http::clock::now();
       report_progress(epoch_over, static_cast<double>(core->progress().sent - last_sent) / seconds_between(last_t, now));
       last_sent = core->progress().sent;
       last_t = now;
@@ -926,7 +922,7 @@ struct runner::state {
     if (sessions) sessions->reset();
     source = sessions ? static_cast<request_source*>(&*sessions) : &prepared;
     core.emplace(settings(), *policy, *source, node_labels(), epoch);
-    t0 = clock::now();
+    t0 = http::clock::now();
 
     wait_group monitors(ex);
     for (std::size_t k = 0; k < nodes.size(); ++k) {
@@ -947,7 +943,7 @@ struct runner::state {
     // ends the wait once every other task is done.
     while (!core->over() && !(task_failure && running.count() <= 1)) {
       const auto wake = core->next_wake();
-      timer.expires_at(wake ? t0 + std::chrono::duration_cast<clock::duration>(*wake) : clock::time_point::max());
+      timer.expires_at(wake ? t0 + std::chrono::duration_cast<http::clock::duration>(*wake) : http::clock::time_point::max());
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
       if (stop && !core->stopping()) core->request_stop(now_ns());
       core->advance(now_ns());
@@ -977,7 +973,7 @@ struct runner::state {
     if (sessions) sessions->reset();
     source = sessions ? static_cast<request_source*>(&*sessions) : &prepared;
     core.emplace(settings(), *policy, *source, node_labels(), epoch);
-    t0 = clock::now();
+    t0 = http::clock::now();
     // The engines' clock goes on from the last epoch: a gap of a second, as between real epochs.
     if (virtual_now.count() > 0) virtual_now += std::chrono::seconds(1);
     vfleet->set_origin(virtual_now);
@@ -1041,7 +1037,7 @@ struct runner::state {
       next_scrape.push({(period * static_cast<epoch_time::rep>(k)) / static_cast<epoch_time::rep>(nn) + period, k});
     }
     carry_out();
-    auto wall_mark = clock::now();
+    auto wall_mark = http::clock::now();
     std::size_t last_sent = 0;
     for (std::uint64_t turn = 0; !core->over(); ++turn) {
       if (stop && !core->stopping()) {
@@ -1079,8 +1075,8 @@ struct runner::state {
       carry_out();
       // Now and then the io_context gets a turn: a signal (Ctrl-C) is seen and stops the run.
       if ((turn & 1023) == 0) co_await asio::post(ex, asio::use_awaitable);
-      if ((turn & 1023) == 0 && clock::now() - wall_mark >= std::chrono::seconds(1)) {
-        const auto w = clock::now();
+      if ((turn & 1023) == 0 && http::clock::now() - wall_mark >= std::chrono::seconds(1)) {
+        const auto w = http::clock::now();
         report_progress(false, static_cast<double>(core->progress().sent - last_sent) / seconds_between(wall_mark, w));
         last_sent = core->progress().sent;
         wall_mark = w;

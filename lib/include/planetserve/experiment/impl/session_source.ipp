@@ -21,7 +21,7 @@ bool read_seconds(std::string_view s, double& out) {
 
 }  // namespace
 
-std::string parse_think_time(std::string_view text, think_time_spec& out) {
+result<think_time_spec> parse_think_time(std::string_view text, diagnostics& diag) {
   static constexpr const char* example = " (e.g. 2, const:2, exp:5 or uniform:1:10, in seconds)";
   std::vector<std::string_view> parts;
   for (std::size_t at = 0;;) {
@@ -43,9 +43,11 @@ std::string parse_think_time(std::string_view text, think_time_spec& out) {
     t.law = think_time_spec::shape::uniform;
     ok = read_seconds(parts[1], t.a) && read_seconds(parts[2], t.b) && t.a <= t.b;
   }
-  if (!ok) return "'" + std::string(text) + "' is not a think time" + example;
-  out = t;
-  return {};
+  if (!ok) {
+    diag.message = "'" + std::string(text) + "' is not a think time" + example;
+    return error::invalid_argument;
+  }
+  return t;
 }
 
 std::string to_string(const think_time_spec& t) {
@@ -99,7 +101,7 @@ void session_source::materialize(std::size_t i) {
   }
   tokenizer_.encode(text, tokens_[i]);
   if (chat_) {
-    std::vector<openai::chat_message> view;
+    std::vector<openai::message_view> view;
     view.reserve(msgs.size());
     for (const auto& m : msgs) view.push_back({m.role, m.content});
     openai::build_chat_body(options_, view, bodies_[i]);

@@ -77,7 +77,7 @@ void build_completions_body(const request_options& opt, std::string_view prompt,
   detail::append_options(opt, out);
 }
 
-void build_chat_body(const request_options& opt, std::span<const chat_message> messages,
+void build_chat_body(const request_options& opt, std::span<const message_view> messages,
                      std::string& out) {
   out.clear();
   out += "{\"model\":";

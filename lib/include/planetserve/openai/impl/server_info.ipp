@@ -147,7 +147,7 @@ boost::asio::awaitable<result<tokenize_result>> async_tokenize(http::client& cli
 }
 
 boost::asio::awaitable<result<tokenize_result>> async_tokenize_chat(http::client& client, std::string_view model,
-                                                                    std::span<const chat_message> messages,
+                                                                    std::span<const message_view> messages,
                                                                     std::string_view api_key, diagnostics& diag) {
   std::string req_body = "{\"model\":";
   append_json_string(req_body, model);

@@ -10,7 +10,7 @@
 
 namespace planetserve::openai {
 
-void outcome::reset() noexcept {
+void stream_result::reset() noexcept {
   status = 0;
   error.clear();
   error_text.clear();
@@ -46,8 +46,8 @@ inline bool is_event_stream(std::string_view ct) {
   return true;
 }
 
-// Applies one decoded chunk to the outcome and tells the handler.
-inline void apply_chunk(const chunk& ch, http::clock::time_point t, const call& c, outcome& out,
+// Applies one decoded chunk to the stream_result and tells the handler.
+inline void apply_chunk(const chunk& ch, http::clock::time_point t, const call& c, stream_result& out,
                         const event_handler& on_event) {
   if (ch.error) {
     if (!out.error) {
@@ -88,7 +88,7 @@ inline void apply_chunk(const chunk& ch, http::clock::time_point t, const call& 
 }  // namespace detail
 
 boost::asio::awaitable<void> async_stream_completion(http::client& client, const call& c,
-                                                     outcome& out, const event_handler& on_event) {
+                                                     stream_result& out, const event_handler& on_event) {
   out.reset();
   out.start = http::clock::now();
   std::array<http::header_field, 1> headers;
@@ -203,8 +203,8 @@ boost::asio::awaitable<void> async_stream_completion(http::client& client, const
   }
 }
 
-boost::asio::awaitable<outcome> async_stream_completion(http::client& client, const call& c) {
-  outcome out;
+boost::asio::awaitable<stream_result> async_stream_completion(http::client& client, const call& c) {
+  stream_result out;
   const event_handler none;
   co_await async_stream_completion(client, c, out, none);
   co_return out;
