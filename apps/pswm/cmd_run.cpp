@@ -476,8 +476,6 @@ int cmd_run(int argc, char** argv) {
       return cli::exit_usage;
     }
     emulator_facts.push_back({"clock", "virtual"});
-    // As with --sim in real time: route on the ids the engines compute.
-    cfg.server_tokens = server_tokens_for(cfg.virtual_nodes.node, cfg.api == ex::api_kind::chat);
     std::cout << "pswm: " << num_nodes << " emulated node(s) in virtual time (profile " << emulator_facts.front().second
               << "), /metrics every " << cfg.metrics_interval.count() << " s of simulated time\n";
   } else if (sim.enabled) {

@@ -2,6 +2,8 @@
 // `pswm run --sim`: starting emulated nodes in-process.
 #include "sim_fleet_option.hpp"
 
+#include <planetserve/experiment/virtual_fleet.hpp>
+
 #include <planetserve/sim/fleet.hpp>
 #include <planetserve/sim/profile.hpp>
 #include <planetserve/tokenize/bpe_tokenizer.hpp>
@@ -153,21 +155,7 @@ std::vector<planetserve::experiment::kv_events_source> sim_fleet_handle::kv_even
 
 std::function<void(const planetserve::workload::prompt&, std::vector<planetserve::tokenize::token_id>&)>
 server_tokens_for(const planetserve::sim::node_config& node, bool chat) {
-  // What the emulator's request parser does with the same request (and vLLM with its
-  // template): chat renders the messages, or the text as one user turn; completions put the
-  // tokenizer's BOS before the text.
-  std::shared_ptr<const planetserve::tokenize::tokenizer> tok =
-      node.tokenizer ? node.tokenizer : planetserve::sim::default_prompt_tokenizer(node.chat);
-  if (chat)
-    return [tok, tpl = node.chat](const planetserve::workload::prompt& p, std::vector<planetserve::tokenize::token_id>& out) {
-      const auto text = p.messages.empty() ? tpl.render({{"user", p.text}}) : tpl.render(p.messages);
-      tok->encode(text, out);
-    };
-  return [tok](const planetserve::workload::prompt& p, std::vector<planetserve::tokenize::token_id>& out) {
-    const auto bos = tok->prefix_ids();
-    out.insert(out.end(), bos.begin(), bos.end());
-    tok->encode(p.text, out);
-  };
+  return planetserve::experiment::virtual_fleet::node_tokens(node, chat);
 }
 
 std::function<void(const planetserve::workload::prompt&, std::vector<planetserve::tokenize::token_id>&)>

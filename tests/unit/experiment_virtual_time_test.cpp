@@ -160,6 +160,26 @@ TEST_CASE("virtual time: a run writes the same files, says it was virtual, and i
   }
 }
 
+TEST_CASE("virtual time: precise gets the engines' KV events in-process and predicts the hits exactly",
+          "[virtual_time]") {
+  rt::temp_dir tmp("virtual_precise");
+  const auto data = rt::write_dataset(tmp.path, 40);
+  auto cfg = base_config(data, tmp.path / "out", "precise");
+  cfg.virtual_time = true;
+  cfg.virtual_nodes = a100_fleet(3);
+  const auto r = run_once(cfg);
+  REQUIRE(r.records.size() == 40);
+  std::size_t exact = 0, hits = 0;
+  for (const auto& rec : r.records) {
+    CHECK(rec.rule != "precise-fallback");  // every node's index is exact from the start
+    REQUIRE(rec.predicted_cached_tokens.has_value());
+    exact += rec.predicted_cached_tokens.value_or(0) == rec.cached_tokens.value_or(0);
+    hits += rec.cached_tokens.value_or(0) > 0;
+  }
+  CHECK(hits >= 20);          // the families share their preamble: most requests hit
+  CHECK(exact == r.records.size());  // one clock, no races: the index is what the engine holds
+}
+
 TEST_CASE("virtual time: the page a virtual node shows parses to its engine's state", "[virtual_time]") {
   ps::diagnostics diag;
   auto vf = ex::virtual_fleet::create(a100_fleet(1), diag);

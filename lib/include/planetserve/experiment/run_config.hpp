@@ -63,7 +63,8 @@ struct run_config {
   std::shared_ptr<const tokenize::tokenizer> tokenizer;  ///< routing tokenizer (--tokenizer); null: the approximate one
   /// The token ids the servers compute for a prompt, when the caller knows how they render it
   /// (chat template, BOS): the router then routes on exactly those ids. Empty: `tokenizer`
-  /// on the prompt's text. `pswm run --sim` sets it from its nodes' template and tokenizer.
+  /// on the prompt's text. `pswm run --sim` sets it from its nodes' template and tokenizer; a
+  /// virtual-time run without it uses virtual_fleet::node_tokens (the engines' own ids).
   std::function<void(const workload::prompt&, std::vector<tokenize::token_id>&)> server_tokens;
   /// Per node (by index): where it publishes KV-cache events. A policy that wants them
   /// (dispatch::kv_event_sink, e.g. `precise`) is fed from here; empty: such a policy

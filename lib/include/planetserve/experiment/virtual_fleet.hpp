@@ -5,11 +5,14 @@
 #include <planetserve/dispatch/decision.hpp>
 #include <planetserve/error.hpp>
 #include <planetserve/experiment/epoch_core.hpp>
+#include <planetserve/kvevents/event.hpp>
 #include <planetserve/sim/engine.hpp>
 #include <planetserve/sim/fleet.hpp>
 #include <planetserve/tokenize/tokenizer.hpp>
+#include <planetserve/workload/dataset.hpp>
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <queue>
@@ -28,6 +31,12 @@ namespace planetserve::experiment {
 /// of the steps that produced its tokens. Everything is sans-io; the caller owns the clock.
 class virtual_fleet {
  public:
+  /// One engine step's KV-cache events, as a node publishes them when the step ends.
+  struct kv_batch {
+    std::size_t node = 0;         ///< the publishing node
+    kvevents::event_batch batch;  ///< its events (ts: the step's end, seconds since the epoch's origin)
+  };
+
   /// `config.num_nodes` engines, node i configured by config.node_at(i). Fails with
   /// error::invalid_argument when an engine's settings do not validate (`diag` says which).
   static result<std::unique_ptr<virtual_fleet>> create(const sim::fleet_config& config, diagnostics& diag);
@@ -53,6 +62,16 @@ class virtual_fleet {
   /// Aborts every request in the engines (a drain that timed out); they end as failed.
   void abandon(epoch_time now, std::vector<std::pair<std::size_t, attempt_result>>& ended);
 
+  /// The KV-cache event batches of the steps that ended since the last call (engines made
+  /// with enable_kv_cache_events only), in the order the steps ended.
+  std::vector<kv_batch> take_kv_batches() { return std::exchange(kv_out_, {}); }
+
+  /// Tokens as a node configured by `node` computes them for a prompt sent to the chat
+  /// (`chat`) or completions API: its chat template and BOS included, so a router's blocks
+  /// are the server's (what `pswm run --sim` routes on).
+  static std::function<void(const workload::prompt&, std::vector<tokenize::token_id>&)> node_tokens(
+      const sim::node_config& node, bool chat);
+
   /// Node `k`'s /metrics page as its HTTP front would write it now.
   void metrics_page(std::size_t k, std::string& out) const;
   /// vLLM's POST /reset_prefix_cache on every node; false if some node refused.
@@ -75,6 +94,7 @@ class virtual_fleet {
     sim::engine eng;
     std::shared_ptr<const tokenize::tokenizer> tokenizer;
     std::optional<sim::step_result> in_flight;  // computed, outputs due at its end
+    std::vector<kvevents::event> step_events;   // the in-flight step's KV events, published at its end
     sim::time_point last_arrival{0};
     std::unordered_map<std::string, live_request> live;
     std::uint64_t next_id = 0;
@@ -98,6 +118,7 @@ class virtual_fleet {
   std::string model_;
   epoch_time origin_{0};
   std::priority_queue<event, std::vector<event>, std::greater<>> events_;
+  std::vector<kv_batch> kv_out_;
 };
 
 }  // namespace planetserve::experiment

@@ -67,7 +67,8 @@ struct node_config {
   /// vLLM's defaults for profile `p` (engine limits, KV blocks, costs, model name).
   static node_config from_profile(const profile& p);
   /// The engine settings the node runs with: `engine`, counting prefix-cache lookups as
-  /// the emulated vLLM version does.
+  /// the emulated vLLM version does, keeping KV-cache events when `kv_events` names a
+  /// publisher (or `engine` already asks for them).
   engine_config effective_engine() const;
   /// How the node writes its /metrics page (created_unix_s is left to the caller's clock).
   metrics_page_config metrics_page() const;

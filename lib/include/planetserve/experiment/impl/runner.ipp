@@ -278,8 +278,14 @@ struct runner::state {
         diag.message = "a virtual-time run drives in-process emulated engines: it takes no endpoints (leave run_config::endpoints empty)";
         return error::invalid_argument;
       }
+      // `precise` routes on the engines' KV-cache events: handed over in-process.
+      if (std::find(cfg.policies.begin(), cfg.policies.end(), "precise") != cfg.policies.end())
+        cfg.virtual_nodes.node.engine.enable_kv_cache_events = true;
       auto vf = virtual_fleet::create(cfg.virtual_nodes, diag);
       if (!vf) return vf.error();
+      // As `pswm run --sim`: route on the ids the engines compute (template and BOS included).
+      if (!cfg.server_tokens)
+        cfg.server_tokens = virtual_fleet::node_tokens(cfg.virtual_nodes.node, cfg.api == api_kind::chat);
       vfleet = std::move(*vf);
       for (std::size_t k = 0; k < vfleet->size(); ++k) cfg.endpoints.push_back("virtual:node_" + std::to_string(k));
     } else if (cfg.endpoints.empty()) {
@@ -994,7 +1000,14 @@ struct runner::state {
     };
     std::vector<std::pair<std::size_t, attempt_result>> ended;
     epoch_time now{0};
+    // A policy that routes on KV-cache events gets each node's batches as its steps end; the
+    // engines' caches and its index start this epoch the same (both empty, or both reset).
+    auto* kv_sink = dynamic_cast<dispatch::kv_event_sink*>(policy);
+    if (kv_sink && vfleet->engine(0).config().enable_kv_cache_events)
+      for (std::size_t k = 0; k < nn; ++k) kv_sink->on_kv_synced(static_cast<dispatch::node_index>(k));
     const auto report_ended = [&] {
+      for (auto& b : vfleet->take_kv_batches())
+        if (kv_sink) kv_sink->on_kv_batch(static_cast<dispatch::node_index>(b.node), b.batch);
       for (auto& [i, a] : ended) {
         if (std::isfinite(a.absolute_start)) a.absolute_start += unix0;
         core->on_attempt_end(i, std::move(a), now);
@@ -1116,7 +1129,7 @@ struct runner::state {
   // A policy that wants the nodes' KV events (kv_event_sink) gets a subscriber for its run.
   std::unique_ptr<kv_event_subscriber> start_kv_events(const std::string& name) {
     auto* sink = dynamic_cast<dispatch::kv_event_sink*>(policy);
-    if (!sink) return nullptr;
+    if (!sink || vfleet) return nullptr;  // virtual time hands the engines' events over in-process
     if (cfg.kv_events.size() != nodes.size()) {
       log << "pswm: " << name << ": no KV-events endpoints (--kv-events-endpoints, or --sim): every node is "
           << "judged by lb's model (decisions: precise-fallback)\n";

@@ -106,6 +106,14 @@ void virtual_fleet::run_node(std::size_t k, sim::time_point now, std::vector<std
       sim::step_result r = std::move(*nd.in_flight);
       nd.in_flight.reset();
       deliver(nd, r, ended);
+      if (!nd.step_events.empty()) {
+        kv_batch b;
+        b.node = k;
+        b.batch.ts = seconds(r.end);
+        b.batch.events = std::move(nd.step_events);
+        nd.step_events.clear();
+        kv_out_.push_back(std::move(b));
+      }
       continue;
     }
     const auto next = nd.eng.next_step_time();
@@ -113,6 +121,7 @@ void virtual_fleet::run_node(std::size_t k, sim::time_point now, std::vector<std
     const sim::time_point start = std::max(*next, nd.last_arrival);
     if (start > now) return;
     nd.in_flight = nd.eng.step(start);
+    if (nd.eng.config().enable_kv_cache_events) nd.step_events = nd.eng.take_kv_events();
   }
   throw std::logic_error("virtual fleet: a node made no progress in a million steps at one instant");
 }
@@ -175,6 +184,23 @@ void virtual_fleet::abandon(epoch_time now, std::vector<std::pair<std::size_t, a
     nd.in_flight.reset();
     reschedule(k);
   }
+}
+
+std::function<void(const workload::prompt&, std::vector<tokenize::token_id>&)> virtual_fleet::node_tokens(
+    const sim::node_config& node, bool chat) {
+  // What the node's request parser does with the same request (and vLLM with its template):
+  // chat renders the messages, or the text as one user turn; completions put BOS first.
+  std::shared_ptr<const tokenize::tokenizer> tok = node.tokenizer ? node.tokenizer : sim::default_prompt_tokenizer(node.chat);
+  if (chat)
+    return [tok, tpl = node.chat](const workload::prompt& p, std::vector<tokenize::token_id>& out) {
+      const auto text = p.messages.empty() ? tpl.render({{"user", p.text}}) : tpl.render(p.messages);
+      tok->encode(text, out);
+    };
+  return [tok](const workload::prompt& p, std::vector<tokenize::token_id>& out) {
+    const auto bos = tok->prefix_ids();
+    out.insert(out.end(), bos.begin(), bos.end());
+    tok->encode(p.text, out);
+  };
 }
 
 void virtual_fleet::metrics_page(std::size_t k, std::string& out) const {

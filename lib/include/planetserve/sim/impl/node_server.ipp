@@ -45,8 +45,9 @@ node_config node_config::from_profile(const profile& p) {
 engine_config node_config::effective_engine() const {
   engine_config e = engine;
   e.counting = vllm.counting;
-  // Events are kept only when there is a publisher for them.
-  e.enable_kv_cache_events = !kv_events.endpoint.empty();
+  // Events are kept when there is a publisher for them, or when the engine's own settings ask
+  // (an in-process caller that takes them itself: virtual time).
+  e.enable_kv_cache_events = engine.enable_kv_cache_events || !kv_events.endpoint.empty();
   return e;
 }
 
