@@ -501,8 +501,9 @@ std::string comparison_text(std::span<const run_summary> runs) {
       {"KV-cache usage mean", &run_summary::kv_cache_usage_mean, "%.4f", "server"},
       {"send lag p99 (ms)", &run_summary::send_lag_p99_s, "%.3f", "client"},
   };
+  // A cell wider than its column still ends with a space: "(tok/s)74.6" would read as one word.
   auto pad = [](std::string s, std::size_t w) {
-    if (s.size() < w) s.append(w - s.size(), ' ');
+    s.append(s.size() < w ? w - s.size() : 1, ' ');
     return s;
   };
   std::string t = pad("metric", 30);
