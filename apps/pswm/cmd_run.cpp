@@ -60,6 +60,36 @@ std::string policy_help() {
   return h;
 }
 
+/// The first SIGINT/SIGTERM/SIGHUP on `signals` calls `stop` (the run stops sending and writes
+/// what it measured); a second exits at once with 130, after flushing standard output and
+/// calling `flush` (whole lines of requests.jsonl only). Handlers run on the io thread, not
+/// inside the signal, so flushing is safe.
+void stop_on_signals(boost::asio::signal_set& signals, std::function<void()> stop, std::function<void()> flush = {}) {
+  struct state {
+    std::function<void()> stop, flush;
+    int interrupts = 0;
+  };
+  auto st = std::make_shared<state>(state{std::move(stop), std::move(flush)});
+  struct arm {
+    boost::asio::signal_set& signals;
+    std::shared_ptr<state> st;
+    void operator()() const {
+      signals.async_wait([a = *this](const boost::system::error_code& ec, int) {
+        if (ec) return;
+        if (++a.st->interrupts >= 2) {
+          std::cerr << "\npswm: second interrupt: exiting now\n";
+          std::cout << std::flush;
+          if (a.st->flush) a.st->flush();
+          std::_Exit(130);
+        }
+        a.st->stop();
+        a();
+      });
+    }
+  };
+  arm{signals, std::move(st)}();
+}
+
 /// A load sweep and/or SLO search (several rates, or --slo): one run per policy and rate, then
 /// sweep_<dataset>/ with the table and the curves.
 int run_sweep(boost::asio::io_context& io, const ex::run_config& cfg, const std::vector<double>& rates,
@@ -76,18 +106,7 @@ int run_sweep(boost::asio::io_context& io, const ex::run_config& cfg, const std:
   ex::sweep_runner sweeper(io.get_executor(), cfg, dir, std::cout);
   if (!emulator_facts.empty()) sweeper.set_emulator_facts(emulator_facts);
   boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
-  int interrupts = 0;
-  std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec, int) {
-    if (ec) return;
-    if (++interrupts >= 2) {
-      std::cerr << "\npswm: second interrupt: exiting now\n";
-      std::cout << std::flush;
-      std::_Exit(130);
-    }
-    sweeper.request_stop();
-    signals.async_wait(on_signal);
-  };
-  signals.async_wait(on_signal);
+  stop_on_signals(signals, [&] { sweeper.request_stop(); });
   int rc = cli::exit_ok;
   boost::asio::co_spawn(
       io,
@@ -551,22 +570,7 @@ int cmd_run(int argc, char** argv) {
 
   // SIGHUP (the terminal closed) stops the run like SIGTERM: what was measured is written.
   boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
-  int interrupts = 0;
-  std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec, int) {
-    if (ec) return;
-    if (++interrupts >= 2) {
-      // requests.jsonl is flushed line by line: nothing already finished is lost.
-      std::cerr << "\npswm: second interrupt: exiting now\n";
-      // Messages still buffered (stdout redirected to a file) go out; this runs as an
-      // ordinary handler on the io thread, not inside the signal, so flushing is safe.
-      std::cout << std::flush;
-      runner.flush_request_log();  // whole lines only: nothing half-written is left behind
-      std::_Exit(130);
-    }
-    runner.request_stop();
-    signals.async_wait(on_signal);
-  };
-  signals.async_wait(on_signal);
+  stop_on_signals(signals, [&] { runner.request_stop(); }, [&] { runner.flush_request_log(); });
 
   int rc = cli::exit_ok;
   boost::asio::co_spawn(
