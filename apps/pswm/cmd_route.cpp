@@ -118,7 +118,11 @@ int cmd_route(int argc, char** argv) {
   auto vm = cli::parse(argc, argv, usage, options, nullptr, code);
   if (!vm) return code;
 
-  const auto [listen_host, listen_port] = parse_listen(listen);
+  // Plain variables, not a structured binding: the coroutine lambda below captures them, which
+  // clang 14 refuses for bindings.
+  const auto listen_at = parse_listen(listen);
+  const std::string listen_host = listen_at.first;
+  const std::uint16_t listen_port = listen_at.second;
   if (!endpoints.empty()) {
     if (vm->count("num-nodes") && !(*vm)["num-nodes"].defaulted())
       throw cli::usage_error("--endpoints and --num-nodes exclude each other: give one");
