@@ -329,6 +329,39 @@ TEST_CASE("experiment: summary text marks every metric client-side or server-sid
   CHECK(ex::summary_text(s).find("INTERRUPTED") != std::string::npos);
 }
 
+TEST_CASE("experiment: past 32 nodes the summary shows the spread and the troubled nodes, not a line each",
+          "[experiment][report][scale]") {
+  for (const std::size_t n : {std::size_t{32}, std::size_t{40}}) {
+    CAPTURE(n);
+    ex::run_summary s;
+    s.policy = "lb";
+    s.dataset = "d";
+    s.nodes.resize(n);
+    for (std::size_t k = 0; k < n; ++k) {
+      auto& nd = s.nodes[k];
+      nd.name = "node_" + std::to_string(k);
+      nd.url = "virtual:node_" + std::to_string(k);
+      nd.requests = 10 + k;
+      nd.share = static_cast<double>(k + 1) / 1000.0;
+      nd.prefix_hit_ratio = static_cast<double>(k) / static_cast<double>(n - 1);
+    }
+    s.nodes[7].failed = 2;
+    const std::string text = ex::summary_text(s);
+    CHECK(text.find("node_7 (virtual:node_7)") != std::string::npos);  // troubled: always listed
+    if (n <= 32) {
+      CHECK(text.find("node_3 (virtual:node_3)") != std::string::npos);
+      CHECK(text.find("nodes: share") == std::string::npos);
+    } else {
+      CHECK(text.find("node_3 (virtual:node_3)") == std::string::npos);
+      // share 0.001 .. 0.040, median 0.0205; hit 0 .. 1, median 0.5
+      CHECK(text.find("40 nodes: share min / median / max") != std::string::npos);
+      CHECK(text.find("0.00100 / 0.02050 / 0.04000") != std::string::npos);
+      CHECK(text.find("0.000 / 0.500 / 1.000") != std::string::npos);
+      CHECK(text.find("summary.json") != std::string::npos);
+    }
+  }
+}
+
 TEST_CASE("experiment: comparison text puts policies side by side", "[experiment][report]") {
   ex::run_summary rr, lb;
   rr.policy = "rr";

@@ -5,6 +5,7 @@
 
 #include <planetserve/experiment/runner.hpp>
 #include <planetserve/experiment/virtual_fleet.hpp>
+#include <planetserve/openai/request_builder.hpp>
 #include <planetserve/prom/vllm_snapshot.hpp>
 #include <planetserve/sim/fleet.hpp>
 #include <planetserve/sim/profile.hpp>
@@ -205,6 +206,145 @@ TEST_CASE("virtual time: the page a virtual node shows parses to its engine's st
   CHECK(snap->num_waiting + snap->num_running == 0);
   // A body the node would refuse is refused the same way.
   auto refused = (*vf)->send(1, 0, R"({"model":"other","prompt":"x"})", false, 1s);
+  REQUIRE(refused);
+  CHECK(refused->http_status == 404);
+}
+
+namespace {
+/// Equal, NaN equal to NaN: a field the page does not show is NaN on both sides.
+bool same(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
+
+void check_snapshot_is_the_parsed_page(const ex::virtual_fleet& vf, std::size_t k) {
+  std::string page;
+  vf.metrics_page(k, page);
+  const auto parsed = ps::prom::parse_vllm_snapshot(page);
+  REQUIRE(parsed.has_value());
+  const auto direct = vf.snapshot(k);
+  CHECK(same(direct.kv_cache_usage, parsed->kv_cache_usage));
+  CHECK(same(direct.prefix_cache_queries, parsed->prefix_cache_queries));
+  CHECK(same(direct.prefix_cache_hits, parsed->prefix_cache_hits));
+  CHECK(same(direct.ttft_sum, parsed->ttft_sum));
+  CHECK(same(direct.ttft_count, parsed->ttft_count));
+  CHECK(same(direct.tpot_sum, parsed->tpot_sum));
+  CHECK(same(direct.tpot_count, parsed->tpot_count));
+  CHECK(same(direct.e2e_sum, parsed->e2e_sum));
+  CHECK(same(direct.e2e_count, parsed->e2e_count));
+  CHECK(same(direct.prompt_tokens, parsed->prompt_tokens));
+  CHECK(same(direct.generation_tokens, parsed->generation_tokens));
+  CHECK(same(direct.request_success, parsed->request_success));
+  CHECK(same(direct.num_preemptions, parsed->num_preemptions));
+  CHECK(same(direct.num_running, parsed->num_running));
+  CHECK(same(direct.num_waiting, parsed->num_waiting));
+  CHECK(direct.legacy_prefix_cache_hit_rate.has_value() == parsed->legacy_prefix_cache_hit_rate.has_value());
+  if (direct.legacy_prefix_cache_hit_rate && parsed->legacy_prefix_cache_hit_rate)
+    CHECK(same(*direct.legacy_prefix_cache_hit_rate, *parsed->legacy_prefix_cache_hit_rate));
+  CHECK(direct.block_size == parsed->block_size);
+  CHECK(direct.num_gpu_blocks == parsed->num_gpu_blocks);
+  CHECK(direct.engines == parsed->engines);
+  CHECK(direct.current_names == parsed->current_names);
+  CHECK(direct.legacy_names == parsed->legacy_names);
+  CHECK(direct.v1_engine_label == parsed->v1_engine_label);
+  CHECK(direct.vllm_samples == parsed->vllm_samples);
+}
+}  // namespace
+
+TEST_CASE("virtual time: a node's snapshot is what parsing its page gives, at every step, in every name set",
+          "[virtual_time]") {
+  for (const auto names : {sim::metric_names::v1, sim::metric_names::v0, sim::metric_names::both}) {
+    CAPTURE(static_cast<int>(names));
+    auto fc = a100_fleet(1);
+    fc.node.metrics_names = names;
+    ps::diagnostics diag;
+    auto vf = ex::virtual_fleet::create(fc, diag);
+    REQUIRE(vf.has_value());
+    check_snapshot_is_the_parsed_page(**vf, 0);  // before any request: zero counters, no hit rate yet
+    // Requests sharing a prefix (so the cache hits), arriving while others run; checked after
+    // every engine event, mid-prefill and mid-decode as well as at the end.
+    std::string shared;
+    for (int w = 0; w < 300; ++w) shared += "word" + std::to_string(w % 17) + " ";
+    std::vector<std::pair<std::size_t, ex::attempt_result>> ended;
+    for (std::size_t i = 0; i < 6; ++i) {
+      const std::string body = R"({"model":"meta-llama/Llama-3.1-8B-Instruct","prompt":")" + shared + "question " +
+                               std::to_string(i) + R"(","max_tokens":)" + std::to_string(3 + 5 * i) + R"(,"stream":true})";
+      CHECK_FALSE((*vf)->send(i, 0, body, false, std::chrono::milliseconds(40 * i)));
+    }
+    std::size_t checks = 0;
+    while (auto t = (*vf)->next_event()) {
+      (*vf)->advance(*t, ended);
+      check_snapshot_is_the_parsed_page(**vf, 0);
+      ++checks;
+    }
+    CHECK(ended.size() == 6);
+    CHECK(checks > 10);
+    const auto last = (*vf)->snapshot(0);
+    CHECK(last.prefix_cache_hits > 0);
+    CHECK(last.request_success == 6);
+  }
+}
+
+TEST_CASE("virtual time: a request sent as the node's tokens runs exactly as its body would", "[virtual_time]") {
+  for (const bool chat : {false, true}) {
+    CAPTURE(chat);
+    const auto fc = a100_fleet(1);
+    ps::diagnostics diag;
+    auto by_body = ex::virtual_fleet::create(fc, diag);
+    auto by_tokens = ex::virtual_fleet::create(fc, diag);
+    REQUIRE(by_body.has_value());
+    REQUIRE(by_tokens.has_value());
+    const auto tokens_of = ex::virtual_fleet::node_tokens(fc.node, chat);
+    std::string shared;
+    for (int w = 0; w < 200; ++w) shared += "term" + std::to_string(w % 13) + " ";
+    for (std::size_t i = 0; i < 5; ++i) {
+      ps::workload::prompt p;
+      p.text = shared + "case " + std::to_string(i);
+      ps::openai::request_options opt;
+      opt.model = "meta-llama/Llama-3.1-8B-Instruct";
+      opt.max_tokens = static_cast<unsigned>(4 + 3 * i);
+      if (i % 2 == 1) {  // a trace's request: exactly max_tokens
+        opt.min_tokens = opt.max_tokens;
+        opt.ignore_eos = true;
+      }
+      opt.temperature = 0.0;
+      std::string body;
+      if (chat) {
+        const ps::openai::message_view m{"user", p.text};
+        ps::openai::build_chat_body(opt, std::span(&m, 1), body);
+      } else {
+        ps::openai::build_completions_body(opt, p.text, body);
+      }
+      std::vector<ps::tokenize::token_id> toks;
+      tokens_of(p, toks);
+      const auto at = std::chrono::milliseconds(25 * i);
+      CHECK_FALSE((*by_body)->send(i, 0, body, chat, at));
+      CHECK_FALSE((*by_tokens)->send_tokens(i, 0, toks, opt, at));
+    }
+    std::vector<std::pair<std::size_t, ex::attempt_result>> a, b;
+    while (auto t = (*by_body)->next_event()) (*by_body)->advance(*t, a);
+    while (auto t = (*by_tokens)->next_event()) (*by_tokens)->advance(*t, b);
+    REQUIRE(a.size() == 5);
+    REQUIRE(b.size() == 5);
+    std::size_t hits = 0;
+    for (std::size_t k = 0; k < a.size(); ++k) {
+      CHECK(a[k].first == b[k].first);
+      CHECK(a[k].second.ok);
+      CHECK(a[k].second.prompt_tokens == b[k].second.prompt_tokens);
+      CHECK(a[k].second.completion_tokens == b[k].second.completion_tokens);
+      CHECK(a[k].second.cached_tokens == b[k].second.cached_tokens);
+      CHECK(a[k].second.first_token_s == b[k].second.first_token_s);
+      CHECK(a[k].second.finished_s == b[k].second.finished_s);
+      CHECK(a[k].second.chunk_s == b[k].second.chunk_s);
+      CHECK(a[k].second.finish_reason == b[k].second.finish_reason);
+      hits += a[k].second.cached_tokens.value_or(0) > 0;
+    }
+    CHECK(hits >= 3);  // the shared words are cached after the first request
+  }
+  // Options the node's parser would refuse are refused the same way.
+  ps::diagnostics diag;
+  auto vf = ex::virtual_fleet::create(a100_fleet(1), diag);
+  REQUIRE(vf.has_value());
+  ps::openai::request_options other;
+  other.model = "other";
+  const auto refused = (*vf)->send_tokens(0, 0, {1, 2, 3}, other, 0ms);
   REQUIRE(refused);
   CHECK(refused->http_status == 404);
 }

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -18,6 +19,33 @@ namespace planetserve::experiment {
 /// is removed and the error names the path.
 boost::system::error_code write_file_atomic(const std::filesystem::path& path,
                                             std::string_view content, diagnostics& diag);
+
+/// write_file_atomic in pieces, for a file too large to build in memory first (a million
+/// requests' experiment_results.json): the pieces go to `<path>.tmp.<pid>`, and commit()
+/// flushes, syncs and renames it onto `path`. Until then readers see the old file; a writer
+/// destroyed or discarded before commit() removes the temporary file.
+class atomic_file_writer {
+ public:
+  atomic_file_writer() = default;
+  atomic_file_writer(const atomic_file_writer&) = delete;
+  atomic_file_writer& operator=(const atomic_file_writer&) = delete;
+  ~atomic_file_writer() { discard(); }
+
+  /// Creates the temporary file; the error names `path`.
+  boost::system::error_code open(const std::filesystem::path& path, diagnostics& diag);
+  /// Appends `piece`. A failure (disk full) is kept and reported by commit().
+  void write(std::string_view piece) noexcept;
+  /// Makes the file `path`'s content; on failure the temporary file goes and the error names
+  /// `path` and why (a write that failed earlier included).
+  boost::system::error_code commit(diagnostics& diag);
+  /// Drops the temporary file; `path` keeps what it had.
+  void discard() noexcept;
+
+ private:
+  std::FILE* file_ = nullptr;
+  std::filesystem::path path_, tmp_;
+  int write_errno_ = 0;
+};
 
 /// An append-only line log (requests.jsonl, metrics_timeline.jsonl): lines reach the OS at
 /// most `flush_interval` after they are appended (and on flush() and close()), so a crash or

@@ -7,7 +7,11 @@
 #include <planetserve/experiment/request_record.hpp>
 #include <planetserve/experiment/summary.hpp>
 
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+
+#include <functional>
 
 #include <span>
 #include <string>
@@ -27,6 +31,16 @@ std::string experiment_results_json(std::span<const request_record> records,
 /// The same, for records held elsewhere (e.g. sorted pointers instead of a sorted copy).
 std::string experiment_results_json(std::span<const request_record* const> records,
                                     std::span<const node_timeline> timelines);
+
+/// experiment_results.json piece by piece, for a run too large to hold the file in memory:
+/// `write` gets the text in order (the same text as experiment_results_json), and `each`,
+/// when given, every request's object and its index before the object's text.
+void write_experiment_results(std::span<const request_record* const> records, std::span<const node_timeline> timelines,
+                              const std::function<void(std::string_view)>& write,
+                              const std::function<void(const boost::json::object&, std::size_t)>& each = {});
+
+/// throughput_records.json's rows as a document (see throughput_records_json).
+boost::json::array throughput_records(std::span<const node_timeline> timelines, double tick_s);
 
 /// throughput_records.json: every `tick_s`, the seed's {elapsed, prompt_tokens, gen_tokens,
 /// request_success} summed over nodes (cumulative since the run started), plus per-node

@@ -4,9 +4,13 @@
 
 #include <planetserve/error.hpp>
 
+#include <boost/json/array.hpp>
+#include <boost/json/value.hpp>
+
 #include <cstddef>
 #include <limits>
 #include <string_view>
+#include <vector>
 
 namespace planetserve::experiment {
 
@@ -34,5 +38,25 @@ struct seed_summary {
 /// the request and the field.
 result<seed_summary> summarize_seed_files(std::string_view experiment_results_json,
                                           std::string_view throughput_records_json, diagnostics& diag);
+
+/// summarize_seed_files one request at a time, for files too large to hold as text and parse
+/// again (a million requests): give it each element of experiment_results.json as it is
+/// written, then the throughput records, then take the summary. The same checks and the same
+/// numbers as summarize_seed_files, which is built on it.
+class seed_summary_builder {
+ public:
+  /// Element `index` of experiment_results.json. An error (wrong_field_type, naming the
+  /// element and field) means the seed could not have read the file.
+  boost::system::error_code add_request(const boost::json::value& request, std::size_t index, diagnostics& diag);
+  /// throughput_records.json's rows; an error names the row and field.
+  boost::system::error_code set_throughput(const boost::json::array& rows, diagnostics& diag);
+  /// The seed's numbers over what was given.
+  seed_summary finish() const;
+
+ private:
+  std::size_t requests_ = 0;
+  std::vector<double> latencies_, arrivals_, tpot_means_, ttft_means_, hit_means_;
+  double token_throughput_ = 0, request_throughput_ = 0;
+};
 
 }  // namespace planetserve::experiment

@@ -6,6 +6,8 @@
 #include <planetserve/error.hpp>
 #include <planetserve/experiment/epoch_core.hpp>
 #include <planetserve/kvevents/event.hpp>
+#include <planetserve/openai/request_builder.hpp>
+#include <planetserve/prom/vllm_snapshot.hpp>
 #include <planetserve/sim/engine.hpp>
 #include <planetserve/sim/fleet.hpp>
 #include <planetserve/tokenize/tokenizer.hpp>
@@ -54,6 +56,14 @@ class virtual_fleet {
   /// and message the node's HTTP front would answer: 400, 404 for another model...).
   std::optional<attempt_result> send(std::size_t request, dispatch::node_index node, std::string_view body, bool chat,
                                      epoch_time now, bool keep_text = false);
+  /// send() for a request already tokenized as the node tokenizes it (node_tokens()), with
+  /// the sampling options its body would carry: the engine gets what parsing that body would
+  /// have given it, without the body being written, parsed and tokenized again (a test holds
+  /// the two paths equal). What a million-request run sends.
+  std::optional<attempt_result> send_tokens(std::size_t request, dispatch::node_index node,
+                                            std::vector<tokenize::token_id> prompt,
+                                            const openai::request_options& options, epoch_time now,
+                                            bool keep_text = false);
   /// When the next engine event (a step starts, or a step's outputs are due) happens.
   std::optional<epoch_time> next_event() const;
   /// Runs every engine event at or before `now`; requests that ended are appended to
@@ -74,6 +84,11 @@ class virtual_fleet {
 
   /// Node `k`'s /metrics page as its HTTP front would write it now.
   void metrics_page(std::size_t k, std::string& out) const;
+  /// What parsing node `k`'s page now gives (prom::parse_vllm_snapshot of metrics_page()),
+  /// without writing or parsing it: what a scrape costs at a thousand nodes. The page's
+  /// shape (names, labels, cache_config_info) comes from one page rendered and parsed when
+  /// the fleet was made; the values from the engine, as the page prints them.
+  prom::vllm_snapshot snapshot(std::size_t k) const;
   /// vLLM's POST /reset_prefix_cache on every node; false if some node refused.
   bool reset_prefix_caches();
 
@@ -93,6 +108,7 @@ class virtual_fleet {
     sim::node_config cfg;
     sim::engine eng;
     std::shared_ptr<const tokenize::tokenizer> tokenizer;
+    prom::vllm_snapshot page_shape;             // the parsed page of the node when made
     std::optional<sim::step_result> in_flight;  // computed, outputs due at its end
     std::vector<kvevents::event> step_events;   // the in-flight step's KV events, published at its end
     sim::time_point last_arrival{0};
@@ -111,6 +127,8 @@ class virtual_fleet {
   std::optional<sim::time_point> node_event(const engine_node& nd) const;
   void reschedule(std::size_t k);
   void run_node(std::size_t k, sim::time_point now, std::vector<std::pair<std::size_t, attempt_result>>& ended);
+  std::optional<attempt_result> admit(std::size_t request, dispatch::node_index node, std::vector<tokenize::token_id> prompt,
+                                      const sim::sampling_params& params, epoch_time now, bool keep_text);
   void deliver(engine_node& nd, const sim::step_result& r, std::vector<std::pair<std::size_t, attempt_result>>& ended);
   double seconds(sim::time_point t) const { return std::chrono::duration<double>(t - origin_).count(); }
 

@@ -136,10 +136,17 @@ class tree {
  private:
   static constexpr std::uint32_t nil = 0xFFFF'FFFFu;
 
+  // A server holding a segment, kept in the segment: a match reads a segment's holders in
+  // one contiguous run (a linked list cost a cache miss per holder at a thousand servers).
+  struct seg_holder {
+    std::uint32_t server;
+    std::uint32_t held;  // the server holds the segment's first `held` blocks
+    std::uint32_t hold;  // its holding (the server's LRU entry)
+  };
   struct segment {
-    std::vector<block_key> keys;  // the run's block keys; empty when on the free list
-    block_key parent_key = 0;     // key of the block before keys[0]; 0 at the root
-    std::uint32_t holders = nil;  // first holding of this segment (list through next_in_seg)
+    std::vector<block_key> keys;       // the run's block keys; empty when on the free list
+    block_key parent_key = 0;          // key of the block before keys[0]; 0 at the root
+    std::vector<seg_holder> holders;   // unordered
     std::uint32_t next_free = nil;
   };
   struct head_slot {
@@ -151,14 +158,15 @@ class tree {
     static head_slot empty_slot() noexcept { return {0, 0}; }
     static std::uint64_t key(const head_slot& s) noexcept { return s.key; }
   };
-  // One (server, segment) pair: the server holds the segment's first `held` blocks.
+  // One (server, segment) pair, in the server's LRU list; its block count is the segment's
+  // seg_holder at `pos`.
   struct holding {
     std::uint32_t seg;
+    std::uint32_t pos;        // index in segs_[seg].holders
     std::uint32_t server;
-    std::uint32_t held;
-    std::uint32_t prev;         // server's LRU list, head = most recent
+    std::uint32_t prev;       // server's LRU list, head = most recent
     std::uint32_t next;
-    std::uint32_t next_in_seg;  // segment's holder list; free list when unused
+    std::uint32_t next_free;  // free list when unused
   };
   struct server_state {
     std::uint32_t head = nil;
@@ -179,6 +187,8 @@ class tree {
   std::uint32_t match_walked(std::span<const block_key> keys, std::span<std::uint32_t> depth,
                              std::vector<server>* holders) const;
   std::uint32_t find_holding(std::uint32_t seg, server s) const noexcept;
+  std::uint32_t& held(std::uint32_t h) noexcept { return segs_[holds_[h].seg].holders[holds_[h].pos].held; }
+  std::uint32_t held(std::uint32_t h) const noexcept { return segs_[holds_[h].seg].holders[holds_[h].pos].held; }
   std::uint32_t new_segment(std::span<const block_key> keys, block_key parent_key);
   void free_segment(std::uint32_t seg) noexcept;
   void split(std::uint32_t seg, std::uint32_t at);

@@ -22,30 +22,62 @@ std::string errno_text() { return std::strerror(errno); }
 
 boost::system::error_code write_file_atomic(const std::filesystem::path& path,
                                             std::string_view content, diagnostics& diag) {
-  const std::filesystem::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) {
+  atomic_file_writer w;
+  if (auto ec = w.open(path, diag)) return ec;
+  w.write(content);
+  return w.commit(diag);
+}
+
+boost::system::error_code atomic_file_writer::open(const std::filesystem::path& path, diagnostics& diag) {
+  discard();
+  path_ = path;
+  tmp_ = path.string() + ".tmp." + std::to_string(::getpid());
+  write_errno_ = 0;
+  file_ = std::fopen(tmp_.c_str(), "wb");
+  if (!file_) {
     diag.message = "cannot write " + path.string() + ": " + errno_text();
     return error::file_unwritable;
   }
-  const bool wrote = std::fwrite(content.data(), 1, content.size(), f) == content.size();
-  const bool flushed = std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
-  const std::string why = (wrote && flushed) ? std::string() : errno_text();
-  const bool closed = std::fclose(f) == 0;
+  return {};
+}
+
+void atomic_file_writer::write(std::string_view piece) noexcept {
+  if (!file_ || write_errno_ != 0 || piece.empty()) return;
+  if (std::fwrite(piece.data(), 1, piece.size(), file_) != piece.size()) write_errno_ = errno ? errno : EIO;
+}
+
+boost::system::error_code atomic_file_writer::commit(diagnostics& diag) {
+  if (!file_) {
+    diag.message = "cannot write " + path_.string() + ": the file was not opened";
+    return error::file_unwritable;
+  }
+  const bool wrote = write_errno_ == 0;
+  const bool flushed = wrote && std::fflush(file_) == 0 && ::fsync(::fileno(file_)) == 0;
+  const std::string why = !wrote ? std::strerror(write_errno_) : flushed ? std::string() : errno_text();
+  const bool closed = std::fclose(file_) == 0;
+  file_ = nullptr;
   std::error_code ec;
   if (!wrote || !flushed || !closed) {
-    std::filesystem::remove(tmp, ec);
-    diag.message = "cannot write " + path.string() + ": " + (why.empty() ? errno_text() : why) +
+    std::filesystem::remove(tmp_, ec);
+    diag.message = "cannot write " + path_.string() + ": " + (why.empty() ? errno_text() : why) +
                    " (is the disk full?)";
     return error::file_unwritable;
   }
-  std::filesystem::rename(tmp, path, ec);
+  std::filesystem::rename(tmp_, path_, ec);
   if (ec) {
-    std::filesystem::remove(tmp, ec);
-    diag.message = "cannot write " + path.string() + ": " + ec.message();
+    std::filesystem::remove(tmp_, ec);
+    diag.message = "cannot write " + path_.string() + ": " + ec.message();
     return error::file_unwritable;
   }
   return {};
+}
+
+void atomic_file_writer::discard() noexcept {
+  if (!file_) return;
+  std::fclose(file_);
+  file_ = nullptr;
+  std::error_code ec;
+  std::filesystem::remove(tmp_, ec);
 }
 
 line_log::~line_log() { close(); }

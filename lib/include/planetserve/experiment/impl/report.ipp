@@ -4,11 +4,13 @@
 
 #include <planetserve/detail/checked_cast.hpp>
 #include <planetserve/experiment/report.hpp>
+#include <planetserve/experiment/run_charts.hpp>
 #include <planetserve/experiment/stats.hpp>
 #include <planetserve/openai/request_builder.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/json/serializer.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -162,16 +164,28 @@ json::object result_object(const request_record& r, std::span<const node_timelin
   return o;
 }
 
-std::string experiment_results_json(std::span<const request_record* const> records,
-                                    std::span<const node_timeline> timelines) {
+void write_experiment_results(std::span<const request_record* const> records, std::span<const node_timeline> timelines,
+                              const std::function<void(std::string_view)>& write,
+                              const std::function<void(const boost::json::object&, std::size_t)>& each) {
   // One request's object at a time: a document of every request at once would cost several
   // kilobytes per request at the end of a long run.
-  std::string out = "[";
+  write("[");
+  json::serializer sr;
+  char buf[16384];
   for (std::size_t i = 0; i < records.size(); ++i) {
-    if (i) out += ',';
-    out += json::serialize(result_object(*records[i], timelines));
+    if (i) write(",");
+    const json::value o = result_object(*records[i], timelines);
+    if (each) each(o.get_object(), i);
+    sr.reset(&o);
+    while (!sr.done()) write(sr.read(buf));
   }
-  out += ']';
+  write("]");
+}
+
+std::string experiment_results_json(std::span<const request_record* const> records,
+                                    std::span<const node_timeline> timelines) {
+  std::string out;
+  write_experiment_results(records, timelines, [&](std::string_view piece) { out += piece; });
   return out;
 }
 
@@ -184,6 +198,10 @@ std::string experiment_results_json(std::span<const request_record> records,
 }
 
 std::string throughput_records_json(std::span<const node_timeline> timelines, double tick_s) {
+  return json::serialize(throughput_records(timelines, tick_s));
+}
+
+boost::json::array throughput_records(std::span<const node_timeline> timelines, double tick_s) {
   double end = 0;
   for (const auto& tl : timelines)
     if (!tl.samples.empty()) end = std::max(end, tl.samples.back().t_s);
@@ -245,7 +263,7 @@ std::string throughput_records_json(std::span<const node_timeline> timelines, do
     row["nodes"] = std::move(nodes);
     out.push_back(std::move(row));
   }
-  return json::serialize(out);
+  return out;
 }
 
 std::string summary_json(const run_summary& s) {
@@ -471,13 +489,42 @@ std::string summary_text(const run_summary& s) {
     line("Retried (requests / sends)", std::to_string(s.retried_requests) + " / " + std::to_string(s.retries), client);
   if (s.not_sent > 0) line("Never sent (no node / stopped)", std::to_string(s.not_sent), client);
   t += "-- per node --\n";
-  for (const auto& n : s.nodes) {
+  const auto node_line = [&](const node_summary& n) {
     line(n.name + " (" + n.url + ")",
          std::to_string(n.requests) + " req, share " + fmt(n.share, "%.3f") + ", hit " +
              fmt(n.prefix_hit_ratio, "%.3f") + (n.failed ? ", failed " + std::to_string(n.failed) : "") +
              (n.failed_scrapes ? ", scrape gaps " + std::to_string(n.failed_scrapes) : ""),
          nullptr);
+  };
+  if (s.nodes.size() <= max_node_lines) {
+    for (const auto& n : s.nodes) node_line(n);
+    return t;
   }
+  // A line per node is unreadable at a thousand nodes (summary.json keeps every one): the
+  // spread across nodes, then the nodes that failed requests or missed scrapes.
+  const auto spread = [&](double node_summary::*m, const char* spec) {
+    std::vector<double> v;
+    for (const auto& n : s.nodes)
+      if (std::isfinite(n.*m)) v.push_back(n.*m);
+    if (v.empty()) return std::string("n/a");
+    std::sort(v.begin(), v.end());
+    return fmt(v.front(), spec) + " / " + fmt(percentile_sorted(v, 50), spec) + " / " + fmt(v.back(), spec);
+  };
+  line(std::to_string(s.nodes.size()) + " nodes: share min / median / max", spread(&node_summary::share, "%.5f"), nullptr);
+  line(std::to_string(s.nodes.size()) + " nodes: hit min / median / max",
+       spread(&node_summary::prefix_hit_ratio, "%.3f"), server);
+  std::size_t shown = 0, troubled = 0;
+  for (const auto& n : s.nodes) {
+    if (!n.failed && !n.failed_scrapes) continue;
+    ++troubled;
+    if (shown < max_node_lines) {
+      node_line(n);
+      ++shown;
+    }
+  }
+  if (troubled > shown) line("More nodes with failures or scrape gaps", std::to_string(troubled - shown), nullptr);
+  if (troubled == 0) line("Nodes with failures or scrape gaps", "none", nullptr);
+  t += "(every node: \"nodes\" in summary.json)\n";
   return t;
 }
 

@@ -9,8 +9,10 @@
 #include <planetserve/experiment/report_files.hpp>
 #include <planetserve/experiment/run_charts.hpp>
 #include <planetserve/experiment/run_outputs.hpp>
+#include <planetserve/experiment/seed_summary.hpp>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <algorithm>
 #include <fstream>
@@ -61,22 +63,41 @@ boost::system::error_code write_run_outputs(std::span<const request_record> reco
   std::stable_sort(by_query.begin(), by_query.end(), [](const auto* a, const auto* b) {
     return a->epoch != b->epoch ? a->epoch < b->epoch : a->query_id < b->query_id;
   });
-  std::string results = experiment_results_json(std::span<const request_record* const>(by_query), timelines);
-  std::string throughput = throughput_records_json(timelines, tick_s);
+  // experiment_results.json is written as it is made, and the seed's summary read off the
+  // same objects (summarize_seed_files's checks and numbers, without parsing the text again):
+  // at a million requests the file is gigabytes.
+  std::vector<std::string> failed;
+  std::string why;
+  seed_summary_builder seed;
   diagnostics seed_diag;
-  if (auto seed = summarize_seed_files(results, throughput, seed_diag)) summary.seed = *seed;
+  bool seed_ok = true;
+  {
+    atomic_file_writer w;
+    diagnostics d;
+    auto ec = w.open(dir / "experiment_results.json", d);
+    write_experiment_results(
+        std::span<const request_record* const>(by_query), timelines, [&](std::string_view piece) { w.write(piece); },
+        [&](const boost::json::object& o, std::size_t i) {
+          if (seed_ok && seed.add_request(o, i, seed_diag)) seed_ok = false;
+        });
+    if (!ec) ec = w.commit(d);
+    if (ec) {
+      failed.push_back((dir / "experiment_results.json").string());
+      why = d.message;
+    }
+  }
+  const boost::json::array throughput = throughput_records(timelines, tick_s);
+  if (seed_ok && seed.set_throughput(throughput, seed_diag)) seed_ok = false;
+  if (seed_ok) summary.seed = seed.finish();
   else log << "pswm: warning: the seed's summary could not be computed: " << seed_diag.message << "\n";
   const std::pair<std::string, std::string> files[] = {
-      {"experiment_results.json", std::move(results)},
-      {"throughput_records.json", std::move(throughput)},
+      {"throughput_records.json", boost::json::serialize(throughput)},
       {"summary.json", summary_json(summary)},
       {"timeline.json", timelines_json(timelines)},
       {summary.dataset + "_summary.txt", summary_text(summary)},
   };
   // Every file is tried even when one fails (a full disk may still take a small one), and
   // the error names them all.
-  std::vector<std::string> failed;
-  std::string why;
   for (const auto& [name, text] : files) {
     diagnostics d;
     if (write_file_atomic(dir / name, text, d)) {

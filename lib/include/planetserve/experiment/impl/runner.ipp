@@ -196,6 +196,8 @@ struct runner::state {
   request_source* source = nullptr;  // the epoch's requests (prepared prompts or conversations)
   // A virtual-time run's engines and its clock (one clock across epochs and policies).
   std::unique_ptr<virtual_fleet> vfleet;
+  // Virtual time routing on virtual_fleet::node_tokens: the engines take those tokens as they are.
+  bool routing_tokens_are_nodes = false;
   epoch_time virtual_now{0};
   asio::steady_timer* driver = nullptr;
   wait_group* tasks = nullptr;
@@ -284,8 +286,10 @@ struct runner::state {
       auto vf = virtual_fleet::create(cfg.virtual_nodes, diag);
       if (!vf) return vf.error();
       // As `pswm run --sim`: route on the ids the engines compute (template and BOS included).
-      if (!cfg.server_tokens)
+      if (!cfg.server_tokens) {
         cfg.server_tokens = virtual_fleet::node_tokens(cfg.virtual_nodes.node, cfg.api == api_kind::chat);
+        routing_tokens_are_nodes = true;
+      }
       vfleet = std::move(*vf);
       for (std::size_t k = 0; k < vfleet->size(); ++k) cfg.endpoints.push_back("virtual:node_" + std::to_string(k));
     } else if (cfg.endpoints.empty()) {
@@ -481,37 +485,38 @@ struct runner::state {
     std::string().swap(bodies[i]);
   }
 
-  /// Writes request `i`'s body into `out`.
-  void build_body(std::size_t i, std::string& out) {
+  /// The sampling and streaming options of request `i`'s body.
+  openai::request_options options_of(std::size_t i) const {
     openai::request_options opt;
     opt.model = model;
-    opt.max_tokens = cfg.max_new_tokens;
     opt.stream = true;
     opt.include_usage = true;
-    if (cfg.ignore_eos) opt.ignore_eos = true;
     opt.temperature = 0.0;
-    {
-      const auto& p = data.prompts[i];
-      if (p.from_trace) {
-        // The trace's output length exactly: vLLM's min_tokens with ignore_eos.
-        opt.max_tokens = opt.min_tokens = p.from_trace->output_length;
-        opt.ignore_eos = true;
+    if (const auto& t = data.prompts[i].from_trace) {
+      // The trace's output length exactly: vLLM's min_tokens with ignore_eos.
+      opt.max_tokens = opt.min_tokens = t->output_length;
+      opt.ignore_eos = true;
+    } else {
+      opt.max_tokens = cfg.max_new_tokens;
+      if (cfg.ignore_eos) opt.ignore_eos = true;
+    }
+    return opt;
+  }
+
+  /// Writes request `i`'s body into `out`.
+  void build_body(std::size_t i, std::string& out) {
+    const openai::request_options opt = options_of(i);
+    const auto& p = data.prompts[i];
+    if (cfg.api == api_kind::chat) {
+      std::vector<openai::message_view> msgs;
+      if (p.messages.empty()) {
+        msgs.push_back({"user", data.prompt_text(i, text_scratch)});
       } else {
-        opt.max_tokens = cfg.max_new_tokens;
-        opt.min_tokens.reset();
-        opt.ignore_eos = cfg.ignore_eos ? std::optional<bool>(true) : std::nullopt;
+        for (const auto& m : p.messages) msgs.push_back({m.role, m.content});
       }
-      if (cfg.api == api_kind::chat) {
-        std::vector<openai::message_view> msgs;
-        if (p.messages.empty()) {
-          msgs.push_back({"user", data.prompt_text(i, text_scratch)});
-        } else {
-          for (const auto& m : p.messages) msgs.push_back({m.role, m.content});
-        }
-        openai::build_chat_body(opt, msgs, out);
-      } else {
-        openai::build_completions_body(opt, data.prompt_text(i, text_scratch), out);
-      }
+      openai::build_chat_body(opt, msgs, out);
+    } else {
+      openai::build_completions_body(opt, data.prompt_text(i, text_scratch), out);
     }
   }
 
@@ -991,12 +996,10 @@ struct runner::state {
     std::priority_queue<std::pair<epoch_time, std::size_t>, std::vector<std::pair<epoch_time, std::size_t>>,
                         std::greater<>>
         next_scrape;
-    std::string page;
+    // The snapshot a parse of the node's page would give, without writing and parsing the
+    // page (a test holds the two equal): at a thousand nodes pages were most of the run.
     const auto scrape = [&](std::size_t k, epoch_time at) {
-      page.clear();
-      vfleet->metrics_page(k, page);
-      diagnostics pd;
-      on_scrape(k, offset_s + std::chrono::duration<double>(at).count(), prom::parse_vllm_snapshot(page, &pd), pd);
+      on_scrape(k, offset_s + std::chrono::duration<double>(at).count(), vfleet->snapshot(k), diagnostics{});
     };
     std::vector<std::pair<std::size_t, attempt_result>> ended;
     epoch_time now{0};
@@ -1018,11 +1021,19 @@ struct runner::state {
       while (true) {
         while (auto a = core->pop_action()) {
           switch (a->what) {
-            case epoch_action::kind::send:
-              if (auto refused = vfleet->send(a->request, a->node, body_of(a->request), chat, now,
-                                              source->keeps_reply(a->request)))
-                ended.emplace_back(a->request, std::move(*refused));
+            case epoch_action::kind::send: {
+              // The routing tokens are the node's own: handed over as they are, not as a body
+              // the engine would parse and tokenize again.
+              const bool keep = source->keeps_reply(a->request);
+              const auto toks = routing_tokens_are_nodes && !sessions ? tokens_of(a->request)
+                                                                      : std::span<const tokenize::token_id>{};
+              auto refused = !toks.empty()
+                                 ? vfleet->send_tokens(a->request, a->node, {toks.begin(), toks.end()},
+                                                       options_of(a->request), now, keep)
+                                 : vfleet->send(a->request, a->node, body_of(a->request), chat, now, keep);
+              if (refused) ended.emplace_back(a->request, std::move(*refused));
               break;
+            }
             case epoch_action::kind::check_health:
               core->on_health(a->node, true, {}, now);  // an in-process engine is always up
               break;

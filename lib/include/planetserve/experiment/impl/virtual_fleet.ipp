@@ -31,32 +31,70 @@ result<std::unique_ptr<virtual_fleet>> virtual_fleet::create(const sim::fleet_co
     }
     auto tok = nc.tokenizer ? nc.tokenizer : sim::default_prompt_tokenizer(nc.chat);
     f->nodes_.emplace_back(std::move(nc), sim::engine(ec), std::move(tok));
+    std::string page;
+    f->metrics_page(i, page);
+    auto shape = prom::parse_vllm_snapshot(page, &d);
+    if (!shape) {
+      diag.message = "virtual node " + std::to_string(i) + ": its /metrics page does not parse: " + d.message;
+      return error::invalid_argument;
+    }
+    f->nodes_.back().page_shape = *shape;
   }
   f->model_ = f->nodes_.front().cfg.served_model_name;
   return f;
 }
 
+namespace {
+attempt_result refused_attempt(epoch_time at, unsigned status, std::string message) {
+  attempt_result a;
+  a.sent_s = a.finished_s = std::chrono::duration<double>(at).count();
+  a.absolute_start = a.sent_s;  // the caller adds its wall-clock origin
+  a.http_status = static_cast<int>(status);
+  a.error = "HTTP " + std::to_string(status) + ": " + std::move(message);
+  a.error_kind = "http_" + std::to_string(status);
+  return a;
+}
+}  // namespace
+
 std::optional<attempt_result> virtual_fleet::send(std::size_t request, dispatch::node_index node,
                                                   std::string_view body, bool chat, epoch_time now, bool keep_text) {
   auto& nd = nodes_.at(node);
+  sim::detail::generation_request g;
+  if (auto e = sim::detail::parse_generation(body, chat, nd.cfg, *nd.tokenizer, g))
+    return refused_attempt(now, e->status, e->message);
+  return admit(request, node, std::move(g.prompt), g.params, now, keep_text);
+}
+
+std::optional<attempt_result> virtual_fleet::send_tokens(std::size_t request, dispatch::node_index node,
+                                                         std::vector<tokenize::token_id> prompt,
+                                                         const openai::request_options& options, epoch_time now,
+                                                         bool keep_text) {
+  auto& nd = nodes_.at(node);
+  // What parse_generation reads from a body built with these options.
+  if (!options.model.empty() && options.model != nd.cfg.served_model_name)
+    return refused_attempt(now, 404, "The model `" + options.model + "` does not exist.");
+  if (options.max_tokens && *options.max_tokens < 1)
+    return refused_attempt(now, 400, "max_tokens must be at least 1, got " + std::to_string(*options.max_tokens) + ".");
+  sim::sampling_params params;
+  if (options.max_tokens) params.max_tokens = *options.max_tokens;
+  params.min_tokens = options.min_tokens.value_or(0);
+  params.ignore_eos = options.ignore_eos.value_or(false);
+  return admit(request, node, std::move(prompt), params, now, keep_text);
+}
+
+std::optional<attempt_result> virtual_fleet::admit(std::size_t request, dispatch::node_index node,
+                                                   std::vector<tokenize::token_id> prompt,
+                                                   const sim::sampling_params& params, epoch_time now, bool keep_text) {
+  auto& nd = nodes_.at(node);
   const sim::time_point at = origin_ + now;
+  std::string id = "req-" + std::to_string(nd.next_id++);
+  const std::size_t prompt_len = prompt.size();
+  diagnostics diag;
+  if (auto ec = nd.eng.add_request(id, std::move(prompt), params, at, diag)) return refused_attempt(now, 400, diag.message);
+  nd.last_arrival = std::max(nd.last_arrival, at);
   attempt_result a;
   a.sent_s = seconds(at);
   a.absolute_start = a.sent_s;  // the caller adds its wall-clock origin
-  const auto refuse = [&](unsigned status, std::string message) {
-    a.finished_s = a.sent_s;
-    a.http_status = static_cast<int>(status);
-    a.error = "HTTP " + std::to_string(status) + ": " + std::move(message);
-    a.error_kind = "http_" + std::to_string(status);
-    return a;
-  };
-  sim::detail::generation_request g;
-  if (auto e = sim::detail::parse_generation(body, chat, nd.cfg, *nd.tokenizer, g)) return refuse(e->status, e->message);
-  std::string id = "req-" + std::to_string(nd.next_id++);
-  const std::size_t prompt_len = g.prompt.size();
-  diagnostics diag;
-  if (auto ec = nd.eng.add_request(id, std::move(g.prompt), g.params, at, diag)) return refuse(400, diag.message);
-  nd.last_arrival = std::max(nd.last_arrival, at);
   a.prompt_tokens = planetserve::detail::saturate_cast<std::uint32_t>(prompt_len);
   nd.live.emplace(std::move(id), live_request{request, std::move(a), false, keep_text});
   reschedule(node);
@@ -207,6 +245,36 @@ void virtual_fleet::metrics_page(std::size_t k, std::string& out) const {
   const auto& nd = nodes_.at(k);
   const auto page = nd.cfg.metrics_page();
   sim::write_metrics(sim::view_of(nd.eng), page, out);
+}
+
+prom::vllm_snapshot virtual_fleet::snapshot(std::size_t k) const {
+  const auto& nd = nodes_.at(k);
+  const sim::metrics_view v = sim::view_of(nd.eng);
+  const sim::engine_stats& st = *v.stats;
+  const auto d = [](std::uint64_t x) { return static_cast<double>(x); };
+  prom::vllm_snapshot s = nd.page_shape;
+  // One engine per node: every sum over series is the one series' value.
+  s.kv_cache_usage = v.kv_cache_usage;
+  if (!std::isnan(s.prefix_cache_queries)) s.prefix_cache_queries = d(st.prefix_cache_queries);
+  if (!std::isnan(s.prefix_cache_hits)) s.prefix_cache_hits = d(st.prefix_cache_hits);
+  s.ttft_sum = st.time_to_first_token.sum;
+  s.ttft_count = d(st.time_to_first_token.count);
+  s.tpot_sum = st.inter_token_latency.sum;  // inter-token latency; V0's time_per_output_token is the same histogram
+  s.tpot_count = d(st.inter_token_latency.count);
+  s.e2e_sum = st.e2e_request_latency.sum;
+  s.e2e_count = d(st.e2e_request_latency.count);
+  s.prompt_tokens = d(st.prompt_tokens);
+  s.generation_tokens = d(st.generation_tokens);
+  double success = 0;
+  for (const auto n : st.request_success) success += d(n);
+  s.request_success = success;
+  s.num_preemptions = d(st.preemptions);
+  s.num_running = d(v.running);
+  s.num_waiting = d(v.waiting);
+  if (s.legacy_prefix_cache_hit_rate)
+    s.legacy_prefix_cache_hit_rate =
+        st.prefix_cache_queries == 0 ? 0.0 : d(st.prefix_cache_hits) / d(st.prefix_cache_queries);
+  return s;
 }
 
 bool virtual_fleet::reset_prefix_caches() {

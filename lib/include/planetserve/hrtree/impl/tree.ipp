@@ -79,8 +79,8 @@ std::size_t tree::walk(std::span<const block_key> keys) const {
 }
 
 std::uint32_t tree::find_holding(std::uint32_t seg, server s) const noexcept {
-  for (std::uint32_t h = segs_[seg].holders; h != nil; h = holds_[h].next_in_seg)
-    if (holds_[h].server == s) return h;
+  for (const seg_holder& x : segs_[seg].holders)
+    if (x.server == s) return x.hold;
   return nil;
 }
 
@@ -114,8 +114,7 @@ std::uint32_t tree::match_walked(std::span<const block_key> keys, std::span<std:
       std::fill(mark_.begin(), mark_.end(), 0);
       epoch_ = 1;
     }
-    for (std::uint32_t h = segs_[seg].holders; h != nil; h = holds_[h].next_in_seg) {
-      const holding& x = holds_[h];
+    for (const seg_holder& x : segs_[seg].holders) {
       if (k != 0 && mark_[x.server] != prev_mark) continue;
       // Only the first segment's holders can hold anything: each is listed once, here.
       if (k == 0 && holders) holders->push_back(x.server);
@@ -138,8 +137,8 @@ std::uint32_t tree::match(server s, std::span<const block_key> keys) const {
     const auto covered = static_cast<std::uint32_t>(k + 1 == path_.size() ? last_ : segs_[seg].keys.size());
     const std::uint32_t h = find_holding(seg, s);
     if (h == nil) break;
-    d += std::min(holds_[h].held, covered);
-    if (holds_[h].held < covered) break;
+    d += std::min(held(h), covered);
+    if (held(h) < covered) break;
   }
   return d;
 }
@@ -158,7 +157,7 @@ std::uint32_t tree::new_segment(std::span<const block_key> keys, block_key paren
   segment& g = segs_[id];
   g.keys.assign(keys.begin(), keys.end());  // reuses a recycled segment's buffer
   g.parent_key = parent_key;
-  g.holders = nil;
+  g.holders.clear();
   g.next_free = nil;
   heads_.insert_new(head_slot{keys[0], id}, 0);
   distinct_ += keys.size();
@@ -172,7 +171,7 @@ void tree::free_segment(std::uint32_t seg) noexcept {
   if (slot != heads_.npos) heads_.erase_at(slot);
   distinct_ -= g.keys.size();
   g.keys.clear();
-  g.holders = nil;
+  g.holders.clear();
   g.next_free = free_seg_;
   free_seg_ = seg;
 }
@@ -185,12 +184,14 @@ void tree::split(std::uint32_t seg, std::uint32_t at) {
   const std::uint32_t cont = new_segment(tail, segs_[seg].keys[at - 1]);
   segs_[seg].keys.resize(at);
   // Holders of the tail keep it at the same recency, just behind the head part.
-  for (std::uint32_t h = segs_[seg].holders; h != nil; h = holds_[h].next_in_seg) {
-    if (holds_[h].held <= at) continue;
-    const std::uint32_t held = holds_[h].held - at;
-    holds_[h].held = at;
-    const server s = holds_[h].server;
-    const std::uint32_t y = new_holding(s, cont, held);
+  for (std::size_t i = 0; i < segs_[seg].holders.size(); ++i) {
+    seg_holder& x = segs_[seg].holders[i];
+    if (x.held <= at) continue;
+    const std::uint32_t tail_held = x.held - at;
+    x.held = at;
+    const std::uint32_t h = x.hold;
+    const server s = x.server;
+    const std::uint32_t y = new_holding(s, cont, tail_held);
     link_after(servers_[s], h, y);
   }
 }
@@ -199,8 +200,7 @@ void tree::trim(std::uint32_t seg) noexcept {
   // Blocks nobody holds any more go: the walk must not pass through them to stale children
   // (there are none: a child's holders hold its parent) and they should not cost memory.
   std::uint32_t most = 0;
-  for (std::uint32_t h = segs_[seg].holders; h != nil; h = holds_[h].next_in_seg)
-    most = std::max(most, holds_[h].held);
+  for (const seg_holder& x : segs_[seg].holders) most = std::max(most, x.held);
   auto& keys = segs_[seg].keys;
   if (most < keys.size()) {
     distinct_ -= keys.size() - most;
@@ -212,14 +212,15 @@ std::uint32_t tree::new_holding(server s, std::uint32_t seg, std::uint32_t held)
   std::uint32_t h;
   if (free_hold_ != nil) {
     h = free_hold_;
-    free_hold_ = holds_[h].next_in_seg;
+    free_hold_ = holds_[h].next_free;
   } else {
     h = static_cast<std::uint32_t>(holds_.size());
     if (h == nil) throw std::length_error("hrtree::tree: too many holdings");
     holds_.emplace_back();
   }
-  holds_[h] = holding{seg, s, held, nil, nil, segs_[seg].holders};
-  segs_[seg].holders = h;
+  auto& v = segs_[seg].holders;
+  holds_[h] = holding{seg, static_cast<std::uint32_t>(v.size()), s, nil, nil, nil};
+  v.push_back(seg_holder{s, held, h});
   return h;
 }
 
@@ -227,12 +228,14 @@ void tree::drop_holding(std::uint32_t h) noexcept {
   holding& x = holds_[h];
   unlink(servers_[x.server], h);
   const std::uint32_t seg = x.seg;
-  std::uint32_t* link = &segs_[seg].holders;
-  while (*link != h) link = &holds_[*link].next_in_seg;
-  *link = x.next_in_seg;
-  x.next_in_seg = free_hold_;
+  auto& v = segs_[seg].holders;
+  // Swap-remove: the last holder takes this one's place.
+  v[x.pos] = v.back();
+  holds_[v[x.pos].hold].pos = x.pos;
+  v.pop_back();
+  x.next_free = free_hold_;
   free_hold_ = h;
-  if (segs_[seg].holders == nil) free_segment(seg); else trim(seg);
+  if (v.empty()) free_segment(seg); else trim(seg);
 }
 
 void tree::unlink(server_state& st, std::uint32_t h) noexcept {
@@ -254,13 +257,13 @@ void tree::evict(server s, std::size_t blocks) noexcept {
   server_state& st = servers_[s];
   while (blocks > 0 && st.tail != nil) {
     const std::uint32_t h = st.tail;
-    holding& x = holds_[h];
-    const auto take = static_cast<std::uint32_t>(std::min<std::size_t>(blocks, x.held));
-    x.held -= take;
+    std::uint32_t& x_held = held(h);
+    const auto take = static_cast<std::uint32_t>(std::min<std::size_t>(blocks, x_held));
+    x_held -= take;
     blocks -= take;
     st.count -= take;
     cached_ -= take;
-    if (x.held == 0) drop_holding(h); else trim(x.seg);
+    if (x_held == 0) drop_holding(h); else trim(holds_[h].seg);
   }
 }
 
@@ -291,7 +294,7 @@ void tree::insert(server s, std::span<const block_key> keys) {
   std::size_t fresh = n - covered;
   for (std::size_t k = 0; k < path_.size(); ++k) {
     hk[k] = find_holding(path_[k], s);
-    fresh += segs_[path_[k]].keys.size() - (hk[k] == nil ? 0 : holds_[hk[k]].held);
+    fresh += segs_[path_[k]].keys.size() - (hk[k] == nil ? 0 : held(hk[k]));
   }
   for (std::size_t k = path_.size(); k-- > 0;)
     if (hk[k] != nil) {
@@ -310,7 +313,7 @@ void tree::insert(server s, std::span<const block_key> keys) {
     if (hk[k] == nil) {
       link_after(st, nil, new_holding(s, path_[k], len));
     } else {
-      holds_[hk[k]].held = len;
+      held(hk[k]) = len;
       unlink(st, hk[k]);
       link_after(st, nil, hk[k]);
     }
@@ -365,9 +368,9 @@ void tree::forget_beyond_ring(server s) {
     const std::uint32_t next = holds_[h].next;
     const std::uint32_t seg = holds_[h].seg;
     const std::uint32_t keep = want_mark_[seg] == stamp ? want_[seg] : 0;
-    if (keep < holds_[h].held) {
-      const std::uint32_t cut = holds_[h].held - keep;
-      holds_[h].held = keep;
+    if (keep < held(h)) {
+      const std::uint32_t cut = held(h) - keep;
+      held(h) = keep;
       st.count -= cut;
       cached_ -= cut;
       if (keep == 0) drop_holding(h); else trim(seg);
@@ -429,7 +432,7 @@ std::size_t tree::memory_bytes() const noexcept {
   std::size_t b = heads_.memory_bytes() + segs_.capacity() * sizeof(segment) +
                   holds_.capacity() * sizeof(holding) + servers_.capacity() * sizeof(server_state) +
                   mark_.capacity() * sizeof(std::uint32_t);
-  for (const auto& g : segs_) b += g.keys.capacity() * sizeof(block_key);
+  for (const auto& g : segs_) b += g.keys.capacity() * sizeof(block_key) + g.holders.capacity() * sizeof(seg_holder);
   for (const auto& st : servers_)
     for (const auto& p : st.recent) b += p.capacity() * sizeof(block_key);
   return b;
@@ -450,9 +453,12 @@ bool tree::check() const {
     const std::size_t slot = heads_.find(k, [k](const head_slot& e) { return e.key == k; });
     if (slot == heads_.npos || heads_.at(slot).seg != g) return false;
     std::uint32_t most = 0;
-    for (std::uint32_t h = segs_[g].holders; h != nil; h = holds_[h].next_in_seg) {
-      if (holds_[h].seg != g || holds_[h].held == 0 || holds_[h].held > keys.size()) return false;
-      most = std::max(most, holds_[h].held);
+    for (std::uint32_t i = 0; i < segs_[g].holders.size(); ++i) {
+      const seg_holder& x = segs_[g].holders[i];
+      if (x.hold >= holds_.size() || holds_[x.hold].seg != g || holds_[x.hold].pos != i ||
+          holds_[x.hold].server != x.server || x.held == 0 || x.held > keys.size())
+        return false;
+      most = std::max(most, x.held);
     }
     if (most != keys.size()) return false;  // no unheld blocks linger
   }
@@ -474,9 +480,9 @@ bool tree::check() const {
         const auto [pg, pi] = it->second;
         if (pi + 1 != segs_[pg].keys.size()) return false;  // children hang at segment ends
         const std::uint32_t ph = find_holding(pg, s);
-        if (ph == nil || holds_[ph].held != segs_[pg].keys.size()) return false;
+        if (ph == nil || held(ph) != segs_[pg].keys.size()) return false;
       }
-      count += x.held;
+      count += held(h);
       prev = h;
     }
     if (prev != st.tail || count != st.count) return false;
