@@ -562,6 +562,15 @@ int cmd_run(int argc, char** argv) {
 
   if (sweep_mode) return run_sweep(io, cfg, rates, slo, slo_tolerance, fleet, emulator_facts);
 
+  // report.html beside each policy's files as soon as they are written; then its records go
+  // (a comparison keeps their TTFT CDF): a million-request rr,lb run holds one policy's
+  // records at a time.
+  cfg.keep_records = false;
+  cfg.on_policy_done = [facts = emulator_facts](const ex::policy_result& r) {
+    planetserve::diagnostics d;
+    if (ex::write_run_report(r, facts, d)) std::cerr << "pswm run: " << d.message << "\n";
+    else std::cout << "Report: " << (r.layout.log_dir / "report.html").string() << "\n";
+  };
   ex::runner runner(io.get_executor(), cfg, std::cout);
   if (auto ec = runner.prepare(diag)) {
     std::cerr << "pswm run: " << diag.message << "\n";
@@ -593,13 +602,9 @@ int cmd_run(int argc, char** argv) {
             std::cerr << "pswm run: " << diag.message << "\n";
             rc = ec2 == planetserve::error::file_unwritable ? cli::exit_incomplete : cli::exit_failure;
           }
-          // report.html beside each run's files, and the comparison's with its CDF and hit-ratio lines.
+          // The comparison's report.html with its CDF and hit-ratio lines (each policy's was
+          // written when it ended).
           const auto facts = emulator_facts;
-          for (const auto& r : runner.results()) {
-            planetserve::diagnostics d;
-            if (ex::write_run_report(r, facts, d)) std::cerr << "pswm run: " << d.message << "\n";
-            else std::cout << "Report: " << (r.layout.log_dir / "report.html").string() << "\n";
-          }
           if (runner.results().size() > 1) {
             planetserve::diagnostics d;
             const auto cdir = ex::comparison_dir(cfg);

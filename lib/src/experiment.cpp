@@ -13,6 +13,7 @@
 #include <planetserve/experiment/impl/epoch_core.ipp>
 #include <planetserve/experiment/impl/progress.ipp>
 #include <planetserve/experiment/impl/session_source.ipp>
+#include <planetserve/experiment/impl/memory_estimate.ipp>
 #include <planetserve/experiment/impl/virtual_fleet.ipp>
 #include <planetserve/experiment/impl/runner.ipp>
 #include <planetserve/experiment/impl/run_outputs.ipp>

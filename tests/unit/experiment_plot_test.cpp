@@ -5,12 +5,33 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <random>
 #include <sstream>
 
 namespace fs = std::filesystem;
 namespace ex = planetserve::experiment;
+
+TEST_CASE("experiment: a percentile by selection is the sorted one, whatever the order and size",
+          "[experiment][stats]") {
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  for (const std::size_t n : {std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{100}, std::size_t{10007}}) {
+    std::vector<double> v(n);
+    for (auto& x : v) x = u(rng) < 0.1 ? 0.25 : u(rng);  // ties too
+    std::vector<double> sorted = v;
+    std::sort(sorted.begin(), sorted.end());
+    for (const double p : {0.0, 1.0, 50.0, 90.0, 99.0, 99.9, 100.0}) {
+      std::vector<double> w = v;
+      CAPTURE(n, p);
+      CHECK(ex::percentile_select(w, p) == ex::percentile_sorted(sorted, p));
+    }
+  }
+  std::vector<double> none;
+  CHECK(std::isnan(ex::percentile_select(none, 99)));
+}
 
 TEST_CASE("experiment: percentiles interpolate like numpy", "[experiment][stats]") {
   const std::vector<double> v{15, 20, 35, 40, 50};

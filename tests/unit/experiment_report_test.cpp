@@ -350,11 +350,11 @@ TEST_CASE("experiment: past 32 nodes the summary shows the spread and the troubl
     CHECK(text.find("node_7 (virtual:node_7)") != std::string::npos);  // troubled: always listed
     if (n <= 32) {
       CHECK(text.find("node_3 (virtual:node_3)") != std::string::npos);
-      CHECK(text.find("nodes: share") == std::string::npos);
+      CHECK(text.find("Node share") == std::string::npos);
     } else {
       CHECK(text.find("node_3 (virtual:node_3)") == std::string::npos);
       // share 0.001 .. 0.040, median 0.0205; hit 0 .. 1, median 0.5
-      CHECK(text.find("40 nodes: share min / median / max") != std::string::npos);
+      CHECK(text.find("Node share min / median / max     0.00100") != std::string::npos);
       CHECK(text.find("0.00100 / 0.02050 / 0.04000") != std::string::npos);
       CHECK(text.find("0.000 / 0.500 / 1.000") != std::string::npos);
       CHECK(text.find("summary.json") != std::string::npos);

@@ -3,6 +3,8 @@
 // its agreement with a real-time run over emulated nodes on sockets.
 #include "reliability_support.hpp"
 
+#include <planetserve/experiment/memory_estimate.hpp>
+#include <planetserve/experiment/report_files.hpp>
 #include <planetserve/experiment/runner.hpp>
 #include <planetserve/experiment/virtual_fleet.hpp>
 #include <planetserve/openai/request_builder.hpp>
@@ -347,6 +349,88 @@ TEST_CASE("virtual time: a request sent as the node's tokens runs exactly as its
   const auto refused = (*vf)->send_tokens(0, 0, {1, 2, 3}, other, 0ms);
   REQUIRE(refused);
   CHECK(refused->http_status == 404);
+}
+
+TEST_CASE("virtual time: a run too large for memory is refused before it starts, with the estimate and the flags",
+          "[virtual_time][scale]") {
+  // The estimate grows with requests, output tokens, nodes and kept policies; errs high.
+  const auto small = ex::estimate_virtual_memory(1000, 200, 8, 28000, 1, true);
+  const auto more = ex::estimate_virtual_memory(2000, 200, 8, 28000, 1, true);
+  CHECK(more.total - small.total == 1000 * small.per_request);
+  CHECK(small.per_request >= 1024 + 8 * 200);  // at least the record and its chunk times
+  CHECK(ex::estimate_virtual_memory(1000, 200, 8, 28000, 2, true).total > small.total);
+  CHECK(ex::estimate_virtual_memory(1000, 200, 8, 28000, 1, false).per_node < small.per_node);
+  CHECK(ex::format_bytes(1536) == "1.5 KB");
+  CHECK(ex::format_bytes(3ull << 30) == "3.0 GB");
+  CHECK(ex::available_memory().value_or(1) > 0);
+
+  rt::temp_dir tmp("virtual_memory");
+  const auto data = rt::write_dataset(tmp.path, 30);
+  auto cfg = base_config(data, tmp.path / "out", "lb");
+  cfg.virtual_time = true;
+  cfg.virtual_nodes = a100_fleet(3);
+  cfg.memory_limit_bytes = 64u << 20;  // less than three A100 nodes' KV-cache index alone
+  asio::io_context io;
+  std::ostringstream log;
+  ex::runner r(io.get_executor(), cfg, log);
+  ps::diagnostics diag;
+  const auto ec = r.prepare(diag);
+  CHECK(ec == ps::error::not_enough_memory);
+  CHECK_THAT(diag.message, Catch::Contains("30 requests on 3 nodes would need about") && Catch::Contains("--maxq") &&
+                               Catch::Contains("--num-nodes") && Catch::Contains("64.0 MB"));
+  CHECK_FALSE(fs::exists(tmp.path / "out"));  // nothing written
+  // Under the limit the same run prepares.
+  cfg.memory_limit_bytes = 8ull << 30;
+  ex::runner ok(io.get_executor(), cfg, log);
+  ps::diagnostics d2;
+  CHECK_FALSE(ok.prepare(d2));
+}
+
+TEST_CASE("virtual time: without keep_records each policy's records go once written; the comparison keeps its CDF",
+          "[virtual_time][scale]") {
+  rt::temp_dir tmp("virtual_records");
+  const auto data = rt::write_dataset(tmp.path, 24);
+  auto cfg = base_config(data, tmp.path / "out", "rr");
+  cfg.policies = {"rr", "lb"};
+  cfg.virtual_time = true;
+  cfg.virtual_nodes = a100_fleet(3);
+  cfg.keep_records = false;
+  std::vector<std::size_t> seen;  // records each policy had when done
+  cfg.on_policy_done = [&](const ex::policy_result& r) {
+    seen.push_back(r.records.size());
+    CHECK(r.ttft_cdf.points.size() == r.records.size() + 1);  // (first, 0) then one step per request
+  };
+  asio::io_context io;
+  std::ostringstream log;
+  ex::runner r(io.get_executor(), cfg, log);
+  rt::pass_result pr;
+  asio::co_spawn(io, rt::full_pass(r, pr), [&](std::exception_ptr e) {
+    if (e) std::rethrow_exception(e);
+  });
+  io.run_for(60s);
+  INFO(pr.diag << "\n" << log.str());
+  REQUIRE_FALSE(pr.run);
+  CHECK(seen == std::vector<std::size_t>{24, 24});
+  REQUIRE(r.results().size() == 2);
+  for (const auto& res : r.results()) {
+    CHECK(res.records.empty());
+    CHECK(res.summary.requests == 24);  // the summary was made before they went
+  }
+  ps::diagnostics d;
+  const auto cdir = tmp.path / "cmp";
+  std::ostringstream clog;
+  REQUIRE_FALSE(ex::write_comparison_report(cdir, r.results(), {}, false, clog, d));
+  std::ifstream html(cdir / "report.html");
+  const std::string page((std::istreambuf_iterator<char>(html)), std::istreambuf_iterator<char>());
+  CHECK(page.find("CDF") != std::string::npos);
+  // Each policy's CDF line reached the chart: the last step of each is at fraction 1.
+  std::ifstream gp(cdir / "compare_ttft_cdf.gp");
+  const std::string script((std::istreambuf_iterator<char>(gp)), std::istreambuf_iterator<char>());
+  CHECK(script.find("'rr'") != std::string::npos);
+  CHECK(script.find("'lb'") != std::string::npos);
+  std::size_t ones = 0;
+  for (std::size_t at = script.find(" 1.0\nEOD"); at != std::string::npos; at = script.find(" 1.0\nEOD", at + 1)) ++ones;
+  CHECK(ones >= 2);
 }
 
 /// `n` prompts of about 2,500 tokens: a long document shared by a third of them, then a long

@@ -58,6 +58,7 @@ enum class error : int {
   binary_file,             ///< a text file holds binary data
   plot_failed,             ///< gnuplot could not be started or failed on a chart script
   preflight_failed,        ///< the checks before a run found problems of several kinds (each in the diagnostics)
+  not_enough_memory,       ///< the run would need more memory than the machine has (refused before it starts)
 
   // Bugs.
   internal_error = 400,  ///< an exception escaped a task (a bug in pswm or in a user's policy)

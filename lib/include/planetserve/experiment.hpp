@@ -6,6 +6,7 @@
 #include <planetserve/experiment/cache_prediction.hpp>
 #include <planetserve/experiment/downsample.hpp>
 #include <planetserve/experiment/epoch_core.hpp>
+#include <planetserve/experiment/memory_estimate.hpp>
 #include <planetserve/experiment/metrics_page.hpp>
 #include <planetserve/experiment/node_timeline.hpp>
 #include <planetserve/experiment/output_layout.hpp>

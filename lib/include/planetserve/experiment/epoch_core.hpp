@@ -92,6 +92,8 @@ struct attempt_result {
 /// Copies an attempt's measurements into its request's record (what the last attempt saw;
 /// retries accumulate).
 void record_from(const attempt_result& a, request_record& rec);
+/// The same, moving the chunk times out of `a` instead of copying them.
+void record_from(attempt_result&& a, request_record& rec);
 
 /// Something the shell must do for the core.
 struct epoch_action {

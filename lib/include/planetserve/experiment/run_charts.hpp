@@ -32,6 +32,7 @@ struct labelled_run {
   std::string label;                         ///< legend text, e.g. the policy
   std::span<const request_record> records;   ///< its requests
   std::span<const node_timeline> timelines;  ///< its scrapes, per node
+  const plot_series* ttft_cdf = nullptr;     ///< its TTFT CDF made earlier (records dropped); null: from `records`
 };
 
 /// The fleet's prefix hit ratio since the start of the run, Σ(hits − hits₀)/Σ(queries − queries₀)

@@ -25,6 +25,8 @@
 
 namespace planetserve::experiment {
 
+struct policy_result;
+
 /// Which OpenAI endpoint requests go to.
 enum class api_kind { chat, completions };
 
@@ -96,6 +98,16 @@ struct run_config {
   /// `endpoints` must be empty.
   bool virtual_time = false;
   sim::fleet_config virtual_nodes;       ///< with virtual_time: how many nodes and each one's emulator settings
+  /// Virtual time: refuse a run whose estimated peak memory (experiment::estimate_virtual_memory)
+  /// is above this many bytes; 0: above what the machine has available (MemAvailable, cgroup).
+  std::uint64_t memory_limit_bytes = 0;
+  /// Keep every policy's records in runner::results() after its outputs are written; false
+  /// drops each policy's records once written and summarized (what `pswm run` does: a
+  /// million-request comparison then holds one policy's records at a time).
+  bool keep_records = true;
+  /// Called after each policy's files are written and summarized, with its records still
+  /// there (keep_records false drops them right after): e.g. to write its report.html.
+  std::function<void(const policy_result&)> on_policy_done;
   bool render_figures = true;            ///< run gnuplot for the figures
 };
 

@@ -6,6 +6,7 @@
 #include <planetserve/error.hpp>
 #include <planetserve/experiment/node_timeline.hpp>
 #include <planetserve/experiment/output_layout.hpp>
+#include <planetserve/experiment/plot.hpp>
 #include <planetserve/experiment/request_record.hpp>
 #include <planetserve/experiment/run_config.hpp>
 #include <planetserve/experiment/summary.hpp>
@@ -32,6 +33,9 @@ struct policy_result {
   std::vector<request_record> records;  ///< every request of every epoch, in send order
   std::vector<node_timeline> timelines; ///< per node, every epoch's scrapes (times offset per epoch)
   run_summary summary;                  ///< the headline numbers
+  /// The TTFT CDF of its requests (at most ~2,000 points): what a comparison draws, kept
+  /// when the records are not (run_config::keep_records).
+  plot_series ttft_cdf;
   /// Each epoch's time zero on the steady clock (CLOCK_MONOTONIC on Linux): a record's `*_s`
   /// times are seconds since its epoch's entry, comparable with other processes' clocks.
   std::vector<std::chrono::steady_clock::time_point> epoch_starts;

@@ -51,6 +51,7 @@ class error_category_impl final : public boost::system::error_category {
       case error::binary_file: return "file holds binary data, not text";
       case error::plot_failed: return "gnuplot failed";
       case error::preflight_failed: return "checks before the run failed";
+      case error::not_enough_memory: return "the run would need more memory than is available";
       case error::internal_error: return "internal error";
     }
     return "unknown planetserve error";

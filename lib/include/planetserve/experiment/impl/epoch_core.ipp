@@ -38,6 +38,16 @@ void record_from(const attempt_result& a, request_record& rec) {
   rec.error_kind = a.ok ? std::string{} : a.error_kind;
 }
 
+void record_from(attempt_result&& a, request_record& rec) {
+  // The chunk times move (a run's largest data); the rest as from a copy.
+  std::vector<double> chunks = std::move(a.chunk_s);
+  a.chunk_s.clear();
+  record_from(static_cast<const attempt_result&>(a), rec);
+  // A stream that stopped early leaves room reserved for max_tokens: not kept for the run.
+  if (chunks.capacity() > chunks.size() + chunks.size() / 4 + 16) chunks.shrink_to_fit();
+  rec.chunk_s = std::move(chunks);
+}
+
 epoch_core::epoch_core(const epoch_settings& settings, dispatch::policy& policy, request_source& source,
                        std::vector<std::string> labels, std::size_t epoch)
     : cfg_(settings),
@@ -199,7 +209,7 @@ void epoch_core::on_attempt_end(std::size_t i, attempt_result result, epoch_time
   const bool had_status = result.http_status != 0;
   req_[i].retryable = !result.ok && result.retryable;
   source_.on_reply(i, result);
-  record_from(result, rec);
+  record_from(std::move(result), rec);
   --nd.active;
   dispatch::outcome fb;
   fb.request_id = req_[i].view_id;

@@ -383,7 +383,7 @@ std::string summary_text(const run_summary& s) {
   std::string t;
   auto line = [&](const std::string& label, const std::string& value, const char* side) {
     t += label;
-    if (label.size() < 34) t.append(34 - label.size(), ' ');
+    t.append(label.size() < 34 ? 34 - label.size() : 1, ' ');  // a longer label still ends with a space
     t += value;
     if (side) {
       if (value.size() < 16) t.append(16 - value.size(), ' ');
@@ -510,8 +510,9 @@ std::string summary_text(const run_summary& s) {
     std::sort(v.begin(), v.end());
     return fmt(v.front(), spec) + " / " + fmt(percentile_sorted(v, 50), spec) + " / " + fmt(v.back(), spec);
   };
-  line(std::to_string(s.nodes.size()) + " nodes: share min / median / max", spread(&node_summary::share, "%.5f"), nullptr);
-  line(std::to_string(s.nodes.size()) + " nodes: hit min / median / max",
+  line("Nodes", std::to_string(s.nodes.size()) + " (each one in summary.json's \"nodes\")", nullptr);
+  line("Node share min / median / max", spread(&node_summary::share, "%.5f"), nullptr);
+  line("Node hit min / median / max",
        spread(&node_summary::prefix_hit_ratio, "%.3f"), server);
   std::size_t shown = 0, troubled = 0;
   for (const auto& n : s.nodes) {
@@ -524,7 +525,6 @@ std::string summary_text(const run_summary& s) {
   }
   if (troubled > shown) line("More nodes with failures or scrape gaps", std::to_string(troubled - shown), nullptr);
   if (troubled == 0) line("Nodes with failures or scrape gaps", "none", nullptr);
-  t += "(every node: \"nodes\" in summary.json)\n";
   return t;
 }
 

@@ -66,7 +66,8 @@ boost::system::error_code write_comparison_report(const std::filesystem::path& d
   std::vector<labelled_run> labelled;
   for (const auto& r : runs) {
     sums.push_back(r.summary);
-    labelled.push_back({r.policy, r.records, r.timelines});
+    labelled.push_back({r.policy, r.records, r.timelines,
+                        r.records.empty() && !r.ttft_cdf.points.empty() ? &r.ttft_cdf : nullptr});
   }
   const auto record_charts = comparison_record_charts(labelled);
   if (auto ec = write_charts(record_charts, dir, render, log, diag)) return ec;

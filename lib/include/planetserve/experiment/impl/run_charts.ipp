@@ -293,7 +293,7 @@ std::vector<chart> comparison_record_charts(std::span<const labelled_run> runs) 
   chart hit{"compare_hit_ratio_over_time", "Prefix cache hit ratio since the start, by policy (server /metrics)",
             "time (s)", "hit ratio (Σ hits / Σ queries so far)", {}};
   for (const auto& r : runs) {
-    cdf.series.push_back(ttft_cdf(r.records, r.label));
+    cdf.series.push_back(r.ttft_cdf ? *r.ttft_cdf : ttft_cdf(r.records, r.label));
     hit.series.push_back(cumulative_hit_ratio(r.timelines, r.label));
   }
   return {std::move(cdf), std::move(hit)};

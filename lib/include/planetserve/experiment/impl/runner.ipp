@@ -14,6 +14,8 @@
 #include <planetserve/experiment/report.hpp>
 #include <planetserve/experiment/run_charts.hpp>
 #include <planetserve/experiment/run_outputs.hpp>
+#include <planetserve/experiment/downsample.hpp>
+#include <planetserve/experiment/memory_estimate.hpp>
 #include <planetserve/experiment/runner.hpp>
 #include <planetserve/experiment/stats.hpp>
 #include <planetserve/experiment/session_source.hpp>
@@ -387,6 +389,8 @@ struct runner::state {
         return error::invalid_argument;
       }
     }
+    if (vfleet)
+      if (auto ec = check_memory(diag)) return ec;
     if (!cfg.api_key.empty()) {
       auth_value = "Bearer " + cfg.api_key;
       auth.push_back({"Authorization", auth_value});
@@ -399,6 +403,28 @@ struct runner::state {
       nodes.push_back(std::move(nd));
     }
     return {};
+  }
+
+  /// Virtual time: refuses, before anything runs, a run whose estimated peak memory is more
+  /// than the machine has (or than run_config::memory_limit_bytes), naming the flags that
+  /// bound it.
+  boost::system::error_code check_memory(diagnostics& diag) const {
+    double out_sum = 0;
+    for (std::size_t i = 0; i < n && i < data.prompts.size(); ++i) out_sum += max_tokens_of(i);
+    double mean_out = n > 0 && !data.prompts.empty() ? out_sum / static_cast<double>(std::min(n, data.prompts.size()))
+                                                     : static_cast<double>(cfg.max_new_tokens);
+    bool models_blocks = false;
+    for (const auto& p : cfg.policies)
+      models_blocks |= p != "rr" && p != "random" && p != "least-loaded" && p != "p2c" && p != "session";
+    const auto est = estimate_virtual_memory(n, mean_out, vfleet->size(),
+                                             vfleet->engine(0).config().num_gpu_blocks,
+                                             cfg.keep_records ? cfg.policies.size() : 1, models_blocks);
+    const auto limit = cfg.memory_limit_bytes > 0 ? std::optional<std::uint64_t>(cfg.memory_limit_bytes) : available_memory();
+    if (!limit || est.total <= *limit) return {};
+    diag.message = "virtual time: " + std::to_string(n) + " requests on " + std::to_string(vfleet->size()) +
+                   " nodes would need about " + est.describe() + ", more than the " + format_bytes(*limit) +
+                   " available; send fewer requests per epoch with --maxq, or run fewer nodes with --num-nodes";
+    return error::not_enough_memory;
   }
 
   /// Whether every prompt came from a trace (the trace then sets arrivals and lengths).
@@ -1321,6 +1347,11 @@ struct runner::state {
         log << "\n";
         for (const auto& u : unwritten) incomplete.push_back(u);
       }
+      pr.ttft_cdf = ttft_cdf(pr.records, name);
+      pr.ttft_cdf.points = downsample(pr.ttft_cdf.points);  // what a chart would draw of it
+      if (cfg.on_policy_done) cfg.on_policy_done(pr);
+      // Written and summarized: without keep_records a long run holds one policy's records at a time.
+      if (!cfg.keep_records) std::vector<request_record>().swap(pr.records);
       results.push_back(std::move(pr));
       if (kv_events) kv_events->stop();
       policy = nullptr;

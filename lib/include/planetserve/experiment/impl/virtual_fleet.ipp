@@ -96,6 +96,8 @@ std::optional<attempt_result> virtual_fleet::admit(std::size_t request, dispatch
   a.sent_s = seconds(at);
   a.absolute_start = a.sent_s;  // the caller adds its wall-clock origin
   a.prompt_tokens = planetserve::detail::saturate_cast<std::uint32_t>(prompt_len);
+  // One chunk per step that emits tokens: at most max_tokens, so reserved once instead of grown.
+  a.chunk_s.reserve(std::min<std::size_t>(params.max_tokens.value_or(64), 16384));
   nd.live.emplace(std::move(id), live_request{request, std::move(a), false, keep_text});
   reschedule(node);
   return std::nullopt;
