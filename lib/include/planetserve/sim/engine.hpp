@@ -10,6 +10,8 @@
 #include <planetserve/sim/vllm_version.hpp>
 #include <planetserve/tokenize/tokenizer.hpp>
 
+#include <boost/container/small_vector.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -82,7 +84,9 @@ struct request_usage {
 /// What one step did for one request.
 struct request_output {
   std::string id;                             ///< the request id given to add_request
-  std::vector<tokenize::token_id> tokens;     ///< tokens emitted this step (their time is step end)
+  /// Tokens emitted this step (their time is step end): one per step while decoding, so kept
+  /// inline (no allocation per request per step).
+  boost::container::small_vector<tokenize::token_id, 4> tokens;
   bool first_token = false;                   ///< `tokens` starts with the request's first token
   std::optional<finish_reason> finished;      ///< set when the request ended this step
   request_usage usage;                        ///< counts after this step

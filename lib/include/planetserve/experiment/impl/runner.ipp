@@ -374,6 +374,10 @@ struct runner::state {
         return error::invalid_argument;
       }
     cfg.policy.nodes = cfg.endpoints.size();
+    // A prefix-blind policy's per-node matches only reach the records up to this many nodes:
+    // past it, matching every prompt against every node (a tenth of a 1,024-node rr run) is
+    // work nobody reads.
+    if (cfg.policy.nodes > epoch_settings{}.per_node_detail_max) cfg.policy.explain_matches = false;
     cfg.policy.seed = cfg.seed;  // one seed for the whole run: every policy, built-in or not, gets it
     if (auto ec = dispatch::check(cfg.policy, diag)) return ec;
     // Every name is checked before anything runs: not after earlier policies wrote outputs.

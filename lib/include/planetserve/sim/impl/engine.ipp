@@ -194,6 +194,7 @@ boost::system::error_code engine::add_request(std::string id, std::vector<tokeni
 
   r->id = id;
   r->tokens = std::move(prompt);
+  r->tokens.reserve(prompt_len + r->target_outputs);  // grown once, not as tokens are sampled
   r->prompt_len = prompt_len;
   r->max_tokens_param = params.max_tokens;
   r->max_tokens = max_tokens;
