@@ -32,7 +32,8 @@ memory_estimate estimate_virtual_memory(std::size_t requests, double mean_output
                                         bool router_models_blocks);
 
 /// Bytes this process may still allocate: the kernel's MemAvailable, or less when a cgroup
-/// (v2 memory.max) limits the process; nothing when neither can be read.
+/// (v2 memory.max) or an address-space limit (`ulimit -v`) bounds the process; nothing when
+/// none can be read.
 std::optional<std::uint64_t> available_memory();
 
 /// "1.5 GB", "640 MB", "12 KB".
