@@ -20,10 +20,11 @@ namespace planetserve::experiment {
 boost::system::error_code write_file_atomic(const std::filesystem::path& path,
                                             std::string_view content, diagnostics& diag);
 
-/// write_file_atomic in pieces, for a file too large to build in memory first (a million
-/// requests' experiment_results.json): the pieces go to `<path>.tmp.<pid>`, and commit()
-/// flushes, syncs and renames it onto `path`. Until then readers see the old file; a writer
-/// destroyed or discarded before commit() removes the temporary file.
+/// write_file_atomic in pieces, for a file too large to build in memory first (the
+/// experiment_results.json of a million requests): the pieces go to a temporary file beside
+/// `path` (its name, then .tmp. and the process id), and commit() flushes, syncs and renames
+/// it onto `path`. Until then readers see the old file; a writer destroyed or discarded before
+/// commit() removes the temporary file.
 class atomic_file_writer {
  public:
   atomic_file_writer() = default;
