@@ -39,6 +39,10 @@ void write_experiment_results(std::span<const request_record* const> records, st
                               const std::function<void(std::string_view)>& write,
                               const std::function<void(const boost::json::object&, std::size_t)>& each = {});
 
+/// Most rows × nodes throughput_records() writes: past it (a timeline of days at a thousand
+/// nodes, or a damaged one read back), rows are written every few ticks instead of every tick.
+inline constexpr double max_throughput_cells = 2'000'000;
+
 /// throughput_records.json's rows as a document (see throughput_records_json).
 boost::json::array throughput_records(std::span<const node_timeline> timelines, double tick_s);
 

@@ -224,10 +224,18 @@ boost::json::array throughput_records(std::span<const node_timeline> timelines, 
     }
   }
   json::array out;
-  if (tick_s <= 0) tick_s = 1;
+  if (!(tick_s > 0)) tick_s = 1;
+  if (!std::isfinite(end)) end = 0;
+  // A timeline longer than max_throughput_cells / nodes ticks (days of a big fleet, or a
+  // damaged timeline.json read back) is written every `stride` ticks: the first row stays at
+  // zero and the last within `stride` ticks of the end.
+  const double rows = std::floor(end / tick_s) + 1;
+  const double max_rows = std::max(2.0, max_throughput_cells / static_cast<double>(std::max<std::size_t>(1, timelines.size())));
+  const double stride = rows > max_rows ? std::ceil(rows / max_rows) : 1.0;
   // t = i * tick, not a running sum: the sum drifts (33.500000000000206 after 335 ticks).
-  for (std::size_t i = 0; static_cast<double>(i) * tick_s <= end + 1e-9; ++i) {
-    const double t = static_cast<double>(i) * tick_s;
+  for (double i = 0;; i += stride) {
+    const double t = i * tick_s;
+    if (!(t <= end + 1e-9)) break;
     json::object row;
     double pt = 0, gt = 0, rs = 0;
     json::array nodes;
