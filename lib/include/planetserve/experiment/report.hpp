@@ -39,11 +39,9 @@ void write_experiment_results(std::span<const request_record* const> records, st
                               const std::function<void(std::string_view)>& write,
                               const std::function<void(const boost::json::object&, std::size_t)>& each = {});
 
-/// Most rows × nodes throughput_records() writes: past it (a timeline of days at a thousand
-/// nodes, or a damaged one read back), rows are written every few ticks instead of every tick.
-inline constexpr double max_throughput_cells = 2'000'000;
-
-/// throughput_records.json's rows as a document (see throughput_records_json).
+/// throughput_records.json's rows as a document (see throughput_records_json). Rows are at
+/// most four per scrape of a node (at least 10,000): a sparse timeline spanning far longer
+/// (a damaged timeline.json read back) gets a row every few ticks.
 boost::json::array throughput_records(std::span<const node_timeline> timelines, double tick_s);
 
 /// throughput_records.json: every `tick_s`, the seed's {elapsed, prompt_tokens, gen_tokens,

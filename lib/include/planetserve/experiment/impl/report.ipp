@@ -226,11 +226,15 @@ boost::json::array throughput_records(std::span<const node_timeline> timelines, 
   json::array out;
   if (!(tick_s > 0)) tick_s = 1;
   if (!std::isfinite(end)) end = 0;
-  // A timeline longer than max_throughput_cells / nodes ticks (days of a big fleet, or a
-  // damaged timeline.json read back) is written every `stride` ticks: the first row stays at
-  // zero and the last within `stride` ticks of the end.
+  // Rows are bounded by the scrapes the timeline holds (four rows per scrape of a node, at
+  // least 10,000): a sparse timeline spanning years (a damaged timeline.json read back) is
+  // written every `stride` ticks, the first row at zero and the last within `stride` ticks of
+  // the end. A run's own timeline has a scrape per node per tick and is never strided.
+  std::size_t samples = 0;
+  for (const auto& tl : timelines) samples += tl.samples.size();
   const double rows = std::floor(end / tick_s) + 1;
-  const double max_rows = std::max(2.0, max_throughput_cells / static_cast<double>(std::max<std::size_t>(1, timelines.size())));
+  const double max_rows =
+      std::max(10'000.0, 4.0 * static_cast<double>(samples) / static_cast<double>(std::max<std::size_t>(1, timelines.size())));
   const double stride = rows > max_rows ? std::ceil(rows / max_rows) : 1.0;
   // t = i * tick, not a running sum: the sum drifts (33.500000000000206 after 335 ticks).
   for (double i = 0;; i += stride) {
