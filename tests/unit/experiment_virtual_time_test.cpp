@@ -58,6 +58,14 @@ ex::run_config base_config(const fs::path& dataset, const fs::path& out, const s
   return cfg;
 }
 
+/// A virtual-time run of `policy` over `prompts` generated prompts on three A100 nodes, in `dir`.
+ex::run_config virtual_config(const fs::path& dir, std::size_t prompts, const std::string& policy) {
+  auto cfg = base_config(rt::write_dataset(dir, prompts), dir / "out", policy);
+  cfg.virtual_time = true;
+  cfg.virtual_nodes = a100_fleet(3);
+  return cfg;
+}
+
 /// One full pass of `cfg` on `io`; the policy's result.
 ex::policy_result run_on(asio::io_context& io, const ex::run_config& cfg, std::string* log_out = nullptr) {
   std::ostringstream log;
@@ -123,10 +131,7 @@ double hit_ratio(const std::vector<ex::request_record>& rs) {
 TEST_CASE("virtual time: a run writes the same files, says it was virtual, and is exactly repeatable",
           "[virtual_time]") {
   rt::temp_dir tmp("virtual");
-  const auto data = rt::write_dataset(tmp.path, 30);
-  auto cfg = base_config(data, tmp.path / "out", "lb");
-  cfg.virtual_time = true;
-  cfg.virtual_nodes = a100_fleet(3);
+  auto cfg = virtual_config(tmp.path, 30, "lb");
   std::string log;
   const auto a = run_once(cfg, &log);
   REQUIRE(a.records.size() == 30);
@@ -166,10 +171,7 @@ TEST_CASE("virtual time: a run writes the same files, says it was virtual, and i
 TEST_CASE("virtual time: precise gets the engines' KV events in-process and predicts the hits exactly",
           "[virtual_time]") {
   rt::temp_dir tmp("virtual_precise");
-  const auto data = rt::write_dataset(tmp.path, 40);
-  auto cfg = base_config(data, tmp.path / "out", "precise");
-  cfg.virtual_time = true;
-  cfg.virtual_nodes = a100_fleet(3);
+  auto cfg = virtual_config(tmp.path, 40, "precise");
   const auto r = run_once(cfg);
   REQUIRE(r.records.size() == 40);
   std::size_t exact = 0, hits = 0;
@@ -365,10 +367,7 @@ TEST_CASE("virtual time: a run too large for memory is refused before it starts,
   CHECK(ex::available_memory().value_or(1) > 0);
 
   rt::temp_dir tmp("virtual_memory");
-  const auto data = rt::write_dataset(tmp.path, 30);
-  auto cfg = base_config(data, tmp.path / "out", "lb");
-  cfg.virtual_time = true;
-  cfg.virtual_nodes = a100_fleet(3);
+  auto cfg = virtual_config(tmp.path, 30, "lb");
   cfg.memory_limit_bytes = 64u << 20;  // less than three A100 nodes' KV-cache index alone
   asio::io_context io;
   std::ostringstream log;
@@ -389,11 +388,8 @@ TEST_CASE("virtual time: a run too large for memory is refused before it starts,
 TEST_CASE("virtual time: without keep_records each policy's records go once written; the comparison keeps its CDF",
           "[virtual_time][scale]") {
   rt::temp_dir tmp("virtual_records");
-  const auto data = rt::write_dataset(tmp.path, 24);
-  auto cfg = base_config(data, tmp.path / "out", "rr");
+  auto cfg = virtual_config(tmp.path, 24, "rr");
   cfg.policies = {"rr", "lb"};
-  cfg.virtual_time = true;
-  cfg.virtual_nodes = a100_fleet(3);
   cfg.keep_records = false;
   std::vector<std::size_t> seen;  // records each policy had when done
   cfg.on_policy_done = [&](const ex::policy_result& r) {
