@@ -18,8 +18,15 @@
 // is the router thread's CPU time over the phase's wall time: near 100% means the router's
 // core is the limit, well under it means the generator, the nodes or the machine is.
 //
+// --busy-poll US makes the router thread poll for US microseconds before each sleep
+// (http::run_busy_polling, `pswm route --busy-poll`); its CPU per request then counts the
+// polling. --pin puts the router thread alone on CPU 1 and the generator and the nodes on
+// CPU 0, in both phases. --poll-all runs the generator and the nodes on one thread that
+// busy polls as well, so that no request pays a thread's wake-up on either path.
+//
 // Usage: router_bench [--rates 1000,5000 | --find-max 1000 [--p99-limit 10]] [--seconds 5] [--nodes 4]
-//                     [--concurrency 256 | --no-closed-loop]
+//                     [--concurrency 256 | --no-closed-loop] [--busy-poll US [--poll-all]] [--pin]
+#include <planetserve/http/busy_poll.hpp>
 #include <planetserve/openai/request_builder.hpp>
 #include <planetserve/openai/stream_completion.hpp>
 #include <planetserve/route/router.hpp>
@@ -41,10 +48,14 @@
 #include <cstring>
 #include <ctime>
 #include <future>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <pthread.h>
+#include <sched.h>
 
 // GCC 12 reports a false -Wmismatched-new-delete on coroutine frames (GCC bug 109224).
 #if defined(__GNUC__) && !defined(__clang__)
@@ -72,10 +83,26 @@ double percentile(std::vector<double> v, double p) {
 }
 
 /// A thread running its own io_context until stopped.
+/// Pins the calling thread to `cpu`.
+void pin_to(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (pthread_setaffinity_np(pthread_self(), sizeof set, &set) != 0) std::fprintf(stderr, "router_bench: cannot pin to CPU %d\n", cpu);
+}
+
+/// A thread running its own io_context until stopped, on `cpu` (-1: anywhere), busy polling
+/// for `spin` before each sleep (0: io_context::run).
 struct loop {
+  explicit loop(int cpu = -1, std::chrono::microseconds spin = {}) : cpu_(cpu), spin_(spin) {}
+  int cpu_;
+  std::chrono::microseconds spin_;
   asio::io_context io{1};
   asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
-  std::thread t{[this] { io.run(); }};
+  std::thread t{[this] {
+    if (cpu_ >= 0) pin_to(cpu_);
+    ps::http::run_busy_polling(io, spin_);
+  }};
   ~loop() {
     work.reset();
     io.stop();
@@ -180,6 +207,9 @@ int main(int argc, char** argv) {
   int concurrency = 256;
   double find_max = 0;  // > 0: the rising-rate search from this rate instead of --rates
   double p99_limit_ms = 10;  // the search's limit on added p99
+  std::chrono::microseconds busy_poll{0};  // the router thread polls this long before sleeping
+  bool pin = false;  // router on CPU 1, generator and nodes on CPU 0
+  bool poll_all = false;  // generator and nodes on one thread, busy polling as the router does
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
@@ -202,15 +232,29 @@ int main(int argc, char** argv) {
       find_max = std::atof(v), ++i;
     } else if (a == "--p99-limit" && v) {
       p99_limit_ms = std::atof(v), ++i;
+    } else if (a == "--busy-poll" && v) {
+      busy_poll = std::chrono::microseconds(std::atol(v)), ++i;
+    } else if (a == "--pin") {
+      pin = true;
+    } else if (a == "--poll-all") {
+      poll_all = true;
     } else if (a == "--no-closed-loop") {
       concurrency = 0;
     } else {
-      std::fprintf(stderr, "usage: router_bench [--rates 1000,5000 | --find-max 1000 [--p99-limit 10]] [--seconds 5] [--nodes 4] [--concurrency 256 | --no-closed-loop]\n");
+      std::fprintf(stderr, "usage: router_bench [--rates 1000,5000 | --find-max 1000 [--p99-limit 10]] [--seconds 5] [--nodes 4] [--concurrency 256 | --no-closed-loop] [--busy-poll US [--poll-all]] [--pin]\n");
       return 2;
     }
   }
 
-  loop node_loop, router_loop, gen;
+  // --pin: the router alone on CPU 1; the generator and the nodes share CPU 0 in both phases,
+  // so the direct and the routed phase see the same placement of everything but the router.
+  // --poll-all: the generator and the nodes on one thread that busy polls too, so neither
+  // path pays a wake-up: the direct path then has no hop between threads at all, and what the
+  // router adds is its own work plus its two hops.
+  loop router_loop(pin ? 1 : -1, busy_poll), gen(pin ? 0 : -1, poll_all ? busy_poll : std::chrono::microseconds{});
+  std::optional<loop> node_thread;
+  if (!poll_all) node_thread.emplace(pin ? 0 : -1);
+  loop& node_loop = poll_all ? gen : *node_thread;
   ps::sim::fleet_config fc;
   fc.num_nodes = nodes;
   fc.node = ps::sim::node_config::from_profile(*ps::sim::find_profile("instant"));
@@ -290,7 +334,11 @@ int main(int argc, char** argv) {
                        d.failures, t.failures};
   };
 
-  std::printf("router_bench: %zu instant nodes, streamed chat, max_tokens 8, %.0f s per phase\n\n", nodes, seconds);
+  std::printf("router_bench: %zu instant nodes, streamed chat, max_tokens 8, %.0f s per phase; router thread %s, %s; %s\n\n",
+              nodes, seconds, pin ? "alone on CPU 1 (generator and nodes on CPU 0)" : "unpinned",
+              busy_poll.count() > 0 ? ("busy polling " + std::to_string(busy_poll.count()) + " us before sleeping").c_str()
+                                    : "sleeping when idle",
+              poll_all ? "generator and nodes on one thread, busy polling too" : "generator and nodes on two threads, sleeping when idle");
   if (find_max > 0) {
     // Open-loop rates rising by 25% until the router falls behind: fewer than 95% of the
     // offered requests per second completed, an added p99 over --p99-limit ms, or failures.

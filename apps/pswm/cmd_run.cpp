@@ -2,6 +2,7 @@
 // pswm run: the experiment pipeline (the seed's workload_measurer_online.py, same flags and files).
 #include "cli.hpp"
 #include "commands.hpp"
+#include "kv_events_flags.hpp"
 #include "policy_flags.hpp"
 #include "server_tokens.hpp"
 #include "sim_fleet_option.hpp"
@@ -150,7 +151,7 @@ int cmd_run(int argc, char** argv) {
   long long base_port = 8000;
   long long max_new_tokens = 50;
   std::string host = "localhost";
-  std::string kv_events_endpoints, kv_events_replay_endpoints;
+  kv_events_flags kv_flags;
   std::string endpoints, dispatch = "lb", api = "chat", arrival = "poisson", field = "workload", format = "auto", history = "live", think_time = "0";
   long long trace_block_tokens = 512;
   double time_scale = 1.0;
@@ -193,13 +194,6 @@ int cmd_run(int argc, char** argv) {
       ("max-new-tokens", cli::po::value(&max_new_tokens)->default_value(max_new_tokens), "max_tokens of every request")
       ("host", cli::po::value(&host)->default_value(host), "host of the nodes (with --base-port)")
       ("endpoints", cli::po::value(&endpoints), "comma list of node base URLs (http:// or https://), instead of --host/--base-port/--num-nodes")
-      ("kv-events-endpoints", cli::po::value(&kv_events_endpoints),
-       "comma list, one per node in --endpoints order: where each server publishes KV-cache events "
-       "(vLLM's --kv-events-config endpoint, e.g. tcp://host:5557), for policies that route on them (precise); "
-       "--sim sets them itself")
-      ("kv-events-replay-endpoints", cli::po::value(&kv_events_replay_endpoints),
-       "comma list, one per node: each server's KV-events replay endpoint (vLLM's replay_endpoint, e.g. "
-       "tcp://host:5558), asked for missed events; without it a gap makes the node's index approximate")
       ("model", cli::po::value(&cfg.model), "model name (default: the first of node 0's /v1/models)")
       ("api-key", cli::po::value(&api_key), "Bearer key (default: $OPENAI_API_KEY, else $VLLM_API_KEY); never written to any output")
       ("api", cli::po::value(&api)->default_value(api), "chat | completions: which OpenAI endpoint to call (chat, as the seed)")
@@ -269,6 +263,7 @@ int cmd_run(int argc, char** argv) {
        "sleeping, as fast as the CPU allows. Writes the same files as a real-time --sim run, every time in "
        "simulated seconds; run.json says \"clock\": \"virtual\" and the summary says so");
   pflags.add_options(opts);
+  kv_flags.add_options(opts, true);
   sim.add_options(opts);
 
   int code = cli::exit_ok;
@@ -421,21 +416,9 @@ int cmd_run(int argc, char** argv) {
         cfg.endpoints.push_back(
             planetserve::http::url{false, bare, static_cast<std::uint16_t>(base_port + i), "/"}.origin());
   }
-  if (!kv_events_endpoints.empty()) {
-    if (sim.enabled) throw cli::usage_error("--kv-events-endpoints and --sim exclude each other: --sim nodes publish on their own ports");
-    const auto pubs = cli::split_list(kv_events_endpoints);
-    const auto replays = cli::split_list(kv_events_replay_endpoints);
-    if (pubs.size() != cfg.endpoints.size())
-      throw cli::usage_error("--kv-events-endpoints: " + std::to_string(pubs.size()) + " endpoint(s) for " +
-                             std::to_string(cfg.endpoints.size()) + " node(s): give one per node, in node order");
-    if (!replays.empty() && replays.size() != pubs.size())
-      throw cli::usage_error("--kv-events-replay-endpoints: " + std::to_string(replays.size()) + " for " +
-                             std::to_string(pubs.size()) + " node(s): give one per node, or none");
-    for (std::size_t i = 0; i < pubs.size(); ++i)
-      cfg.kv_events.push_back({pubs[i], replays.empty() ? std::string() : replays[i], {}});
-  } else if (!kv_events_replay_endpoints.empty()) {
-    throw cli::usage_error("--kv-events-replay-endpoints needs --kv-events-endpoints");
-  }
+  if (sim.enabled && !kv_flags.endpoints.empty())
+    throw cli::usage_error("--kv-events-endpoints and --sim exclude each other: --sim nodes publish on their own ports");
+  cfg.kv_events = kv_flags.sources(cfg.endpoints.size());
   cfg.maxq = static_cast<std::size_t>(maxq);
   cfg.epochs = static_cast<std::size_t>(epochs);
   cfg.metrics_interval = std::chrono::duration<double>(metrics_interval);

@@ -4,6 +4,7 @@
 #include <planetserve/http/server.hpp>
 #include <planetserve/openai/stream_completion.hpp>
 #include <planetserve/prom/page.hpp>
+#include <planetserve/prom/vllm_snapshot.hpp>
 #include <planetserve/route.hpp>
 
 #include "unit/sim_http_test_support.hpp"
@@ -15,6 +16,7 @@
 #include <catch2/catch.hpp>
 
 #include <memory>
+#include <sstream>
 
 using namespace sim_http_test;
 namespace route = planetserve::route;
@@ -29,11 +31,17 @@ TEST_CASE("route: inspect_request reads model, stream and prompt", "[route]") {
   CHECK(r.model == "m");
   CHECK(r.stream);
   CHECK(r.prompt == "Be brief. Hi");
+  REQUIRE(r.messages.size() == 2);
+  CHECK(r.messages[0].role == "system");
+  CHECK(r.messages[0].content == "Be brief. ");
+  CHECK(r.messages[1].role == "user");
+  CHECK(r.messages[1].content == "Hi");
   CHECK(r.session != 0);
   CHECK_FALSE(route::inspect_request(route::endpoint::completions, R"({"prompt":["first","second"]})", r));
   CHECK(r.model.empty());
   CHECK_FALSE(r.stream);
   CHECK(r.prompt == "first");
+  CHECK(r.messages.empty());
   CHECK_FALSE(route::inspect_request(route::endpoint::completions, R"({"model":"m","prompt":[1,2,3]})", r));
   CHECK(r.prompt_ids == std::vector<std::uint32_t>{1, 2, 3});
 }
@@ -457,4 +465,109 @@ TEST_CASE("route: a client that leaves while its request waits for a node connec
     co_await r->async_shutdown(std::chrono::milliseconds(100));
     node.server.stop();
   });
+}
+
+namespace {
+
+/// Prefix-cache hits node `k` of `f` reports on its /metrics.
+asio::awaitable<double> node_hits(asio::io_context& io, sim::fleet& f, std::size_t k) {
+  auto c = make_client(io, f.urls()[k]);
+  auto page = co_await get(c, "/metrics");
+  c.shutdown();
+  auto snap = ps::prom::parse_vllm_snapshot(page.body);
+  REQUIRE(snap.has_value());
+  co_return snap->prefix_cache_hits;
+}
+
+/// POSTs a chat body through `c`; the node that served it (x-pswm-node), "" when it failed.
+asio::awaitable<std::string> served_chat(http::client& c, const std::string& body) {
+  ps::diagnostics d;
+  const auto req = http::client_request::post("/v1/chat/completions", "application/json", body);
+  auto reader = co_await c.async_open(req, d);
+  if (!reader || reader->status() != 200) co_return std::string();
+  std::string node(reader->header("x-pswm-node")), rest;
+  if (co_await reader->async_read_rest(rest, d)) co_return std::string();
+  co_return node;
+}
+
+}  // namespace
+
+TEST_CASE("route: precise follows the nodes' KV events and predicts exactly the tokens they hit", "[route][kvevents][zmq]") {
+  run_coro([](asio::io_context& io) -> asio::awaitable<void> {
+    auto fc = fleet_of(2);
+    fc.node.kv_events.endpoint = "tcp://127.0.0.1:*";
+    fc.node.kv_events.replay_endpoint = "tcp://127.0.0.1:*";
+    sim::fleet f(io.get_executor(), fc);
+    start(f);
+    auto rc = router_for(f, "precise");
+    // The nodes render chats with Llama 3.1's template (the emulator's default): so does the router.
+    rc.chat_template = sim::chat_template::llama3_1();
+    for (std::size_t k = 0; k < 2; ++k) rc.kv_events.push_back({f.node(k).kv_events_endpoint(), f.node(k).kv_events_replay_endpoint(), {}});
+    std::ostringstream log;
+    rc.log = &log;
+    auto r = co_await start_router(io, rc);
+    auto c = make_client(io, router_url(*r));
+
+    // Each node's stream syncs (a replay from sequence 0) before the first request.
+    co_await http_test::sleep_for(std::chrono::milliseconds(200));
+    std::string text;
+    for (int i = 0; i < 120; ++i) text += "the router reads the nodes' cache events ";
+    std::vector<std::string> served;
+    for (int i = 0; i < 4; ++i) {
+      // Two prompt families, each sent twice: the repeat must go where its blocks are.
+      const std::string body = R"({"model":"test-model","max_tokens":2,"messages":[{"role":"user","content":")" +
+                               std::to_string(i % 2) + " " + text + R"("}]})";
+      served.push_back(co_await served_chat(c, body));
+      CHECK_FALSE(served.back().empty());
+      // The node's events reach the router between requests.
+      co_await http_test::sleep_for(std::chrono::milliseconds(150));
+    }
+    CHECK(served[2] == served[0]);
+    CHECK(served[3] == served[1]);
+    CHECK(r->metrics().requests_with_rule("precise-match") == 2);
+    CHECK(r->metrics().requests_with_rule("precise-fallback") == 0);
+    // Exact: the tokens the policy predicted cached are the tokens the nodes hit.
+    const double hits = (co_await node_hits(io, f, 0)) + (co_await node_hits(io, f, 1));
+    CHECK(hits > 0);
+    CHECK(static_cast<double>(r->metrics().predicted_cached_tokens()) == hits);
+    INFO(log.str());
+    CHECK(log.str().empty());
+    c.shutdown();
+    co_await r->async_shutdown(std::chrono::milliseconds(100));
+    f.stop();
+  });
+}
+
+TEST_CASE("route: precise without KV-events endpoints says so at start and judges nodes by lb's model", "[route]") {
+  run_coro([](asio::io_context& io) -> asio::awaitable<void> {
+    sim::fleet f(io.get_executor(), fleet_of(2));
+    start(f);
+    ps::diagnostics d;
+    auto made = route::router::create(io.get_executor(), router_for(f, "precise"), d);
+    REQUIRE(made.has_value());
+    auto& r = **made;
+    REQUIRE_FALSE(co_await r.async_start(d));
+    CHECK_THAT(d.message, Catch::Contains("--kv-events-endpoints") && Catch::Contains("precise-fallback"));
+    REQUIRE(r.listen("127.0.0.1", 0, d).has_value());
+    auto c = make_client(io, router_url(r));
+    auto res = co_await post_json(c, "/v1/chat/completions", R"({"model":"test-model","max_tokens":2,"messages":[{"role":"user","content":"hi"}]})");
+    CHECK(res.status == 200);
+    CHECK(r.metrics().requests_with_rule("precise-fallback") == 1);
+    c.shutdown();
+    co_await r.async_shutdown(std::chrono::milliseconds(100));
+    f.stop();
+  });
+}
+
+TEST_CASE("route: KV-events endpoints must be one per node", "[route]") {
+  asio::io_context io;
+  route::router_config rc;
+  rc.endpoints = {"http://127.0.0.1:1", "http://127.0.0.1:2"};
+  rc.policy = "precise";
+  rc.kv_events = {{"tcp://127.0.0.1:5557", "", ""}};
+  ps::diagnostics d;
+  auto made = route::router::create(io.get_executor(), rc, d);
+  REQUIRE_FALSE(made.has_value());
+  CHECK(made.error() == ps::make_error_code(ps::error::invalid_argument));
+  CHECK_THAT(d.message, Catch::Contains("1 KV-events endpoint(s) for 2 node(s)"));
 }

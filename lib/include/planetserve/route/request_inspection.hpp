@@ -2,6 +2,8 @@
 // route::inspect_request: what a router needs from an OpenAI request body (model, stream, prompt), or a vLLM-style refusal; sans-io.
 #pragma once
 
+#include <planetserve/workload/chat_message.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -22,6 +24,9 @@ struct inspected_request {
   bool stream = false;                  ///< "stream"
   std::string prompt;                   ///< the text routed on: "prompt" (the first of a list), or the messages' text contents in order
   std::vector<std::uint32_t> prompt_ids;  ///< "prompt" given as token ids (then `prompt` is empty)
+  /// Chat: the messages, each with its role ("" when absent) and its text content (parts
+  /// joined), for a router that renders them with the nodes' chat template.
+  std::vector<workload::chat_message> messages;
   std::uint64_t session = 0;            ///< dispatch::session_key of "user", 0 when absent
 };
 

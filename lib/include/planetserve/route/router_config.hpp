@@ -4,12 +4,16 @@
 
 #include <planetserve/dispatch/policy.hpp>
 #include <planetserve/dispatch/policy_config.hpp>
+#include <planetserve/experiment/kv_event_subscriber.hpp>
+#include <planetserve/sim/chat_template.hpp>
 #include <planetserve/tokenize/tokenizer.hpp>
 
 #include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -26,6 +30,21 @@ struct router_config {
   /// The tokenizer prompts are routed with; null: the approximate tokenizer seeded with
   /// policy_config.tree.seed (as `pswm run` does, so the two route alike).
   std::shared_ptr<const tokenize::tokenizer> tokenizer;
+  /// The nodes' chat template. Set: a chat request is routed on the ids of the text this
+  /// template renders from its messages, and a completions prompt on the tokenizer's BOS and
+  /// the prompt: the ids the nodes compute (with `tokenizer` the nodes' own, or the emulator's
+  /// default prompt tokenizer for this template when null). That is what `precise` needs to
+  /// match the nodes' KV events, and what puts lb's blocks where the nodes' are. Unset: the
+  /// messages' text in order, as `pswm run` routes against real servers without
+  /// `--tokenizer server`.
+  std::optional<sim::chat_template> chat_template;
+  /// Where each node publishes its KV-cache events (one per node, in node order), for a
+  /// policy that reads them (dispatch::kv_event_sink: `precise`). Empty: such a policy judges
+  /// every node by lb's model (its rule precise-fallback), and the router says so at start.
+  std::vector<experiment::kv_events_source> kv_events;
+  /// Where problems found in the background are written (a node's KV-events stream lost or
+  /// never synced: once per node); null: std::clog.
+  std::ostream* log = nullptr;
 
   std::size_t max_body = 8u << 20;  ///< largest request body accepted (bytes); larger: 413
   /// Longest wait for a request's headers and body (and a kept-alive connection's next

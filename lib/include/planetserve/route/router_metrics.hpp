@@ -70,6 +70,10 @@ class router_metrics {
   std::uint64_t retries() const noexcept { return retries_; }
   /// Requests counted with `status` (any node, any rule).
   std::uint64_t requests_with_status(unsigned status) const noexcept;
+  /// Requests counted with the policy rule `rule` (any node, any status).
+  std::uint64_t requests_with_rule(std::string_view rule) const noexcept;
+  /// Prompt tokens the policy expected the chosen nodes to hold, summed over requests.
+  std::uint64_t predicted_cached_tokens() const noexcept { return predicted_cached_; }
 
   /// The whole page (text format 0.0.4), with the nodes' gauges as given.
   std::string render(std::span<const node_gauges> nodes) const;

@@ -99,11 +99,15 @@ std::optional<request_problem> inspect_request(endpoint ep, std::string_view bod
   if (!msgs) return request_problem{400, "'messages' is required for /v1/chat/completions", "messages"};
   const auto* list = msgs->if_array();
   if (!list) return detail::wrong_type("messages", "a list of messages");
+  out.messages.reserve(list->size());
   for (const auto& m : *list) {
     const auto* mo = m.if_object();
     if (!mo) return detail::wrong_type("messages[]", "an object with 'role' and 'content'");
+    auto& cm = out.messages.emplace_back();
+    if (const auto* r = mo->if_contains("role"); r && r->is_string()) cm.role.assign(r->get_string().data(), r->get_string().size());
     if (const auto* c = mo->if_contains("content"))
-      if (auto problem = detail::append_content(*c, out.prompt)) return problem;
+      if (auto problem = detail::append_content(*c, cm.content)) return problem;
+    out.prompt += cm.content;
   }
   return std::nullopt;
 }

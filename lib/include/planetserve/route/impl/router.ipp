@@ -3,6 +3,7 @@
 #pragma once
 
 #include <planetserve/detail/sanitize.hpp>
+#include <planetserve/dispatch/kv_event_sink.hpp>
 #include <planetserve/dispatch/make_policy.hpp>
 #include <planetserve/experiment/metrics_page.hpp>
 #include <planetserve/http/client.hpp>
@@ -23,6 +24,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <iostream>
 #include <stdexcept>
 
 namespace planetserve::route {
@@ -60,7 +62,9 @@ struct router::state : std::enable_shared_from_this<router::state> {
   std::vector<node> nodes;
   std::unique_ptr<dispatch::policy> policy;
   std::optional<tokenize::approx_tokenizer> approx;
+  std::shared_ptr<const tokenize::tokenizer> template_tok;  // the emulator's prompt tokenizer for cfg.chat_template
   const tokenize::tokenizer* tok = nullptr;
+  std::unique_ptr<experiment::kv_event_subscriber> kv_events;  // while a kv_event_sink policy routes
   std::vector<std::string> models;
   std::string upstream_auth;  // "Bearer <upstream key>", or empty
   std::string expected_auth;  // "Bearer <router key>", or empty
@@ -211,8 +215,7 @@ struct router::state : std::enable_shared_from_this<router::state> {
       co_return;
     }
     std::vector<tokenize::token_id> tokens;
-    if (ir.prompt_ids.empty()) tok->encode(ir.prompt, tokens);
-    else tokens.assign(ir.prompt_ids.begin(), ir.prompt_ids.end());
+    routing_tokens(ep, ir, tokens);
     const dispatch::request_view view{tokens, next_id++, ir.session};
 
     std::array<http::header_field, 1> auth_header{};
@@ -383,6 +386,40 @@ struct router::state : std::enable_shared_from_this<router::state> {
     }
   }
 
+  /// The ids a request is routed on: token-id prompts as they are; with the nodes' chat
+  /// template, what the nodes compute (the rendered chat, or BOS and the prompt); else the text.
+  void routing_tokens(endpoint ep, const inspected_request& ir, std::vector<tokenize::token_id>& out) const {
+    if (!ir.prompt_ids.empty()) {
+      out.assign(ir.prompt_ids.begin(), ir.prompt_ids.end());
+    } else if (!cfg.chat_template) {
+      tok->encode(ir.prompt, out);
+    } else if (ep == endpoint::chat_completions) {
+      tok->encode(cfg.chat_template->render(ir.messages), out);
+    } else {
+      const auto bos = tok->prefix_ids();
+      out.assign(bos.begin(), bos.end());
+      tok->encode(ir.prompt, out);
+    }
+  }
+
+  /// Subscribes a kv_event_sink policy to the nodes' KV events; says in `diag` when it cannot.
+  void start_kv_events(diagnostics& diag) {
+    auto* sink = dynamic_cast<dispatch::kv_event_sink*>(policy.get());
+    if (!sink) return;
+    if (cfg.kv_events.empty()) {
+      if (!diag.message.empty()) diag.message += "\n";
+      diag.message += "policy " + std::string(policy->name()) +
+                      " reads the nodes' KV-cache events, and no endpoints were given (--kv-events-endpoints): every "
+                      "node is judged by lb's model (rule precise-fallback)";
+      return;
+    }
+    std::vector<std::string> names;
+    for (const auto& n : nodes) names.push_back(n.name);
+    kv_events = std::make_unique<experiment::kv_event_subscriber>(ex, cfg.kv_events, *sink, std::move(names),
+                                                                  cfg.log ? *cfg.log : std::clog);
+    kv_events->start();
+  }
+
   void record_added(rclock::time_point t_in, rclock::time_point upstream_sent, rclock::time_point first_in) {
     const auto now = rclock::now();
     const auto before = upstream_sent > t_in ? upstream_sent - t_in : rclock::duration{};
@@ -484,8 +521,16 @@ result<std::unique_ptr<router>> router::create(rasio::any_io_executor ex, router
     diag.message = "unknown policy '" + cfg.policy + "'; known: " + dispatch::known_policy_names();
     return make_error_code(error::invalid_argument);
   }
+  if (!cfg.kv_events.empty() && cfg.kv_events.size() != cfg.endpoints.size()) {
+    diag.message = std::to_string(cfg.kv_events.size()) + " KV-events endpoint(s) for " + std::to_string(cfg.endpoints.size()) +
+                   " node(s): give one per node, in node order";
+    return make_error_code(error::invalid_argument);
+  }
   if (cfg.tokenizer) {
     s->tok = cfg.tokenizer.get();
+  } else if (cfg.chat_template) {
+    s->template_tok = sim::default_prompt_tokenizer(*cfg.chat_template);
+    s->tok = s->template_tok.get();
   } else {
     s->approx.emplace(tokenize::approx_tokenizer_config{.seed = cfg.policy_config.tree.seed});
     s->tok = &*s->approx;
@@ -551,6 +596,7 @@ result<std::unique_ptr<router>> router::create(rasio::any_io_executor ex, router
 router::~router() {
   if (!state_) return;
   state_->stopping = true;
+  if (state_->kv_events) state_->kv_events->stop();
   for (auto* t : state_->sleepers) t->cancel();
   state_->server.stop();
   for (auto& n : state_->nodes) {
@@ -600,6 +646,7 @@ rasio::awaitable<boost::system::error_code> router::async_start(diagnostics& dia
   }
   s->models = ref;
   if (!unreachable.empty()) diag.message = "nodes not answering at start (out until /health answers):" + unreachable;
+  s->start_kv_events(diag);
   for (std::size_t k = 0; k < s->nodes.size(); ++k) {
     if (s->cfg.health_interval.count() > 0) {
       ++s->background;
@@ -624,6 +671,7 @@ rasio::awaitable<void> router::async_shutdown(std::chrono::milliseconds grace) {
   s->stopping = true;
   for (auto* t : s->sleepers) t->cancel();
   co_await s->server.async_shutdown(grace);
+  if (s->kv_events) s->kv_events->stop();
   for (auto& n : s->nodes) {
     n.requests->shutdown();
     n.probe->shutdown();

@@ -95,6 +95,13 @@ void router_metrics::on_predicted_cached(std::uint64_t tokens, std::uint64_t pro
   prompt_tokens_ += prompt_tokens;
 }
 
+std::uint64_t router_metrics::requests_with_rule(std::string_view rule) const noexcept {
+  std::uint64_t n = 0;
+  for (const auto& [key, count] : requests_)
+    if (std::get<1>(key) == rule) n += count;
+  return n;
+}
+
 std::uint64_t router_metrics::requests_with_status(unsigned status) const noexcept {
   std::uint64_t n = 0;
   for (const auto& [key, count] : requests_)
