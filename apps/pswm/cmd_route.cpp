@@ -40,7 +40,16 @@ const char* usage =
     "  pswm sim --num-nodes 4 --base-port 8000 &\n"
     "  pswm route --listen 127.0.0.1:9000 --num-nodes 4 --base-port 8000 --dispatch lb\n"
     "  curl -N localhost:9000/v1/chat/completions -H 'Content-Type: application/json' \\\n"
-    "    -d '{\"model\":\"meta-llama/Llama-3.1-8B-Instruct\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}'";
+    "    -d '{\"model\":\"meta-llama/Llama-3.1-8B-Instruct\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}'\n\n"
+    "precise on the nodes' KV-cache events (pswm sim publishes them as vLLM does):\n"
+    "  pswm sim --num-nodes 2 --base-port 8000 --kv-events-endpoint tcp://127.0.0.1:5557 \\\n"
+    "    --kv-events-replay-endpoint tcp://127.0.0.1:5600 &\n"
+    "  pswm route --listen 127.0.0.1:9000 --num-nodes 2 --base-port 8000 --dispatch precise --chat-template llama3.1 \\\n"
+    "    --kv-events-endpoints tcp://127.0.0.1:5557,tcp://127.0.0.1:5558 \\\n"
+    "    --kv-events-replay-endpoints tcp://127.0.0.1:5600,tcp://127.0.0.1:5601\n"
+    "(without replay endpoints a node counts as exact only once its events are seen from sequence 0)\n\n"
+    "Lowest added latency on a virtual machine: a core of its own, polling instead of sleeping:\n"
+    "  taskset -c 1 pswm route --listen 127.0.0.1:9000 --num-nodes 4 --base-port 8000 --busy-poll 0.002";
 
 /// "HOST:PORT" ("[::1]:9000" for IPv6) into host and port; throws naming --listen.
 std::pair<std::string, std::uint16_t> parse_listen(const std::string& s) {
