@@ -509,7 +509,12 @@ TEST_CASE("route: precise follows the nodes' KV events and predicts exactly the 
     auto c = make_client(io, router_url(*r));
 
     // Each node's stream syncs (a replay from sequence 0) before the first request.
-    co_await http_test::sleep_for(std::chrono::milliseconds(200));
+    REQUIRE(r->kv_events_stats(0) != nullptr);
+    for (int waited = 0; waited < 500 && !(r->kv_events_stats(0)->synced && r->kv_events_stats(1)->synced); ++waited)
+      co_await http_test::sleep_for(std::chrono::milliseconds(10));
+    REQUIRE(r->kv_events_stats(0)->synced);
+    REQUIRE(r->kv_events_stats(1)->synced);
+    auto batches = [&] { return r->kv_events_stats(0)->batches + r->kv_events_stats(1)->batches; };
     std::string text;
     for (int i = 0; i < 120; ++i) text += "the router reads the nodes' cache events ";
     std::vector<std::string> served;
@@ -517,10 +522,16 @@ TEST_CASE("route: precise follows the nodes' KV events and predicts exactly the 
       // Two prompt families, each sent twice: the repeat must go where its blocks are.
       const std::string body = R"({"model":"test-model","max_tokens":2,"messages":[{"role":"user","content":")" +
                                std::to_string(i % 2) + " " + text + R"("}]})";
+      const auto before = batches();
       served.push_back(co_await served_chat(c, body));
       CHECK_FALSE(served.back().empty());
-      // The node's events reach the router between requests.
-      co_await http_test::sleep_for(std::chrono::milliseconds(150));
+      // The node's events reach the router before the next request: batches arrive, then stop.
+      for (int waited = 0; waited < 500 && batches() == before; ++waited)
+        co_await http_test::sleep_for(std::chrono::milliseconds(10));
+      for (auto seen = batches(); ; seen = batches()) {
+        co_await http_test::sleep_for(std::chrono::milliseconds(50));
+        if (batches() == seen) break;
+      }
     }
     CHECK(served[2] == served[0]);
     CHECK(served[3] == served[1]);
@@ -548,6 +559,7 @@ TEST_CASE("route: precise without KV-events endpoints says so at start and judge
     auto& r = **made;
     REQUIRE_FALSE(co_await r.async_start(d));
     CHECK_THAT(d.message, Catch::Contains("--kv-events-endpoints") && Catch::Contains("precise-fallback"));
+    CHECK(r.kv_events_stats(0) == nullptr);
     REQUIRE(r.listen("127.0.0.1", 0, d).has_value());
     auto c = make_client(io, router_url(r));
     auto res = co_await post_json(c, "/v1/chat/completions", R"({"model":"test-model","max_tokens":2,"messages":[{"role":"user","content":"hi"}]})");

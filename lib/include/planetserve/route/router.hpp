@@ -21,6 +21,9 @@
 namespace planetserve::dispatch {
 class policy;
 }
+namespace planetserve::experiment {
+struct kv_subscription_stats;
+}
 
 namespace planetserve::route {
 
@@ -76,6 +79,9 @@ class router {
   std::string metrics_page() const;
   /// The policy deciding (to read its statistics).
   const dispatch::policy& policy() const noexcept;
+  /// Node `k`'s KV-events subscription counters (batches, gaps, synced...); null when the
+  /// router follows no KV events (a policy that reads none, or no endpoints given).
+  const experiment::kv_subscription_stats* kv_events_stats(std::size_t k) const;
 
  private:
   struct state;

@@ -685,5 +685,9 @@ std::uint64_t router::in_flight(std::size_t k) const { return state_->nodes.at(k
 const router_metrics& router::metrics() const noexcept { return state_->metrics; }
 std::string router::metrics_page() const { return state_->render(); }
 const dispatch::policy& router::policy() const noexcept { return *state_->policy; }
+const experiment::kv_subscription_stats* router::kv_events_stats(std::size_t k) const {
+  if (k >= state_->nodes.size()) throw std::out_of_range("router::kv_events_stats: no node " + std::to_string(k));
+  return state_->kv_events ? &state_->kv_events->stats(k) : nullptr;
+}
 
 }  // namespace planetserve::route
