@@ -105,8 +105,8 @@ TEST_CASE("route: the metrics page is valid Prometheus text with every family", 
   m.on_retry();
   m.on_upstream_failure(1);
   m.on_predicted_cached(32, 100);
-  const route::node_gauges g[] = {{"node_0", "http://a\"b", 1, route::breaker_state::closed},
-                                  {"node_1", "http://c", 0, route::breaker_state::open}};
+  const route::node_gauges g[] = {{"node_0", "http://a\"b", 1, route::breaker_state::closed, std::nullopt},
+                                  {"node_1", "http://c", 0, route::breaker_state::open, std::nullopt}};
   const std::string text = m.render(g);
   planetserve::diagnostics d;
   auto page = planetserve::prom::parse_page(text, &d);
@@ -121,6 +121,23 @@ TEST_CASE("route: the metrics page is valid Prometheus text with every family", 
   CHECK_THAT(text, Catch::Contains("pswm_route_added_latency_seconds_count 2"));
   CHECK_THAT(text, Catch::Contains("pswm_route_retries_total 1"));
   CHECK_THAT(text, Catch::Contains("pswm_route_predicted_cached_tokens_total 32"));
+  // No node's KV events followed: no KV-events family at all.
+  CHECK_THAT(text, !Catch::Contains("pswm_route_kv_event"));
+
+  // Followed: a series per followed node in each family, and the page still parses.
+  const route::node_gauges kv[] = {
+      {"node_0", "http://a", 0, route::breaker_state::closed, route::kv_events_gauges{12, 1, 0, true}},
+      {"node_1", "http://c", 0, route::breaker_state::closed, route::kv_events_gauges{3, 2, 1, false}}};
+  const std::string kv_text = m.render(kv);
+  auto kv_page = planetserve::prom::parse_page(kv_text, &d);
+  INFO(d.message << "\n" << kv_text);
+  REQUIRE(kv_page.has_value());
+  CHECK_THAT(kv_text, Catch::Contains("# TYPE pswm_route_kv_event_batches_total counter"));
+  CHECK_THAT(kv_text, Catch::Contains("pswm_route_kv_event_batches_total{node=\"node_0\"} 12"));
+  CHECK_THAT(kv_text, Catch::Contains("pswm_route_kv_event_gaps_total{node=\"node_1\"} 2"));
+  CHECK_THAT(kv_text, Catch::Contains("pswm_route_kv_events_lost_total{node=\"node_1\"} 1"));
+  CHECK_THAT(kv_text, Catch::Contains("pswm_route_kv_events_synced{node=\"node_0\"} 1"));
+  CHECK_THAT(kv_text, Catch::Contains("pswm_route_kv_events_synced{node=\"node_1\"} 0"));
 }
 
 namespace {
@@ -543,6 +560,9 @@ TEST_CASE("route: precise follows the nodes' KV events and predicts exactly the 
     CHECK(static_cast<double>(r->metrics().predicted_cached_tokens()) == hits);
     INFO(log.str());
     CHECK(log.str().empty());
+    const std::string page = r->metrics_page();
+    CHECK_THAT(page, Catch::Contains("pswm_route_kv_events_synced{node=\"node_0\"} 1"));
+    CHECK_THAT(page, Catch::Contains("pswm_route_kv_events_lost_total{node=\"node_1\"} 0"));
     c.shutdown();
     co_await r->async_shutdown(std::chrono::milliseconds(100));
     f.stop();

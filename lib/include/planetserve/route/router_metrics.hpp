@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -36,12 +37,21 @@ class seconds_histogram {
   std::uint64_t count_ = 0;
 };
 
+/// A node's KV-cache event stream, when the router follows one.
+struct kv_events_gauges {
+  std::uint64_t batches = 0;  ///< batches received (live and replayed)
+  std::uint64_t gaps = 0;     ///< sequence gaps seen
+  std::uint64_t lost = 0;     ///< times events were lost beyond replay (the node's index approximate)
+  bool synced = false;        ///< the stream has been complete from sequence 0 at some point
+};
+
 /// What /metrics shows of one node now.
 struct node_gauges {
   std::string_view name;   ///< "node_0"
   std::string_view url;    ///< its base URL
   std::uint64_t in_flight = 0;  ///< requests being forwarded to it
   breaker_state breaker = breaker_state::closed;  ///< its circuit breaker
+  std::optional<kv_events_gauges> kv_events;       ///< its KV-events stream; none: not followed
 };
 
 /// The router's counters. Node 0..n-1 are the fleet's; requests answered by the router

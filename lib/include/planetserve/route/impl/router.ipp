@@ -490,8 +490,14 @@ struct router::state : std::enable_shared_from_this<router::state> {
   std::string render() const {
     std::vector<node_gauges> g;
     g.reserve(nodes.size());
-    for (const auto& n : nodes)
-      g.push_back({n.name, n.url, n.in_flight, n.breaker.state()});
+    for (std::size_t k = 0; k < nodes.size(); ++k) {
+      const auto& n = nodes[k];
+      g.push_back({n.name, n.url, n.in_flight, n.breaker.state(), std::nullopt});
+      if (kv_events) {
+        const auto& st = kv_events->stats(k);
+        g.back().kv_events = kv_events_gauges{st.batches, st.gaps, st.lost, st.synced};
+      }
+    }
     return metrics.render(g);
   }
 };

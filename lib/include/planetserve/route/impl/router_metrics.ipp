@@ -150,6 +150,29 @@ std::string router_metrics::render(std::span<const node_gauges> nodes) const {
     out += std::to_string(static_cast<unsigned>(n.breaker));
     out += '\n';
   }
+  if (std::any_of(nodes.begin(), nodes.end(), [](const node_gauges& n) { return n.kv_events.has_value(); })) {
+    const auto family = [&](const char* name, const char* type, const char* help, auto value) {
+      detail::append_family_head(out, name, type, help);
+      for (const auto& n : nodes) {
+        if (!n.kv_events) continue;
+        out += name;
+        out += "{node=\"";
+        detail::append_label_value(out, n.name);
+        out += "\"} ";
+        out += std::to_string(value(*n.kv_events));
+        out += '\n';
+      }
+    };
+    family("pswm_route_kv_event_batches_total", "counter", "KV-cache event batches received from each node, live and replayed.",
+           [](const kv_events_gauges& g) { return g.batches; });
+    family("pswm_route_kv_event_gaps_total", "counter", "Sequence gaps seen in each node's KV-cache event stream.",
+           [](const kv_events_gauges& g) { return g.gaps; });
+    family("pswm_route_kv_events_lost_total", "counter",
+           "Times a node's KV-cache events were lost beyond replay (its index approximate until its cache is cleared).",
+           [](const kv_events_gauges& g) { return g.lost; });
+    family("pswm_route_kv_events_synced", "gauge", "1 once a node's KV-cache event stream has been complete from sequence 0.",
+           [](const kv_events_gauges& g) { return g.synced ? 1u : 0u; });
+  }
   detail::append_family_head(out, "pswm_route_upstream_failures_total", "counter",
                              "Connections to each node that failed or closed before a response.");
   for (std::size_t k = 0; k < nodes_; ++k) {
