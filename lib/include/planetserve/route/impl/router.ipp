@@ -23,8 +23,8 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
-#include <optional>
 #include <iostream>
+#include <optional>
 #include <stdexcept>
 
 namespace planetserve::route {
