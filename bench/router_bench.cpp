@@ -26,6 +26,8 @@
 //
 // Usage: router_bench [--rates 1000,5000 | --find-max 1000 [--p99-limit 10]] [--seconds 5] [--nodes 4]
 //                     [--concurrency 256 | --no-closed-loop] [--busy-poll US [--poll-all]] [--pin]
+#include "pin_thread.hpp"
+
 #include <planetserve/http/busy_poll.hpp>
 #include <planetserve/openai/request_builder.hpp>
 #include <planetserve/openai/stream_completion.hpp>
@@ -54,8 +56,6 @@
 #include <thread>
 #include <vector>
 
-#include <pthread.h>
-#include <sched.h>
 
 // GCC 12 reports a false -Wmismatched-new-delete on coroutine frames (GCC bug 109224).
 #if defined(__GNUC__) && !defined(__clang__)
@@ -83,14 +83,6 @@ double percentile(std::vector<double> v, double p) {
 }
 
 /// A thread running its own io_context until stopped.
-/// Pins the calling thread to `cpu`.
-void pin_to(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  if (pthread_setaffinity_np(pthread_self(), sizeof set, &set) != 0) std::fprintf(stderr, "router_bench: cannot pin to CPU %d\n", cpu);
-}
-
 /// A thread running its own io_context until stopped, on `cpu` (-1: anywhere), busy polling
 /// for `spin` before each sleep (0: io_context::run).
 struct loop {
@@ -100,7 +92,7 @@ struct loop {
   asio::io_context io{1};
   asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
   std::thread t{[this] {
-    if (cpu_ >= 0) pin_to(cpu_);
+    bench::pin_to(cpu_);
     ps::http::run_busy_polling(io, spin_);
   }};
   ~loop() {

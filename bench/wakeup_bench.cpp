@@ -11,6 +11,8 @@
 // virtual machine a wake-up goes through the hypervisor.
 //
 // Usage: wakeup_bench [--round-trips N]
+#include "pin_thread.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -23,8 +25,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
-#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -32,14 +32,6 @@
 namespace {
 
 using clock_type = std::chrono::steady_clock;
-
-void pin_to(int cpu) {
-  if (cpu < 0) return;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-}
 
 /// Waits for `fd` to be readable: blocking in epoll_wait, or polling it with a zero timeout.
 void wait_readable(int ep, bool poll) {
@@ -82,7 +74,7 @@ result ping_pong(int client_cpu, int server_cpu, bool poll, int round_trips) {
   getsockname(ls, reinterpret_cast<sockaddr*>(&a), &len);
 
   std::thread server([&] {
-    pin_to(server_cpu);
+    bench::pin_to(server_cpu);
     const int c = accept(ls, nullptr, nullptr);
     no_delay(c);
     const int ep = watch(c);
@@ -97,7 +89,7 @@ result ping_pong(int client_cpu, int server_cpu, bool poll, int round_trips) {
     close(c);
   });
 
-  pin_to(client_cpu);
+  bench::pin_to(client_cpu);
   const int s = socket(AF_INET, SOCK_STREAM, 0);
   connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
   no_delay(s);

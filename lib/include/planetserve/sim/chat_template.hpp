@@ -109,4 +109,16 @@ result<chat_template> load_chat_template(const std::filesystem::path& tokenizer_
 /// default_prompt_tokenizer() for `tpl`: the approximate tokenizer with the template's special tokens.
 std::shared_ptr<const tokenize::tokenizer> default_prompt_tokenizer(const chat_template& tpl);
 
+/// A completions prompt as vLLM tokenizes it (for /v1/completions and /tokenize, special
+/// tokens on): the tokenizer's BOS, then the text. Appends to `out`.
+void encode_completion_prompt(const tokenize::tokenizer& tok, std::string_view text, std::vector<tokenize::token_id>& out);
+
+/// The ids a node with template `tpl` and tokenizer `tok` computes for a prompt, appended to
+/// `out`: for the chat API (`chat`) the `messages` rendered with the template (none: `text` as
+/// one user turn), for the completions API encode_completion_prompt of `text`. What a router
+/// routes on to see the nodes' own blocks.
+void encode_node_prompt(const chat_template& tpl, const tokenize::tokenizer& tok, bool chat,
+                        const std::vector<workload::chat_message>& messages, std::string_view text,
+                        std::vector<tokenize::token_id>& out);
+
 }  // namespace planetserve::sim

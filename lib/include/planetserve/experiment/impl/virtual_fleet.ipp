@@ -231,15 +231,8 @@ std::function<void(const workload::prompt&, std::vector<tokenize::token_id>&)> v
   // What the node's request parser does with the same request (and vLLM with its template):
   // chat renders the messages, or the text as one user turn; completions put BOS first.
   std::shared_ptr<const tokenize::tokenizer> tok = node.tokenizer ? node.tokenizer : sim::default_prompt_tokenizer(node.chat);
-  if (chat)
-    return [tok, tpl = node.chat](const workload::prompt& p, std::vector<tokenize::token_id>& out) {
-      const auto text = p.messages.empty() ? tpl.render({{"user", p.text}}) : tpl.render(p.messages);
-      tok->encode(text, out);
-    };
-  return [tok](const workload::prompt& p, std::vector<tokenize::token_id>& out) {
-    const auto bos = tok->prefix_ids();
-    out.insert(out.end(), bos.begin(), bos.end());
-    tok->encode(p.text, out);
+  return [tok, tpl = node.chat, chat](const workload::prompt& p, std::vector<tokenize::token_id>& out) {
+    sim::encode_node_prompt(tpl, *tok, chat, p.messages, p.text, out);
   };
 }
 

@@ -393,12 +393,8 @@ struct router::state : std::enable_shared_from_this<router::state> {
       out.assign(ir.prompt_ids.begin(), ir.prompt_ids.end());
     } else if (!cfg.chat_template) {
       tok->encode(ir.prompt, out);
-    } else if (ep == endpoint::chat_completions) {
-      tok->encode(cfg.chat_template->render(ir.messages), out);
     } else {
-      const auto bos = tok->prefix_ids();
-      out.assign(bos.begin(), bos.end());
-      tok->encode(ir.prompt, out);
+      sim::encode_node_prompt(*cfg.chat_template, *tok, ep == endpoint::chat_completions, ir.messages, ir.prompt, out);
     }
   }
 

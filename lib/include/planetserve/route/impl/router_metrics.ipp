@@ -133,45 +133,39 @@ std::string router_metrics::render(std::span<const node_gauges> nodes) const {
     detail::append_label_value(out, n.url);
     out += "\"} 1\n";
   }
-  detail::append_family_head(out, "pswm_route_in_flight", "gauge", "Requests being forwarded to each node now.");
-  for (const auto& n : nodes) {
-    out += "pswm_route_in_flight{node=\"";
-    detail::append_label_value(out, n.name);
-    out += "\"} ";
-    out += std::to_string(n.in_flight);
-    out += '\n';
-  }
-  detail::append_family_head(out, "pswm_route_breaker_state", "gauge",
-                             "Each node's circuit breaker: 0 closed, 1 open, 2 half-open.");
-  for (const auto& n : nodes) {
-    out += "pswm_route_breaker_state{node=\"";
-    detail::append_label_value(out, n.name);
-    out += "\"} ";
-    out += std::to_string(static_cast<unsigned>(n.breaker));
-    out += '\n';
-  }
+  // A family with one series per node: `value` gives a node's number, or nothing to skip it.
+  const auto per_node = [&](const char* name, const char* type, const char* help, auto value) {
+    detail::append_family_head(out, name, type, help);
+    for (const auto& n : nodes) {
+      const std::optional<std::uint64_t> v = value(n);
+      if (!v) continue;
+      out += name;
+      out += "{node=\"";
+      detail::append_label_value(out, n.name);
+      out += "\"} ";
+      out += std::to_string(*v);
+      out += '\n';
+    }
+  };
+  per_node("pswm_route_in_flight", "gauge", "Requests being forwarded to each node now.",
+           [](const node_gauges& n) { return std::optional<std::uint64_t>(n.in_flight); });
+  per_node("pswm_route_breaker_state", "gauge", "Each node's circuit breaker: 0 closed, 1 open, 2 half-open.",
+           [](const node_gauges& n) { return std::optional<std::uint64_t>(static_cast<unsigned>(n.breaker)); });
   if (std::any_of(nodes.begin(), nodes.end(), [](const node_gauges& n) { return n.kv_events.has_value(); })) {
-    const auto family = [&](const char* name, const char* type, const char* help, auto value) {
-      detail::append_family_head(out, name, type, help);
-      for (const auto& n : nodes) {
-        if (!n.kv_events) continue;
-        out += name;
-        out += "{node=\"";
-        detail::append_label_value(out, n.name);
-        out += "\"} ";
-        out += std::to_string(value(*n.kv_events));
-        out += '\n';
-      }
+    const auto kv = [](auto field) {
+      return [field](const node_gauges& n) {
+        return n.kv_events ? std::optional<std::uint64_t>(field(*n.kv_events)) : std::nullopt;
+      };
     };
-    family("pswm_route_kv_event_batches_total", "counter", "KV-cache event batches received from each node, live and replayed.",
-           [](const kv_events_gauges& g) { return g.batches; });
-    family("pswm_route_kv_event_gaps_total", "counter", "Sequence gaps seen in each node's KV-cache event stream.",
-           [](const kv_events_gauges& g) { return g.gaps; });
-    family("pswm_route_kv_events_lost_total", "counter",
-           "Times a node's KV-cache events were lost beyond replay (its index approximate until its cache is cleared).",
-           [](const kv_events_gauges& g) { return g.lost; });
-    family("pswm_route_kv_events_synced", "gauge", "1 once a node's KV-cache event stream has been complete from sequence 0.",
-           [](const kv_events_gauges& g) { return g.synced ? 1u : 0u; });
+    per_node("pswm_route_kv_event_batches_total", "counter", "KV-cache event batches received from each node, live and replayed.",
+             kv([](const kv_events_gauges& g) { return g.batches; }));
+    per_node("pswm_route_kv_event_gaps_total", "counter", "Sequence gaps seen in each node's KV-cache event stream.",
+             kv([](const kv_events_gauges& g) { return g.gaps; }));
+    per_node("pswm_route_kv_events_lost_total", "counter",
+             "Times a node's KV-cache events were lost beyond replay (its index approximate until its cache is cleared).",
+             kv([](const kv_events_gauges& g) { return g.lost; }));
+    per_node("pswm_route_kv_events_synced", "gauge", "1 once a node's KV-cache event stream has been complete from sequence 0.",
+             kv([](const kv_events_gauges& g) -> std::uint64_t { return g.synced ? 1 : 0; }));
   }
   detail::append_family_head(out, "pswm_route_upstream_failures_total", "counter",
                              "Connections to each node that failed or closed before a response.");

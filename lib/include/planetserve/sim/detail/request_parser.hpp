@@ -124,22 +124,13 @@ inline std::optional<request_error> render_chat(const njson::object& o, const ch
   return std::nullopt;
 }
 
-// A text prompt as vLLM tokenizes it for /v1/completions and /tokenize (special tokens on:
-// the tokenizer's BOS first).
-inline void encode_text_prompt(const tokenize::tokenizer& tok, std::string_view text,
-                               std::vector<tokenize::token_id>& out) {
-  const auto prefix = tok.prefix_ids();
-  out.insert(out.end(), prefix.begin(), prefix.end());
-  tok.encode(text, out);
-}
-
 inline std::optional<request_error> read_prompt(const njson::object& o, const tokenize::tokenizer& tok,
                                                 std::vector<tokenize::token_id>& out) {
   auto it = o.find("prompt");
   if (it == o.end()) return request_error{400, "Field required (field `prompt`)", "prompt"};
   const auto& v = it->value();
   if (v.is_string()) {
-    encode_text_prompt(tok, std::string_view(v.get_string().data(), v.get_string().size()), out);
+    encode_completion_prompt(tok, std::string_view(v.get_string().data(), v.get_string().size()), out);
     return std::nullopt;
   }
   if (!v.is_array()) return type_error("prompt", "a string, a list of strings or a list of token ids");
@@ -150,7 +141,7 @@ inline std::optional<request_error> read_prompt(const njson::object& o, const to
       return request_error{400, "The emulator serves one prompt per request; got " + std::to_string(a.size()) + ".",
                            "prompt"};
     if (a[0].is_string()) {
-      encode_text_prompt(tok, std::string_view(a[0].get_string().data(), a[0].get_string().size()), out);
+      encode_completion_prompt(tok, std::string_view(a[0].get_string().data(), a[0].get_string().size()), out);
       return std::nullopt;
     }
     return read_token_list(a[0].get_array(), "prompt", out);

@@ -269,4 +269,20 @@ std::shared_ptr<const tokenize::tokenizer> default_prompt_tokenizer(const chat_t
                                                             tpl.special_tokens());
 }
 
+void encode_completion_prompt(const tokenize::tokenizer& tok, std::string_view text, std::vector<tokenize::token_id>& out) {
+  const auto prefix = tok.prefix_ids();
+  out.insert(out.end(), prefix.begin(), prefix.end());
+  tok.encode(text, out);
+}
+
+void encode_node_prompt(const chat_template& tpl, const tokenize::tokenizer& tok, bool chat,
+                        const std::vector<workload::chat_message>& messages, std::string_view text,
+                        std::vector<tokenize::token_id>& out) {
+  if (!chat) {
+    encode_completion_prompt(tok, text, out);
+    return;
+  }
+  tok.encode(messages.empty() ? tpl.render({{"user", std::string(text)}}) : tpl.render(messages), out);
+}
+
 }  // namespace planetserve::sim
