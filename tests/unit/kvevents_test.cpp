@@ -213,6 +213,41 @@ TEST_CASE("kvevents event_stream: gaps are replayed, restarts and losses reporte
     CHECK(synced == 2);
     CHECK(applied == std::vector<double>{0, 1, 10});
   }
+  SECTION("both signs of one restart, numbers going back then the reconnection: each syncs once") {
+    auto s = make(true);
+    s.start();
+    for (int i = 0; i < 5; ++i) s.on_replay(i, batch(i));
+    s.on_replay_end();
+    CHECK(synced == 1);
+    s.on_live(0, batch(20));  // the new publisher's first batch reached us first
+    CHECK(restarted == 1);
+    CHECK(synced == 2);
+    s.on_reconnected();  // then the socket reports the reconnection: read the history again
+    CHECK(restarted == 2);
+    CHECK(replays == std::vector<std::int64_t>{0, 0});
+    s.on_live(1, batch(21));  // held while the replay runs
+    s.on_replay(0, batch(20));
+    s.on_replay_end();
+    CHECK(synced == 3);
+    CHECK(lost == 0);
+    CHECK(applied == std::vector<double>{0, 1, 2, 3, 4, 20, 20, 21});
+  }
+  SECTION("both signs of one restart, the reconnection first: the new numbers are in order") {
+    auto s = make(true);
+    s.start();
+    for (int i = 0; i < 5; ++i) s.on_replay(i, batch(i));
+    s.on_replay_end();
+    s.on_reconnected();
+    CHECK(restarted == 1);
+    s.on_live(0, batch(20));  // held: the replay runs
+    s.on_replay(0, batch(20));
+    s.on_replay_end();
+    CHECK(synced == 2);
+    s.on_live(1, batch(21));
+    CHECK(restarted == 1);  // 0 and 1 follow the replay's 0: nothing went back
+    CHECK(lost == 0);
+    CHECK(applied == std::vector<double>{0, 1, 2, 3, 4, 20, 21});
+  }
   SECTION("a replay that cannot reach back, or does not answer, loses the index") {
     auto s = make(true);
     s.start();
