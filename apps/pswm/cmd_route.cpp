@@ -2,6 +2,7 @@
 // `pswm route`: the dispatch policies as a live OpenAI-compatible router in front of a fleet.
 #include "cli.hpp"
 #include "commands.hpp"
+#include "chat_template_flag.hpp"
 #include "kv_events_flags.hpp"
 #include "policy_flags.hpp"
 #include "sim_fleet_option.hpp"
@@ -130,10 +131,7 @@ int cmd_route(int argc, char** argv) {
        "Cuts the latency it adds on virtual machines, where every wake-up is costly, for up to one core of CPU "
        "while traffic flows; give it a core of its own (taskset -c N pswm route ...). 0: sleep at once")
       ("tokenizer", cli::po::value(&tokenizer_file), tokenizer_flag_help)
-      ("chat-template", cli::po::value(&chat_template)->default_value(chat_template),
-       "the nodes' chat template, so that requests are routed on the ids the nodes compute (what precise needs to "
-       "match their KV events): 'llama3.1' (pswm sim's default), a tokenizer_config.json of the served model, or "
-       "'none' (route on the messages' text)");
+      ("chat-template", cli::po::value(&chat_template)->default_value(chat_template), chat_template_flag_help);
   pflags.add_options(options);
   kv_flags.add_options(options, false);
   int code = cli::exit_ok;
@@ -176,14 +174,7 @@ int cmd_route(int argc, char** argv) {
   if (!(busy_poll >= 0 && busy_poll <= 1)) throw cli::usage_error("--busy-poll must be between 0 and 1 second");
   const auto spin = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(busy_poll));
   if (!tokenizer_file.empty()) cfg.tokenizer = load_tokenizer_flag(tokenizer_file);
-  if (chat_template == "llama3.1") {
-    cfg.chat_template = planetserve::sim::chat_template::llama3_1();
-  } else if (chat_template != "none") {
-    planetserve::diagnostics td;
-    auto tpl = planetserve::sim::load_chat_template(chat_template, td);
-    if (!tpl) throw cli::usage_error("--chat-template: " + td.message + " (or give 'llama3.1' or 'none')");
-    cfg.chat_template = *tpl;
-  }
+  cfg.chat_template = chat_template_flag(chat_template);
   cfg.kv_events = kv_flags.sources(cfg.endpoints.size());
 
   boost::asio::io_context io(1);

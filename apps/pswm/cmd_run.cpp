@@ -2,6 +2,7 @@
 // pswm run: the experiment pipeline (the seed's workload_measurer_online.py, same flags and files).
 #include "cli.hpp"
 #include "commands.hpp"
+#include "chat_template_flag.hpp"
 #include "kv_events_flags.hpp"
 #include "policy_flags.hpp"
 #include "server_tokens.hpp"
@@ -163,7 +164,7 @@ int cmd_run(int argc, char** argv) {
   bool quiet = false, no_plots = false, ignore_eos = false, no_ignore_eos = false;
   std::vector<std::string> goodput;
   long long max_concurrency = 0;
-  std::string ramp;
+  std::string ramp, chat_template = "none";
   std::string average_interval = "0.5", request_rate, slo_text;
   double slo_tolerance = 0.1;
   sim_fleet_option sim;
@@ -261,7 +262,10 @@ int cmd_run(int argc, char** argv) {
       ("virtual-time", cli::po::bool_switch(&cfg.virtual_time),
        "with --sim: run the emulated engines in-process under a discrete-event clock: no sockets, no "
        "sleeping, as fast as the CPU allows. Writes the same files as a real-time --sim run, every time in "
-       "simulated seconds; run.json says \"clock\": \"virtual\" and the summary says so");
+       "simulated seconds; run.json says \"clock\": \"virtual\" and the summary says so")
+      ("chat-template", cli::po::value(&chat_template)->default_value(chat_template),
+       (std::string(chat_template_flag_help) + ". Without --sim: tokenized locally with --tokenizer (default: the "
+        "approximate tokenizer); `--tokenizer server` asks the server instead").c_str());
   pflags.add_options(opts);
   kv_flags.add_options(opts, true);
   sim.add_options(opts);
@@ -464,6 +468,20 @@ int cmd_run(int argc, char** argv) {
     sim.load_tokenizer();
   }
   cfg.tokenizer = sim.tokenizer;
+  if (const auto tpl = chat_template_flag(chat_template)) {
+    if (sim.enabled)
+      throw cli::usage_error("--chat-template and --sim exclude each other: --sim routes on its nodes' own ids already");
+    if (server_tokenizer)
+      throw cli::usage_error("--chat-template and --tokenizer server exclude each other: the server applies its own "
+                             "template; give --tokenizer a tokenizer.json, or drop --chat-template");
+    // Route on what a node with this template and tokenizer computes, as the emulator's nodes do.
+    planetserve::sim::node_config node;
+    node.chat = *tpl;
+    node.tokenizer = sim.tokenizer;
+    cfg.server_tokens = server_tokens_for(node, cfg.api == ex::api_kind::chat);
+    std::cout << "pswm: routing on the ids of chat template " << planetserve::detail::sanitized(chat_template) << " ("
+              << (sim.tokenizer ? "tokenizer " + planetserve::detail::sanitized(sim.tokenizer_file) : std::string("the approximate tokenizer")) << ")\n";
+  }
 
   // ---- run ---------------------------------------------------------------------------
   boost::asio::io_context io(1);  // one thread runs everything (as driver_bench measures it)

@@ -41,6 +41,14 @@ fs::path pswm_binary() {
   return fs::exists(p) ? p : fs::path{};
 }
 
+// `const auto name` = the built binary, or the test warns that it was not built and ends.
+#define PSWM_BINARY_OR_SKIP(name)                                         \
+  const auto name = pswm_binary();                                        \
+  if (name.empty()) {                                                     \
+    WARN("pswm binary not found beside the test executable: skipped");    \
+    return;                                                               \
+  }
+
 // A child process with stdout and stderr going to files.
 struct child {
   pid_t pid = -1;
@@ -116,11 +124,7 @@ std::size_t line_count(const fs::path& p) {
 }  // namespace
 
 TEST_CASE("reliability cli: bad flag values are rejected naming the flag", "[reliability][cli]") {
-  const auto exe = pswm_binary();
-  if (exe.empty()) {
-    WARN("pswm binary not found beside the test executable: skipped");
-    return;
-  }
+  PSWM_BINARY_OR_SKIP(exe);
   rt::temp_dir tmp("flags");
   struct bad {
     std::vector<std::string> args;
@@ -175,6 +179,9 @@ TEST_CASE("reliability cli: bad flag values are rejected naming the flag", "[rel
       {{"--num-nodes", "2", "--kv-events-endpoints", "tcp://127.0.0.1:1"}, "--kv-events-endpoints: 1 endpoint(s) for 2"},
       {{"--kv-events-replay-endpoints", "tcp://127.0.0.1:1"}, "--kv-events-replay-endpoints needs"},
       {{"--sim", "--kv-events-endpoints", "tcp://127.0.0.1:1"}, "--kv-events-endpoints and --sim"},
+      {{"--sim", "--chat-template", "llama3.1"}, "--chat-template and --sim"},
+      {{"--tokenizer", "server", "--chat-template", "llama3.1"}, "--chat-template and --tokenizer server"},
+      {{"--chat-template", "no/such/tokenizer_config.json"}, "--chat-template: no/such/tokenizer_config.json: no such file"},
   };
   int i = 0;
   for (const auto& c : cases) {
@@ -199,11 +206,7 @@ TEST_CASE("reliability cli: bad flag values are rejected naming the flag", "[rel
 }
 
 TEST_CASE("reliability cli: Ctrl-C drains and marks the run interrupted; a second Ctrl-C exits at once", "[reliability][cli]") {
-  const auto exe = pswm_binary();
-  if (exe.empty()) {
-    WARN("pswm binary not found beside the test executable: skipped");
-    return;
-  }
+  PSWM_BINARY_OR_SKIP(exe);
   const bool twice = GENERATE(false, true);
   rt::temp_dir tmp(twice ? "sigint2" : "sigint1");
   const auto dataset = rt::write_dataset(tmp.path, 2000);  // 100 s of sending: still sending at the interrupt
@@ -256,11 +259,7 @@ TEST_CASE("reliability cli: Ctrl-C drains and marks the run interrupted; a secon
 }
 
 TEST_CASE("reliability cli: pswm sim binds loopback unless --host says otherwise", "[reliability][cli]") {
-  const auto exe = pswm_binary();
-  if (exe.empty()) {
-    WARN("pswm binary not found beside the test executable: skipped");
-    return;
-  }
+  PSWM_BINARY_OR_SKIP(exe);
   rt::temp_dir tmp("simhost");
   child p(exe, {"sim", "--num-nodes", "1", "--base-port", "0", "--profile", "instant"}, tmp.path, "sim");
   std::string port;
@@ -298,11 +297,7 @@ TEST_CASE("reliability cli: pswm sim binds loopback unless --host says otherwise
 }
 
 TEST_CASE("reliability cli: pswm run --api-key leaves the key in no output, file or message", "[reliability][cli]") {
-  const auto exe = pswm_binary();
-  if (exe.empty()) {
-    WARN("pswm binary not found beside the test executable: skipped");
-    return;
-  }
+  PSWM_BINARY_OR_SKIP(exe);
   const std::string marker = "sk-MARKER-CLI-789";
   rt::temp_dir tmp("clikey");
   const auto dataset = rt::write_dataset(tmp.path, 12);
@@ -327,11 +322,7 @@ TEST_CASE("reliability cli: pswm run --api-key leaves the key in no output, file
 }
 
 TEST_CASE("reliability cli: SIGHUP stops a run like SIGTERM, into an output folder with an odd name", "[reliability][cli]") {
-  const auto exe = pswm_binary();
-  if (exe.empty()) {
-    WARN("pswm binary not found beside the test executable: skipped");
-    return;
-  }
+  PSWM_BINARY_OR_SKIP(exe);
   rt::temp_dir tmp("sighup");
   const auto dataset = rt::write_dataset(tmp.path, 2000);  // 20 s of sending: still sending at the signal
   // Spaces, quotes, a backquote, a dollar and non-ASCII: a folder name is data, never code.
@@ -356,11 +347,7 @@ TEST_CASE("reliability cli: SIGHUP stops a run like SIGTERM, into an output fold
 }
 
 TEST_CASE("reliability cli: --host ::1 makes bracketed URLs", "[reliability][cli]") {
-  const auto exe = pswm_binary();
-  if (exe.empty()) {
-    WARN("pswm binary not found beside the test executable: skipped");
-    return;
-  }
+  PSWM_BINARY_OR_SKIP(exe);
   rt::temp_dir tmp("ipv6");
   const auto dataset = rt::write_dataset(tmp.path, 3);
   // Nothing listens there: the preflight's message shows the URL pswm made of --host.
@@ -377,11 +364,7 @@ TEST_CASE("reliability cli: --host ::1 makes bracketed URLs", "[reliability][cli
 }
 
 TEST_CASE("reliability cli: pswm decide replays the seed's recorded lb choices", "[reliability][cli][seed]") {
-  const auto exe = pswm_binary();
-  if (exe.empty()) {
-    WARN("pswm binary not found beside the test executable: skipped");
-    return;
-  }
+  PSWM_BINARY_OR_SKIP(exe);
   rt::temp_dir tmp("decide");
   const auto fixture = (fs::path(PLANETSERVE_TEST_DATA_DIR) / "dispatch" / "lb_decisions_mixed.jsonl").string();
   child seed(exe, {"decide", "--fixture", fixture, "--lb-compat", "seed", "--check"}, tmp.path, "seed");
@@ -400,11 +383,7 @@ TEST_CASE("reliability cli: pswm decide replays the seed's recorded lb choices",
 }
 
 TEST_CASE("reliability cli: pswm report exits non-zero naming unreadable lines, and keeps a finished summary", "[reliability][cli][report]") {
-  const auto exe = pswm_binary();
-  if (exe.empty()) {
-    WARN("pswm binary not found beside the test executable: skipped");
-    return;
-  }
+  PSWM_BINARY_OR_SKIP(exe);
   rt::temp_dir tmp("report_cli");
   const auto out_dir = tmp.path / "out";
   child run(exe,
@@ -443,11 +422,7 @@ TEST_CASE("reliability cli: pswm report exits non-zero naming unreadable lines, 
 }
 
 TEST_CASE("reliability cli: pswm gen --kind mooncake writes a trace that --stats and the trace reader read back", "[reliability][cli][trace]") {
-  const auto exe = pswm_binary();
-  if (exe.empty()) {
-    WARN("pswm binary not found beside the test executable: skipped");
-    return;
-  }
+  PSWM_BINARY_OR_SKIP(exe);
   rt::temp_dir tmp("gen-trace");
   child gen(exe, {"gen", "--kind", "mooncake", "--count", "50", "--rate", "10", "--groups", "5", "--seed", "9", "--out", (tmp.path / "t.jsonl").string()},
             tmp.path, "gen");
@@ -472,4 +447,64 @@ TEST_CASE("reliability cli: pswm gen --kind mooncake writes a trace that --stats
   REQUIRE(bad.wait(30s));
   CHECK(bad.exit_code() != 0);
   CHECK(bad.stderr_text().find("--rate") != std::string::npos);
+}
+
+TEST_CASE("reliability cli: pswm run against real servers predicts their cached tokens exactly with --chat-template or --tokenizer server", "[reliability][cli][prediction]") {
+  PSWM_BINARY_OR_SKIP(exe);
+  rt::temp_dir tmp("clitemplate");
+  const fs::path dataset = fs::path(PLANETSERVE_SOURCE_DIR) / "datasets" / "mixed.jsonl";
+  // One run of lb on fresh nodes (a `pswm sim` of their own, so every cache starts empty);
+  // one request at a time, so what a node holds when a request arrives is decided. Returns
+  // the summary's cache_prediction.
+  int tag = 0;
+  auto run = [&](const std::vector<std::string>& routing) {
+    const std::string id = std::to_string(tag++);
+    child sim(exe,
+              {"sim", "--num-nodes", "2", "--base-port", "0", "--profile", "instant",
+               "--enable-prompt-tokens-details"},
+              tmp.path, "sim" + id);
+    std::vector<std::string> urls;
+    REQUIRE(eventually(
+        [&] {
+          urls.clear();
+          const auto out = sim.stdout_text();
+          for (const char* node : {"node 0: ", "node 1: "}) {
+            const auto at = out.find(node);
+            if (at == std::string::npos) return false;
+            const auto start = at + std::string_view(node).size();
+            const auto end = out.find_first_of(" \n", start);
+            if (end == std::string::npos) return false;
+            urls.push_back(out.substr(start, end - start));
+          }
+          return true;
+        },
+        10s));
+    const auto out_dir = tmp.path / ("out" + id);
+    std::vector<std::string> args{"run", "--endpoints", urls[0] + "," + urls[1], "--dataset-file", dataset.string(),
+                                  "--maxq", "30", "--average-interval", "0.01", "--max-concurrency", "1",
+                                  "--max-new-tokens", "4", "--dispatch", "lb", "--no-plots", "--output-dir",
+                                  out_dir.string()};
+    args.insert(args.end(), routing.begin(), routing.end());
+    child p(exe, args, tmp.path, "run" + id);
+    REQUIRE(p.wait(60s));
+    INFO(p.stdout_text() << p.stderr_text());
+    REQUIRE(p.exit_code() == 0);
+    ::kill(sim.pid, SIGTERM);
+    sim.wait(10s);
+    const auto summary = boost::json::parse(rt::slurp(out_dir / "log_mixed_0.01" / "summary.json"));
+    return summary.at("cache_prediction").as_object();
+  };
+  // The seed's way: the messages' bare text. The servers' blocks begin with the template's
+  // tokens, so the tree's blocks are not theirs and the predictions miss.
+  const auto bare = run({});
+  CHECK(bare.at("compared").to_number<int>() == 30);
+  CHECK(bare.at("mae_tokens").to_number<double>() > 1.0);
+  // Rendered locally with the nodes' template (pswm sim's default is Llama 3.1's).
+  const auto local = run({"--chat-template", "llama3.1"});
+  CHECK(local.at("compared").to_number<int>() == 30);
+  CHECK(local.at("mae_tokens").to_number<double>() == 0.0);
+  // Asked of node 0's /tokenize.
+  const auto server = run({"--tokenizer", "server"});
+  CHECK(server.at("compared").to_number<int>() == 30);
+  CHECK(server.at("mae_tokens").to_number<double>() == 0.0);
 }
