@@ -22,4 +22,5 @@
 #include <planetserve/dispatch/request_view.hpp>
 #include <planetserve/dispatch/rr_policy.hpp>
 #include <planetserve/dispatch/seed_lb_policy.hpp>
+#include <planetserve/dispatch/seeded_policy.hpp>
 #include <planetserve/dispatch/session_policy.hpp>

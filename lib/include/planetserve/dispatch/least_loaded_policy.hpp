@@ -2,13 +2,12 @@
 // dispatch::least_loaded_policy: the node with the fewest requests in flight.
 #pragma once
 
-#include <planetserve/dispatch/policy.hpp>
-#include <planetserve/dispatch/detail/rng.hpp>
+#include <planetserve/dispatch/seeded_policy.hpp>
 
 namespace planetserve::dispatch {
 
 /// `least-loaded`: fewest requests in flight (this router's own count); ties broken at random.
-class least_loaded_policy final : public policy {
+class least_loaded_policy final : public seeded_policy {
  public:
   /// A policy for `config`.
   explicit least_loaded_policy(const policy_config& config);
@@ -16,10 +15,6 @@ class least_loaded_policy final : public policy {
 
  protected:
   decision do_choose(const request_view& req, const fleet_view& fleet) override;
-  void do_reset() override;
-
- private:
-  detail::rng rng_;
 };
 
 }  // namespace planetserve::dispatch

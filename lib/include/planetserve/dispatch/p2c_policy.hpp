@@ -2,14 +2,13 @@
 // dispatch::p2c_policy: power of two choices.
 #pragma once
 
-#include <planetserve/dispatch/policy.hpp>
-#include <planetserve/dispatch/detail/rng.hpp>
+#include <planetserve/dispatch/seeded_policy.hpp>
 
 namespace planetserve::dispatch {
 
 /// `p2c`: draws two distinct available nodes, takes the one with fewer requests in flight
 /// (the first drawn on a tie).
-class p2c_policy final : public policy {
+class p2c_policy final : public seeded_policy {
  public:
   /// A policy for `config` (its seed drives the two picks).
   explicit p2c_policy(const policy_config& config);
@@ -17,10 +16,6 @@ class p2c_policy final : public policy {
 
  protected:
   decision do_choose(const request_view& req, const fleet_view& fleet) override;
-  void do_reset() override;
-
- private:
-  detail::rng rng_;
 };
 
 }  // namespace planetserve::dispatch

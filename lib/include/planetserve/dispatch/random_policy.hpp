@@ -2,13 +2,12 @@
 // dispatch::random_policy: a uniformly random available node.
 #pragma once
 
-#include <planetserve/dispatch/policy.hpp>
-#include <planetserve/dispatch/detail/rng.hpp>
+#include <planetserve/dispatch/seeded_policy.hpp>
 
 namespace planetserve::dispatch {
 
 /// `random`: uniformly among available nodes, from the seeded generator.
-class random_policy final : public policy {
+class random_policy final : public seeded_policy {
  public:
   /// A policy for `config` (its seed drives the picks).
   explicit random_policy(const policy_config& config);
@@ -16,10 +15,6 @@ class random_policy final : public policy {
 
  protected:
   decision do_choose(const request_view& req, const fleet_view& fleet) override;
-  void do_reset() override;
-
- private:
-  detail::rng rng_;
 };
 
 }  // namespace planetserve::dispatch

@@ -48,19 +48,16 @@ decision rr_policy::do_choose(const request_view&, const fleet_view&) {
 void rr_policy::do_reset() { next_ = 0; }
 
 // random ----------------------------------------------------------------------------------
-random_policy::random_policy(const policy_config& config) : policy(config, false), rng_(config.seed) {}
+random_policy::random_policy(const policy_config& config) : seeded_policy(config) {}
 
 decision random_policy::do_choose(const request_view&, const fleet_view&) {
   detail::fill_in_flight(stats(), load_scores());
   const std::size_t n = detail::count_available(stats());
-  return make_decision(detail::kth_available(stats(), rng_.below(n)), rule::uniform_random);
+  return make_decision(detail::kth_available(stats(), rng().below(n)), rule::uniform_random);
 }
 
-void random_policy::do_reset() { rng_.seed(config().seed); }
-
 // least-loaded ----------------------------------------------------------------------------
-least_loaded_policy::least_loaded_policy(const policy_config& config)
-    : policy(config, false), rng_(config.seed) {}
+least_loaded_policy::least_loaded_policy(const policy_config& config) : seeded_policy(config) {}
 
 decision least_loaded_policy::do_choose(const request_view&, const fleet_view&) {
   detail::fill_in_flight(stats(), load_scores());
@@ -74,31 +71,27 @@ decision least_loaded_policy::do_choose(const request_view&, const fleet_view&) 
       best = static_cast<node_index>(i);
       best_load = s.in_flight;
       ties = 1;
-    } else if (s.in_flight == best_load && rng_.below(++ties) == 0) {
+    } else if (s.in_flight == best_load && rng().below(++ties) == 0) {
       best = static_cast<node_index>(i);  // reservoir: each tied node equally likely
     }
   }
   return make_decision(best, rule::fewest_in_flight);
 }
 
-void least_loaded_policy::do_reset() { rng_.seed(config().seed); }
-
 // p2c -------------------------------------------------------------------------------------
-p2c_policy::p2c_policy(const policy_config& config) : policy(config, false), rng_(config.seed) {}
+p2c_policy::p2c_policy(const policy_config& config) : seeded_policy(config) {}
 
 decision p2c_policy::do_choose(const request_view&, const fleet_view&) {
   detail::fill_in_flight(stats(), load_scores());
   const std::size_t n = detail::count_available(stats());
-  const std::uint64_t a = rng_.below(n);
+  const std::uint64_t a = rng().below(n);
   if (n == 1) return make_decision(detail::kth_available(stats(), a), rule::two_choices);
-  std::uint64_t b = rng_.below(n - 1);
+  std::uint64_t b = rng().below(n - 1);
   if (b >= a) ++b;
   const node_index x = detail::kth_available(stats(), a);
   const node_index y = detail::kth_available(stats(), b);
   const node_index pick = stats()[y].in_flight < stats()[x].in_flight ? y : x;
   return make_decision(pick, rule::two_choices);
 }
-
-void p2c_policy::do_reset() { rng_.seed(config().seed); }
 
 }  // namespace planetserve::dispatch
