@@ -248,6 +248,61 @@ TEST_CASE("kvevents event_stream: gaps are replayed, restarts and losses reporte
     CHECK(lost == 0);
     CHECK(applied == std::vector<double>{0, 1, 2, 3, 4, 20, 21});
   }
+  SECTION("numbers going back to 3, then the reconnection: the second replay's answer syncs, the first's is skipped") {
+    auto s = make(true);
+    s.start();
+    for (int i = 0; i < 5; ++i) s.on_replay(i, batch(i));
+    s.on_replay_end();
+    s.on_live(3, batch(23));  // the new publisher's 4th batch: the numbers went back, not to 0
+    CHECK(restarted == 1);
+    s.on_reconnected();
+    CHECK(restarted == 2);
+    CHECK(replays == std::vector<std::int64_t>{0, 0, 0});
+    for (int i = 0; i < 4; ++i) s.on_replay(i, batch(20 + i));  // the first replay's answer
+    s.on_replay_end();
+    CHECK(s.replaying());
+    CHECK(synced == 1);
+    for (int i = 0; i < 5; ++i) s.on_replay(i, batch(20 + i));  // the second's
+    s.on_replay_end();
+    CHECK_FALSE(s.replaying());
+    CHECK(synced == 2);
+    CHECK(lost == 0);
+    CHECK(applied == std::vector<double>{0, 1, 2, 3, 4, 20, 21, 22, 23, 24});
+  }
+  SECTION("a gap's replay overtaken by the reconnection: its answer (from 5) is not taken for the replay from 0") {
+    auto s = make(true);
+    s.start();
+    for (int i = 0; i < 5; ++i) s.on_replay(i, batch(i));
+    s.on_replay_end();
+    s.on_live(7, batch(27));  // the new publisher's 8th batch looks like a gap after 4
+    CHECK(replays == std::vector<std::int64_t>{0, 5});
+    s.on_reconnected();
+    CHECK(replays == std::vector<std::int64_t>{0, 5, 0});
+    for (int i = 5; i < 8; ++i) s.on_replay(i, batch(20 + i));
+    s.on_replay_end();
+    CHECK(lost == 0);
+    for (int i = 0; i < 8; ++i) s.on_replay(i, batch(20 + i));
+    s.on_replay_end();
+    CHECK(synced == 2);
+    CHECK(lost == 0);
+    CHECK(applied == std::vector<double>{0, 1, 2, 3, 4, 20, 21, 22, 23, 24, 25, 26, 27});
+  }
+  SECTION("a replay that fails while another is awaited: nothing more is awaited") {
+    auto s = make(true);
+    s.start();
+    s.on_reconnected();  // nothing seen yet, but a replay runs: asked again
+    CHECK(replays == std::vector<std::int64_t>{0, 0});
+    s.on_replay_failed("timeout");
+    CHECK(lost == 1);
+    s.on_replay_end();  // a late end changes nothing
+    CHECK(synced == 0);
+    s.on_live(4, batch(4));  // a gap after the failed replay: asked again, from 0
+    CHECK(replays == std::vector<std::int64_t>{0, 0, 0});
+    for (int i = 0; i < 5; ++i) s.on_replay(i, batch(i));  // this answer is the awaited one
+    s.on_replay_end();
+    CHECK(synced == 1);
+    CHECK(applied == std::vector<double>{0, 1, 2, 3, 4});
+  }
   SECTION("a replay that cannot reach back, or does not answer, loses the index") {
     auto s = make(true);
     s.start();

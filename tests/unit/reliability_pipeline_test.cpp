@@ -71,21 +71,6 @@ void drive(asio::io_context& io, F f, std::chrono::seconds limit = 20s) {
   REQUIRE(done);
 }
 
-// Runs `r` through preflight and run, asking it to stop `after` into the run.
-void run_stopped_after(asio::io_context& io, ex::runner& r, rt::pass_result& pr,
-                       std::chrono::milliseconds after) {
-  drive(io, [&]() -> asio::awaitable<void> {
-    asio::co_spawn(
-        io,
-        [&r, after]() -> asio::awaitable<void> {
-          co_await rt::sleep_for(after);
-          r.request_stop();
-        },
-        asio::detached);
-    co_await rt::full_pass(r, pr);
-  });
-}
-
 sim::fleet_config instant_fleet(std::size_t nodes) {
   sim::fleet_config fc;
   fc.num_nodes = nodes;
@@ -111,7 +96,46 @@ struct fleet_run {
     cfg = rt::quick_config(rt::write_dataset(tmp.path, prompts), tmp.path / "out");
     cfg.endpoints = fleet.urls();
   }
+
+  std::optional<ex::runner> runner;  // the last pass's
+  rt::pass_result pass;              // and its outcome
+
+  // One full pass (prepare, preflight, run) of a new runner over `cfg`.
+  ex::runner& full_pass() {
+    runner.emplace(io.get_executor(), cfg, log);
+    drive(io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(*runner, pass); });
+    return *runner;
+  }
+
+  // full_pass() that must run to the end: the first policy's result.
+  const ex::policy_result& successful_pass() {
+    full_pass();
+    INFO(pass.diag << "\n" << log.str());
+    REQUIRE_FALSE(pass.run);
+    return runner->results().at(0);
+  }
 };
+
+// A full pass of `r` stopped (as by Ctrl-C) once `f`'s nodes have received `received`
+// generation requests between them: on a condition, not after a time, which a loaded machine
+// or a sanitizer build could spend on the preflight alone.
+void run_stopped_once_received(fleet_run& f, ex::runner& r, rt::pass_result& pr, std::uint64_t received) {
+  drive(f.io, [&]() -> asio::awaitable<void> {
+    asio::co_spawn(
+        f.io,
+        [&f, &r, received]() -> asio::awaitable<void> {
+          auto total = [&f] {
+            std::uint64_t n = 0;
+            for (std::size_t k = 0; k < f.fleet.size(); ++k) n += f.fleet.node(k).stats().generation_requests;
+            return n;
+          };
+          while (total() < received) co_await rt::sleep_for(2ms);
+          r.request_stop();
+        },
+        asio::detached);
+    co_await rt::full_pass(r, pr);
+  });
+}
 
 // A full pass of `r` while node `k` of `f`'s fleet is killed once it has served 5 requests
 // (not at a fixed time: a loaded machine, or a sanitizer build, may take that long just for
@@ -295,9 +319,8 @@ TEST_CASE("reliability: preflight names every unreachable node and its URL, and 
   const std::string bad1 = "http://127.0.0.1:" + std::to_string(closed_port(f.io));
   const std::string bad2 = "http://127.0.0.1:" + std::to_string(closed_port(f.io));
   f.cfg.endpoints = {f.fleet.urls()[0], bad1, bad2};
-  ex::runner r(f.io.get_executor(), f.cfg, f.log);
-  rt::pass_result pr;
-  drive(f.io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
+  f.full_pass();
+  const auto& pr = f.pass;
   REQUIRE_FALSE(pr.prepare);
   CHECK(pr.preflight == ps::error::connection_failed);
   INFO(pr.diag);
@@ -314,9 +337,8 @@ TEST_CASE("reliability: a node not ready at start (/health 503) fails preflight,
   auto fc = instant_fleet(1);
   fc.node.faults.unhealthy_for = 60s;
   fleet_run f("notready", fc, 3);
-  ex::runner r(f.io.get_executor(), f.cfg, f.log);
-  rt::pass_result pr;
-  drive(f.io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
+  f.full_pass();
+  const auto& pr = f.pass;
   CHECK(pr.preflight == ps::error::node_not_ready);
   INFO(pr.diag);
   CHECK(pr.diag.find("node_0 (" + f.fleet.urls()[0] + "): /health answered HTTP 503 (the server is not ready)") !=
@@ -328,9 +350,8 @@ TEST_CASE("reliability: preflight's code names the kind of problem; several kind
   {
     fleet_run f("wrongmodel", instant_fleet(2), 3);
     f.cfg.model = "no/such-model";
-    ex::runner r(f.io.get_executor(), f.cfg, f.log);
-    rt::pass_result pr;
-    drive(f.io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
+    f.full_pass();
+    const auto& pr = f.pass;
     INFO(pr.diag);
     CHECK(pr.preflight == ps::error::model_not_served);
     CHECK(pr.diag.find("2 problem(s)") != std::string::npos);
@@ -341,9 +362,8 @@ TEST_CASE("reliability: preflight's code names the kind of problem; several kind
   f.cfg.endpoints = {f.fleet.urls()[0], "http://127.0.0.1:" + std::to_string(closed_port(f.io))};
   std::ofstream(f.tmp.path / "plain") << "x";
   f.cfg.output_dir = f.tmp.path / "plain" / "out";
-  ex::runner r(f.io.get_executor(), f.cfg, f.log);
-  rt::pass_result pr;
-  drive(f.io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
+  f.full_pass();
+  const auto& pr = f.pass;
   INFO(pr.diag);
   CHECK(pr.preflight == ps::error::preflight_failed);
   CHECK(pr.diag.find("2 problem(s)") != std::string::npos);
@@ -365,7 +385,7 @@ TEST_CASE("reliability: a node killed mid-run is routed around until /health ans
   ex::runner r(f.io.get_executor(), f.cfg, f.log);
   rt::pass_result pr;
   std::optional<sim::node_server> reborn;
-  run_with_restart(f, r, pr, 1, 400ms, reborn);
+  run_with_restart(f, r, pr, 1, 250ms, reborn);
   INFO(pr.diag << "\n" << f.log.str());
   REQUIRE_FALSE(pr.run);
   const auto& recs = r.results().at(0).records;
@@ -437,12 +457,8 @@ TEST_CASE("reliability: 4xx, 5xx and 429 answers are recorded with the server's 
   fc.node.faults.error_statuses = {400, 429, 500, 503};
   fc.node.faults.seed = 7;
   fleet_run f("status", fc, 60);
-  ex::runner r(f.io.get_executor(), f.cfg, f.log);
-  rt::pass_result pr;
-  drive(f.io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
-  INFO(pr.diag << "\n" << f.log.str());
-  REQUIRE_FALSE(pr.run);
-  const auto& res = r.results().at(0);
+  const auto& res = f.successful_pass();
+  INFO(f.log.str());
   std::set<int> statuses;
   std::size_t failed = 0;
   for (const auto& rec : res.records) {
@@ -476,12 +492,8 @@ TEST_CASE("reliability: a stream cut mid-way is a failure that keeps its partial
   fc.node.faults.close_after_chunks = 3;
   fleet_run f("cut", fc, 10);
   f.cfg.max_new_tokens = 12;
-  ex::runner r(f.io.get_executor(), f.cfg, f.log);
-  rt::pass_result pr;
-  drive(f.io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
-  INFO(pr.diag << "\n" << f.log.str());
-  REQUIRE_FALSE(pr.run);
-  const auto& res = r.results().at(0);
+  const auto& res = f.successful_pass();
+  INFO(f.log.str());
   REQUIRE(res.records.size() == 10);
   for (const auto& rec : res.records) {
     INFO(rec.error);
@@ -635,7 +647,7 @@ TEST_CASE("reliability: stop mid-run drains in flight, writes everything, marks 
   f.cfg.drain_timeout = std::chrono::duration<double>(abandon ? 0.2 : 5.0);
   ex::runner r(f.io.get_executor(), f.cfg, f.log);
   rt::pass_result pr;
-  run_stopped_after(f.io, r, pr, 500ms);
+  run_stopped_once_received(f, r, pr, 10);
   INFO(pr.diag << "\n" << f.log.str());
   REQUIRE_FALSE(pr.run);
   CHECK(r.stop_requested());
@@ -674,7 +686,7 @@ TEST_CASE("reliability: a stop after the last send still bounds the wait by the 
   f.cfg.drain_timeout = std::chrono::duration<double>(0.2);
   ex::runner r(f.io.get_executor(), f.cfg, f.log);
   rt::pass_result pr;
-  run_stopped_after(f.io, r, pr, 500ms);
+  run_stopped_once_received(f, r, pr, 10);
   INFO(pr.diag << "\n" << f.log.str());
   REQUIRE_FALSE(pr.run);
   const auto& res = r.results().at(0);
@@ -710,9 +722,8 @@ TEST_CASE("reliability: an output folder that cannot be made fails preflight bef
   const auto blocker = f.tmp.path / "not_a_folder";
   std::ofstream(blocker) << "x";
   f.cfg.output_dir = blocker / "out";
-  ex::runner r(f.io.get_executor(), f.cfg, f.log);
-  rt::pass_result pr;
-  drive(f.io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
+  f.full_pass();
+  const auto& pr = f.pass;
   CHECK(pr.preflight);
   INFO(pr.diag);
   CHECK(pr.diag.find("cannot create folder " + (blocker / "out").string()) != std::string::npos);
@@ -873,12 +884,8 @@ TEST_CASE("reliability: --max-connections caps requests at a node; the rest wait
   fleet_run f("maxconn", fc, 12);
   f.cfg.max_connections_per_node = 2;
   f.cfg.average_interval_s = 0.001;  // all 12 due within ~12 ms
-  ex::runner r(f.io.get_executor(), f.cfg, f.log);
-  rt::pass_result pr;
-  drive(f.io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
-  INFO(pr.diag << "\n" << f.log.str());
-  REQUIRE_FALSE(pr.run);
-  const auto& recs = r.results().at(0).records;
+  const auto& recs = f.successful_pass().records;
+  INFO(f.log.str());
   REQUIRE(recs.size() == 12);
   std::vector<std::pair<double, int>> edges;
   for (const auto& rec : recs) {
@@ -907,7 +914,7 @@ TEST_CASE("reliability: a stop leaves requests still waiting for a connection un
   f.cfg.average_interval_s = 0.001;
   ex::runner r(f.io.get_executor(), f.cfg, f.log);
   rt::pass_result pr;
-  run_stopped_after(f.io, r, pr, 150ms);
+  run_stopped_once_received(f, r, pr, 1);
   INFO(pr.diag << "\n" << f.log.str());
   REQUIRE_FALSE(pr.run);
   const auto& res = r.results().at(0);
@@ -964,13 +971,10 @@ TEST_CASE("reliability: a node that resets one connection in ten but answers /he
   f.cfg.endpoints = {f.fleet.urls()[0], flaky.url()};
   f.cfg.max_retries = retries;
   f.cfg.average_interval_s = 0.005;
-  ex::runner r(f.io.get_executor(), f.cfg, f.log);
-  rt::pass_result pr;
-  drive(f.io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
-  INFO(pr.diag << "\n" << f.log.str());
-  REQUIRE_FALSE(pr.run);
-  const auto& recs = r.results().at(0).records;
-  const auto& s = r.results().at(0).summary;
+  const auto& res = f.successful_pass();
+  INFO(f.log.str());
+  const auto& recs = res.records;
+  const auto& s = res.summary;
   REQUIRE(recs.size() == 200);
   const auto resets = flaky.fleet.node(0).stats().injected_resets;
   REQUIRE(resets >= 3);  // the fault really fired
@@ -993,7 +997,7 @@ TEST_CASE("reliability: a node that resets one connection in ten but answers /he
   }
   // requests.jsonl carries the count.
   std::size_t from_file = 0;
-  for (const auto& rec : read_requests_jsonl(r.results().at(0).layout.log_dir / "requests.jsonl")) from_file += rec.retries;
+  for (const auto& rec : read_requests_jsonl(res.layout.log_dir / "requests.jsonl")) from_file += rec.retries;
   CHECK(from_file == s.retries);
 }
 
@@ -1005,13 +1009,10 @@ TEST_CASE("reliability: consecutive connection failures open a node's breaker; i
   f.cfg.endpoints = {f.fleet.urls()[0], dead.url()};
   f.cfg.breaker_failures = 3;
   f.cfg.health_interval = std::chrono::duration<double>(0.2);
-  ex::runner r(f.io.get_executor(), f.cfg, f.log);
-  rt::pass_result pr;
-  drive(f.io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
-  INFO(pr.diag << "\n" << f.log.str());
-  REQUIRE_FALSE(pr.run);
-  const auto& recs = r.results().at(0).records;
-  const auto& s = r.results().at(0).summary;
+  const auto& res = f.successful_pass();
+  INFO(f.log.str());
+  const auto& recs = res.records;
+  const auto& s = res.summary;
   CHECK(s.ok == 100);
   CHECK(s.failed == 0);
   CHECK(f.log.str().find("3 consecutive connection failures") != std::string::npos);
@@ -1236,11 +1237,9 @@ TEST_CASE("reliability: a policy of the run's own runs beside the built-in ones;
     CHECK(d.message.find("last-node") != std::string::npos);  // listed among the known names
   }
   f.cfg.policies = {"rr", "last-node"};
-  ex::runner r(f.io.get_executor(), f.cfg, f.log);
-  rt::pass_result pr;
-  drive(f.io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
-  INFO(pr.diag << "\n" << f.log.str());
-  REQUIRE_FALSE(pr.run);
+  f.successful_pass();
+  INFO(f.log.str());
+  const auto& r = *f.runner;
   REQUIRE(r.results().size() == 2);
   CHECK(r.results()[0].summary.nodes.at(0).requests == 10);  // rr: a third each
   const auto& mine = r.results()[1];
@@ -1255,9 +1254,8 @@ TEST_CASE("reliability: an exception inside a request's task stops the run with 
     return std::make_unique<last_node_policy>(c, 5);
   };
   f.cfg.policies = {"last-node"};
-  ex::runner r(f.io.get_executor(), f.cfg, f.log);
-  rt::pass_result pr;
-  drive(f.io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
+  auto& r = f.full_pass();
+  const auto& pr = f.pass;
   INFO(pr.diag << "\n" << f.log.str());
   REQUIRE(pr.finished);
   CHECK(pr.run == ps::error::internal_error);
@@ -1315,11 +1313,9 @@ TEST_CASE("open runner: in-memory prompts, the run's seed, the request id and ro
     return std::make_unique<by_id_policy>(c, seen);
   };
   f.cfg.policies = {"by-id"};
-  ex::runner r(f.io.get_executor(), f.cfg, f.log);
-  rt::pass_result pr;
-  drive(f.io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
-  INFO(pr.diag << "\n" << f.log.str());
-  REQUIRE_FALSE(pr.run);
+  f.successful_pass();
+  INFO(f.log.str());
+  const auto& r = *f.runner;
   REQUIRE(r.results().size() == 1);
   const auto& res = r.results()[0];
   CHECK(res.summary.ok == 12);
@@ -1357,12 +1353,8 @@ TEST_CASE("trace replay: arrivals follow the timestamps times --time-scale, outp
   f.cfg.time_scale = 0.05;  // 4 s of trace in 0.2 s
   f.cfg.ignore_eos = false;  // the trace asks for its own lengths whatever the run's setting
   f.cfg.max_new_tokens = 100;
-  ex::runner r(f.io.get_executor(), f.cfg, f.log);
-  rt::pass_result pr;
-  drive(f.io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(r, pr); });
-  INFO(pr.diag << "\n" << f.log.str());
-  REQUIRE_FALSE(pr.run);
-  const auto& res = r.results().at(0);
+  const auto& res = f.successful_pass();
+  INFO(f.log.str());
   REQUIRE(res.records.size() == 4);
   const double want_s[] = {0, 0, 0.1, 0.2};
   const std::uint32_t want_out[] = {7, 3, 11, 1}, want_in[] = {40, 70, 20, 64}, want_ids[] = {1, 2, 1, 2};

@@ -531,6 +531,10 @@ TEST_CASE("route: precise follows the nodes' KV events and predicts exactly the 
     REQUIRE(r->kv_events_stats(0)->synced);
     REQUIRE(r->kv_events_stats(1)->synced);
     auto batches = [&] { return r->kv_events_stats(0)->batches + r->kv_events_stats(1)->batches; };
+    auto published = [&] {
+      return static_cast<std::uint64_t>(f.node(0).kv_events_publisher()->next_sequence() +
+                                        f.node(1).kv_events_publisher()->next_sequence());
+    };
     std::string text;
     for (int i = 0; i < 120; ++i) text += "the router reads the nodes' cache events ";
     std::vector<std::string> served;
@@ -538,16 +542,13 @@ TEST_CASE("route: precise follows the nodes' KV events and predicts exactly the 
       // Two prompt families, each sent twice: the repeat must go where its blocks are.
       const std::string body = R"({"model":"test-model","max_tokens":2,"messages":[{"role":"user","content":")" +
                                std::to_string(i % 2) + " " + text + R"("}]})";
-      const auto before = batches();
       served.push_back(co_await served_chat(c, body));
       CHECK_FALSE(served.back().empty());
-      // The node's events reach the router before the next request: batches arrive, then stop.
-      for (int waited = 0; waited < 500 && batches() == before; ++waited)
-        co_await http_test::sleep_for(std::chrono::milliseconds(10));
-      for (auto seen = batches(); ; seen = batches()) {
-        co_await http_test::sleep_for(std::chrono::milliseconds(50));
-        if (batches() == seen) break;
-      }
+      // Every batch the nodes published reaches the router before the next request (a repeat,
+      // fully cached, publishes none).
+      for (int waited = 0; waited < 1000 && batches() != published(); ++waited)
+        co_await http_test::sleep_for(std::chrono::milliseconds(5));
+      REQUIRE(batches() == published());
     }
     CHECK(served[2] == served[0]);
     CHECK(served[3] == served[1]);

@@ -141,7 +141,7 @@ TEST_CASE("sim_http: close after N chunks cuts the stream and aborts the request
 TEST_CASE("sim_http: unhealthy window answers 503 on /health and generation, then recovers", "[sim][sim_http]") {
   run_coro([](asio::io_context& io) -> asio::awaitable<void> {
     auto cfg = small_node();
-    cfg.faults.unhealthy_for = 300ms;
+    cfg.faults.unhealthy_for = 1s;  // room for the start and two requests on a slow machine
     sim::fleet f(io.get_executor(), one_node(cfg));
     start(f);
     auto c = make_client(io, f.urls().at(0));

@@ -49,7 +49,7 @@ class event_stream {
   /// numbers begin again at 0, but the first ones seen may look in order) or a network
   /// break (batches lost). Either way the history is read again: forget and replay from 0.
   void on_reconnected();
-  /// The replay did not answer in time (or could not be sent).
+  /// The replay did not answer in time (or could not be sent). No earlier answer is awaited after it.
   void on_replay_failed(std::string_view why);
 
   /// Whether a replay is running.
@@ -73,6 +73,10 @@ class event_stream {
   bool replaying_ = false;
   bool replay_complete_ = false;  // the running replay has had no hole
   std::int64_t replay_from_ = 0;
+  // Replays asked whose end has not come. The replay socket answers in order, so while this
+  // is above 1 the answers belong to a replay a later one superseded (a reconnection during a
+  // gap's replay) and are skipped: taken for the new one's, they would look incomplete.
+  std::uint32_t replays_asked_ = 0;
   std::optional<std::int64_t> expected_;
   std::vector<std::pair<std::int64_t, std::vector<std::uint8_t>>> held_;
   std::uint64_t malformed_ = 0, gaps_ = 0, restarts_ = 0;

@@ -62,12 +62,17 @@ struct kv_event_subscriber::impl : std::enable_shared_from_this<impl> {
       });
       return;
     }
+    arm_replay_deadline(i, "the replay endpoint " + sources[i].replay_endpoint + " did not answer in time");
+  }
+
+  // The running replay fails with `why` unless something arrives within replay_timeout.
+  void arm_replay_deadline(std::size_t i, std::string why) {
+    auto& nd = *nodes[i];
     nd.timer.expires_after(replay_timeout);
-    nd.timer.async_wait([w = weak_from_this(), i](boost::system::error_code ec) {
+    nd.timer.async_wait([w = weak_from_this(), i, why = std::move(why)](boost::system::error_code ec) {
       auto self = w.lock();
       if (ec || !self || self->stopped) return;
-      self->nodes[i]->stream->on_replay_failed("the replay endpoint " + self->sources[i].replay_endpoint +
-                                               " did not answer in time");
+      self->nodes[i]->stream->on_replay_failed(why);
     });
   }
 
@@ -149,15 +154,12 @@ struct kv_event_subscriber::impl : std::enable_shared_from_this<impl> {
           continue;
         }
         if (*seq == kvevents::end_of_replay) {
-          nd.timer.cancel();
           nd.stream->on_replay_end();
+          // A superseded replay's end leaves the running one to wait for.
+          if (nd.stream->replaying()) self->arm_replay_deadline(i, "the replay stopped answering");
+          else nd.timer.cancel();
         } else {
-          nd.timer.expires_after(self->replay_timeout);  // still answering: a fresh deadline
-          nd.timer.async_wait([w = std::weak_ptr<impl>(self), i](boost::system::error_code ec) {
-            auto s = w.lock();
-            if (ec || !s || s->stopped) return;
-            s->nodes[i]->stream->on_replay_failed("the replay stopped answering");
-          });
+          self->arm_replay_deadline(i, "the replay stopped answering");  // still answering: a fresh deadline
           nd.stream->on_replay(*seq, frames[2]);
         }
       }

@@ -12,6 +12,7 @@ void event_stream::start() {
 }
 
 void event_stream::begin_replay(std::int64_t from) {
+  ++replays_asked_;
   replaying_ = true;
   replay_complete_ = true;
   replay_from_ = from;
@@ -93,6 +94,7 @@ void event_stream::on_reconnected() {
 }
 
 void event_stream::on_replay(std::int64_t seq, std::span<const std::uint8_t> payload) {
+  if (replays_asked_ > 1) return;  // the answer to a replay asked before the running one: superseded
   if (!replaying_ || !expected_ || seq < *expected_) return;  // late, or already applied
   if (seq > *expected_) replay_complete_ = false;  // the replay buffer no longer has them
   deliver(seq, payload);
@@ -112,6 +114,8 @@ bool event_stream::flush_held() {
 }
 
 void event_stream::on_replay_end() {
+  if (replays_asked_ > 0) --replays_asked_;
+  if (replays_asked_ > 0) return;  // a superseded replay's end: the running one is still to come
   if (!replaying_) return;
   replaying_ = false;
   const bool complete = replay_complete_;
@@ -121,6 +125,7 @@ void event_stream::on_replay_end() {
 }
 
 void event_stream::on_replay_failed(std::string_view why) {
+  replays_asked_ = 0;  // whatever they were, no answer is awaited any more
   if (!replaying_) return;
   replaying_ = false;
   h_.lost(why);
