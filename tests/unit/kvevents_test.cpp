@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 // Tests for the KV-event codec, the in-order stream, the exact block index, and the emulator's events.
+#include <planetserve/dispatch/detail/rng.hpp>
 #include <planetserve/hrtree/block_hasher.hpp>
 #include <planetserve/kvevents/block_index.hpp>
 #include <planetserve/kvevents/codec.hpp>
 #include <planetserve/kvevents/event_stream.hpp>
 #include <planetserve/sim/engine.hpp>
 
+#include "fuzz/event_stream_model.hpp"
 #include "kvevents_test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -327,6 +329,23 @@ TEST_CASE("kvevents event_stream: gaps are replayed, restarts and losses reporte
     CHECK(lost == 2);
     CHECK(s.malformed_batches() == 1);
   }
+}
+
+TEST_CASE("kvevents event_stream: whatever the network and the publisher's restarts do, an exact index is the publisher's life from 0", "[kvevents]") {
+  // 20,000 seeded scenarios of 200 choices each (event_stream_model.hpp says what may happen
+  // and what is checked); kv_stream_fuzz explores further. Before the superseded replays were
+  // counted and holes reported as they showed, 3,862 of these ended in a false exact index.
+  std::size_t failed = 0;
+  std::string first;
+  for (std::uint64_t seed = 0; seed < 20000; ++seed) {
+    dispatch::detail::rng g(seed);
+    event_stream_model::scenario s([&] { return static_cast<std::uint8_t>(g.next()); });
+    const std::string failure = s.run(200);
+    if (failure.empty()) continue;
+    if (failed++ == 0) first = "seed " + std::to_string(seed) + ": " + failure;
+  }
+  INFO(first);
+  CHECK(failed == 0);
 }
 
 TEST_CASE("sim engine: KV events rebuild exactly what the cache holds", "[kvevents][sim]") {

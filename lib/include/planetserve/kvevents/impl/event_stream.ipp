@@ -96,7 +96,11 @@ void event_stream::on_reconnected() {
 void event_stream::on_replay(std::int64_t seq, std::span<const std::uint8_t> payload) {
   if (replays_asked_ > 1) return;  // the answer to a replay asked before the running one: superseded
   if (!replaying_ || !expected_ || seq < *expected_) return;  // late, or already applied
-  if (seq > *expected_) replay_complete_ = false;  // the replay buffer no longer has them
+  if (seq > *expected_ && replay_complete_) {
+    // The replay buffer no longer has them: said before the batch past the hole is applied.
+    replay_complete_ = false;
+    h_.lost("the replay buffer did not reach back to sequence " + std::to_string(*expected_));
+  }
   deliver(seq, payload);
 }
 
@@ -106,10 +110,12 @@ bool event_stream::flush_held() {
   bool complete = true;
   for (auto& [seq, payload] : held) {
     if (expected_ && seq < *expected_) continue;  // the replay brought it already
-    if (expected_ && seq > *expected_) complete = false;
+    if (expected_ && seq > *expected_ && complete) {
+      complete = false;
+      h_.lost("sequence gap the replay did not fill");  // before the batch past the hole is applied
+    }
     deliver(seq, payload);
   }
-  if (!complete) h_.lost("sequence gap the replay did not fill");
   return complete;
 }
 
@@ -118,8 +124,7 @@ void event_stream::on_replay_end() {
   if (replays_asked_ > 0) return;  // a superseded replay's end: the running one is still to come
   if (!replaying_) return;
   replaying_ = false;
-  const bool complete = replay_complete_;
-  if (!complete) h_.lost("the replay buffer did not reach back to sequence " + std::to_string(replay_from_));
+  const bool complete = replay_complete_;  // a hole was reported as it showed
   const bool no_holes = flush_held();
   if (complete && no_holes && replay_from_ == 0) h_.synced();
 }
