@@ -16,6 +16,7 @@
 #include <chrono>
 #include <csignal>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include <fcntl.h>
@@ -121,16 +122,75 @@ std::size_t line_count(const fs::path& p) {
   return rt::lines_of(rt::slurp(p)).size();
 }
 
+// Flags a command must refuse (exit 2) with a message containing `must_say`.
+struct bad_flags {
+  std::vector<std::string> args;
+  std::string must_say;
+};
+
+// Runs `command` followed by each case's flags, in `dir`.
+void expect_refused(const fs::path& exe, const fs::path& dir, const std::vector<std::string>& command,
+                    const std::vector<bad_flags>& cases) {
+  int i = 0;
+  for (const auto& c : cases) {
+    std::vector<std::string> args = command;
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    child p(exe, args, dir, "case" + std::to_string(i++));
+    std::string joined;
+    for (const auto& a : args) joined += a + " ";
+    INFO("pswm " << joined);
+    REQUIRE(p.wait(10s));
+    const std::string err = p.stderr_text();
+    INFO(err);
+    CHECK(p.exit_code() == 2);
+    CHECK(err.find(c.must_say) != std::string::npos);
+  }
+}
+
+// The word `what` printed after `marker` on its stdout, once it has (up to 10 s; "" if never).
+std::string printed_after(const child& p, const std::string& marker, const std::string& what = "") {
+  std::string word;
+  eventually(
+      [&] {
+        const auto out = p.stdout_text();
+        const auto at = out.find(marker);
+        if (at == std::string::npos) return false;
+        const auto start = at + marker.size();
+        const auto end = out.find_first_of(" \n", start);
+        if (end == std::string::npos) return false;
+        word = out.substr(start, end - start);
+        return true;
+      },
+      10s);
+  INFO(what << ": " << p.stdout_text() << p.stderr_text());
+  REQUIRE_FALSE(word.empty());
+  return word;
+}
+
+// `pswm sim` with `nodes` instant nodes on free ports (its own process, so every cache starts
+// empty), and their URLs.
+struct sim_process {
+  std::unique_ptr<child> proc;
+  std::vector<std::string> urls;
+};
+
+sim_process start_sim(const fs::path& exe, std::size_t nodes, const fs::path& dir, const std::string& tag) {
+  sim_process s;
+  s.proc = std::make_unique<child>(exe,
+                                   std::vector<std::string>{"sim", "--num-nodes", std::to_string(nodes), "--base-port",
+                                                            "0", "--profile", "instant", "--enable-prompt-tokens-details"},
+                                   dir, tag);
+  for (std::size_t k = 0; k < nodes; ++k)
+    s.urls.push_back(printed_after(*s.proc, "node " + std::to_string(k) + ": ", "pswm sim"));
+  return s;
+}
+
 }  // namespace
 
 TEST_CASE("reliability cli: bad flag values are rejected naming the flag", "[reliability][cli]") {
   PSWM_BINARY_OR_SKIP(exe);
   rt::temp_dir tmp("flags");
-  struct bad {
-    std::vector<std::string> args;
-    std::string must_say;
-  };
-  const std::vector<bad> cases = {
+  const std::vector<bad_flags> cases = {
       {{"--average-interval", "0"}, "--average-interval"},
       {{"--average-interval=-1"}, "--average-interval"},
       {{"--average-interval", "inf"}, "--average-interval"},
@@ -183,20 +243,7 @@ TEST_CASE("reliability cli: bad flag values are rejected naming the flag", "[rel
       {{"--tokenizer", "server", "--chat-template", "llama3.1"}, "--chat-template and --tokenizer server"},
       {{"--chat-template", "no/such/tokenizer_config.json"}, "--chat-template: no/such/tokenizer_config.json: no such file"},
   };
-  int i = 0;
-  for (const auto& c : cases) {
-    std::vector<std::string> args{"run", "--dataset-file", (tmp.path / "none.jsonl").string()};
-    args.insert(args.end(), c.args.begin(), c.args.end());
-    child p(exe, args, tmp.path, "case" + std::to_string(i++));
-    std::string joined;
-    for (const auto& a : c.args) joined += a + " ";
-    INFO("pswm run ... " << joined);
-    REQUIRE(p.wait(10s));
-    const std::string err = p.stderr_text();
-    INFO(err);
-    CHECK(p.exit_code() == 2);
-    CHECK(err.find(c.must_say) != std::string::npos);
-  }
+  expect_refused(exe, tmp.path, {"run", "--dataset-file", (tmp.path / "none.jsonl").string()}, cases);
   // The unknown-policy message lists the known ones.
   child p(exe, {"run", "--dataset-file", "x.jsonl", "--dispatch", "nosuch"}, tmp.path, "policies");
   REQUIRE(p.wait(10s));
@@ -459,26 +506,8 @@ TEST_CASE("reliability cli: pswm run against real servers predicts their cached 
   int tag = 0;
   auto run = [&](const std::vector<std::string>& routing) {
     const std::string id = std::to_string(tag++);
-    child sim(exe,
-              {"sim", "--num-nodes", "2", "--base-port", "0", "--profile", "instant",
-               "--enable-prompt-tokens-details"},
-              tmp.path, "sim" + id);
-    std::vector<std::string> urls;
-    REQUIRE(eventually(
-        [&] {
-          urls.clear();
-          const auto out = sim.stdout_text();
-          for (const char* node : {"node 0: ", "node 1: "}) {
-            const auto at = out.find(node);
-            if (at == std::string::npos) return false;
-            const auto start = at + std::string_view(node).size();
-            const auto end = out.find_first_of(" \n", start);
-            if (end == std::string::npos) return false;
-            urls.push_back(out.substr(start, end - start));
-          }
-          return true;
-        },
-        10s));
+    auto sim = start_sim(exe, 2, tmp.path, "sim" + id);
+    const auto& urls = sim.urls;
     const auto out_dir = tmp.path / ("out" + id);
     std::vector<std::string> args{"run", "--endpoints", urls[0] + "," + urls[1], "--dataset-file", dataset.string(),
                                   "--maxq", "30", "--average-interval", "0.01", "--max-concurrency", "1",
@@ -489,8 +518,8 @@ TEST_CASE("reliability cli: pswm run against real servers predicts their cached 
     REQUIRE(p.wait(60s));
     INFO(p.stdout_text() << p.stderr_text());
     REQUIRE(p.exit_code() == 0);
-    ::kill(sim.pid, SIGTERM);
-    sim.wait(10s);
+    ::kill(sim.proc->pid, SIGTERM);
+    sim.proc->wait(10s);
     const auto summary = boost::json::parse(rt::slurp(out_dir / "log_mixed_0.01" / "summary.json"));
     return summary.at("cache_prediction").as_object();
   };
@@ -507,4 +536,63 @@ TEST_CASE("reliability cli: pswm run against real servers predicts their cached 
   const auto server = run({"--tokenizer", "server"});
   CHECK(server.at("compared").to_number<int>() == 30);
   CHECK(server.at("mae_tokens").to_number<double>() == 0.0);
+}
+
+TEST_CASE("reliability cli: pswm route rejects bad flag values naming the flag", "[reliability][cli][route]") {
+  PSWM_BINARY_OR_SKIP(exe);
+  rt::temp_dir tmp("routeflags");
+  const std::vector<bad_flags> cases{
+      {{"--listen", "nohost"}, "--listen"},
+      {{"--listen", "127.0.0.1:70000"}, "--listen"},
+      {{"--busy-poll", "2"}, "--busy-poll must be between 0 and 1 second"},
+      {{"--chat-template", "no/such/tokenizer_config.json"}, "--chat-template: no/such/tokenizer_config.json: no such file"},
+      {{"--num-nodes", "2", "--kv-events-endpoints", "tcp://127.0.0.1:1"}, "--kv-events-endpoints: 1 endpoint(s) for 2"},
+      {{"--max-body", "0"}, "--max-body must be at least 1 byte"},
+      {{"--header-timeout", "0"}, "--header-timeout must be more than 0"},
+      {{"--endpoints", "http://127.0.0.1:1", "--num-nodes", "2"}, "--endpoints and --num-nodes exclude"},
+      {{"--dispatch", "nosuch"}, "nosuch"},
+  };
+  expect_refused(exe, tmp.path, {"route"}, cases);
+}
+
+TEST_CASE("reliability cli: pswm run through pswm route records the serving node of every request, and the router drains on SIGTERM", "[reliability][cli][route]") {
+  PSWM_BINARY_OR_SKIP(exe);
+  rt::temp_dir tmp("routerun");
+  auto sim = start_sim(exe, 2, tmp.path, "sim");
+  child router(exe,
+               {"route", "--listen", "127.0.0.1:0", "--endpoints", sim.urls[0] + "," + sim.urls[1], "--dispatch",
+                "lb", "--health-interval", "0.1"},
+               tmp.path, "route");
+  const auto router_url = printed_after(router, "pswm route: listening on ", "pswm route");
+  const auto dataset = rt::write_dataset(tmp.path, 12);
+  const auto out_dir = tmp.path / "out";
+  child run(exe,
+            {"run", "--endpoints", router_url, "--dataset-file", dataset.string(), "--maxq", "12",
+             "--average-interval", "0.01", "--max-new-tokens", "4", "--dispatch", "rr", "--no-plots", "--output-dir",
+             out_dir.string()},
+            tmp.path, "run");
+  REQUIRE(run.wait(60s));
+  INFO(run.stdout_text() << run.stderr_text() << router.stderr_text());
+  REQUIRE(run.exit_code() == 0);
+  const auto jsonl = find_requests_jsonl(out_dir);
+  REQUIRE_FALSE(jsonl.empty());
+  std::size_t lines = 0;
+  std::set<std::string> nodes;
+  for (const auto& line : rt::lines_of(rt::slurp(jsonl))) {
+    const auto rec = boost::json::parse(line).as_object();
+    ++lines;
+    CHECK(rec.at("ok").as_bool());
+    const auto* by = rec.if_contains("served_by");
+    REQUIRE(by != nullptr);
+    nodes.insert(std::string(by->as_string()));
+  }
+  CHECK(lines == 12);
+  // The router's lb sees two nodes behind one endpoint; every answer named one of them.
+  for (const auto& n : nodes) CHECK((n == "node_0" || n == "node_1"));
+  REQUIRE(::kill(router.pid, SIGTERM) == 0);
+  REQUIRE(router.wait(10s));
+  CHECK(router.exit_code() == 0);
+  CHECK(router.stderr_text().find("pswm route: stopped") != std::string::npos);
+  ::kill(sim.proc->pid, SIGTERM);
+  sim.proc->wait(10s);
 }
