@@ -15,7 +15,7 @@ namespace pswm {
 inline constexpr const char* chat_template_flag_help =
     "the nodes' chat template, so that requests are routed on the ids the nodes compute (their template's tokens "
     "and BOS included; what precise needs to match their KV events, and what makes predicted cached tokens count "
-    "the nodes' blocks): the served model's tokenizer_config.json (the one beside its tokenizer.json, as vLLM and "
+    "the nodes' blocks): the served model's tokenizer_config.json (Llama 3 and ChatML shapes are recognised) (the one beside its tokenizer.json, as vLLM and "
     "pswm sim --tokenizer read it), 'llama3.1' (what pswm sim renders without --tokenizer), or 'none' (the seed's "
     "way: route on the messages' text)";
 

@@ -264,8 +264,9 @@ int cmd_run(int argc, char** argv) {
        "sleeping, as fast as the CPU allows. Writes the same files as a real-time --sim run, every time in "
        "simulated seconds; run.json says \"clock\": \"virtual\" and the summary says so")
       ("chat-template", cli::po::value(&chat_template)->default_value(chat_template),
-       (std::string(chat_template_flag_help) + ". Without --sim: tokenized locally with --tokenizer (default: the "
-        "approximate tokenizer); `--tokenizer server` asks the server instead").c_str());
+       (std::string(chat_template_flag_help) + ". Encoded with --tokenizer: give the served model's tokenizer.json "
+        "(the default approximate tokenizer matches only pswm sim's nodes). For real servers; refused with --sim, "
+        "whose nodes' ids are known, and with `--tokenizer server`, which asks the server instead").c_str());
   pflags.add_options(opts);
   kv_flags.add_options(opts, true);
   sim.add_options(opts);
@@ -468,19 +469,25 @@ int cmd_run(int argc, char** argv) {
     sim.load_tokenizer();
   }
   cfg.tokenizer = sim.tokenizer;
+  if (chat_template != "none" && sim.enabled)
+    throw cli::usage_error("--chat-template and --sim exclude each other: --sim routes on its nodes' own ids already");
+  if (chat_template != "none" && server_tokenizer)
+    throw cli::usage_error("--chat-template and --tokenizer server exclude each other: the server applies its own "
+                           "template; give --tokenizer a tokenizer.json, or drop --chat-template");
   if (const auto tpl = chat_template_flag(chat_template)) {
-    if (sim.enabled)
-      throw cli::usage_error("--chat-template and --sim exclude each other: --sim routes on its nodes' own ids already");
-    if (server_tokenizer)
-      throw cli::usage_error("--chat-template and --tokenizer server exclude each other: the server applies its own "
-                             "template; give --tokenizer a tokenizer.json, or drop --chat-template");
     // Route on what a node with this template and tokenizer computes, as the emulator's nodes do.
     planetserve::sim::node_config node;
     node.chat = *tpl;
     node.tokenizer = sim.tokenizer;
     cfg.server_tokens = server_tokens_for(node, cfg.api == ex::api_kind::chat);
-    std::cout << "pswm: routing on the ids of chat template " << planetserve::detail::sanitized(chat_template) << " ("
-              << (sim.tokenizer ? "tokenizer " + planetserve::detail::sanitized(sim.tokenizer_file) : std::string("the approximate tokenizer")) << ")\n";
+    std::cout << "pswm: routing on the ids the servers compute: "
+              << (cfg.api == ex::api_kind::chat ? "chat template " + planetserve::detail::sanitized(chat_template)
+                                                : std::string("BOS, then the prompt"))
+              << ", "
+              << (sim.tokenizer ? "tokenizer " + planetserve::detail::sanitized(sim.tokenizer_file)
+                                : std::string("the approximate tokenizer (exact only against pswm sim; give --tokenizer "
+                                              "the served model's tokenizer.json)"))
+              << "\n";
   }
 
   // ---- run ---------------------------------------------------------------------------

@@ -102,6 +102,7 @@ struct fleet_run {
 
   // One full pass (prepare, preflight, run) of a new runner over `cfg`.
   ex::runner& full_pass() {
+    pass = {};
     runner.emplace(io.get_executor(), cfg, log);
     drive(io, [&]() -> asio::awaitable<void> { co_await rt::full_pass(*runner, pass); });
     return *runner;
@@ -111,7 +112,10 @@ struct fleet_run {
   const ex::policy_result& successful_pass() {
     full_pass();
     INFO(pass.diag << "\n" << log.str());
+    REQUIRE_FALSE(pass.prepare);
+    REQUIRE_FALSE(pass.preflight);
     REQUIRE_FALSE(pass.run);
+    REQUIRE(pass.finished);
     return runner->results().at(0);
   }
 };

@@ -22,6 +22,17 @@ namespace planetserve::kvevents {
 /// the first missing number at a gap, holds live batches while a replay runs, and tells its
 /// owner whether the batches applied so far describe the whole cache (synced) or not (lost).
 /// The shell (the ZMQ subscriber) feeds it frames and timeouts; tests feed it directly.
+///
+/// The shell's part of the contract: on_replay and on_replay_end carry only the answer to the
+/// latest request_replay. An earlier request's answer (one asked again before its end came,
+/// or one that failed) must never reach the stream: taken for the new one's, it could come
+/// from another point or from the server's previous life. The ZMQ subscriber reopens its
+/// replay socket for that, so vLLM's replay socket drops the old answer.
+///
+/// A replay from 0 that fails before anything was applied (the publisher not up yet when the
+/// stream starts, or its replay socket not connected yet after a restart) reports lost, and
+/// the next batch heard starts the stream over (restarted, then another replay from 0), so
+/// the node is exact once the server answers.
 class event_stream {
  public:
   /// What the stream asks of its owner. Every handler must be set.
@@ -29,8 +40,8 @@ class event_stream {
     std::function<void(const event_batch&)> apply;           ///< the next batch, in order
     std::function<void()> synced;                             ///< every batch since seq 0 was applied: the index is exact
     std::function<void(std::string_view why)> lost;          ///< batches are missing: the index is not exact
-    std::function<void()> restarted;                          ///< the numbers went back: forget the index
-    std::function<void(std::int64_t from)> request_replay;    ///< ask the replay socket for `from` onwards
+    std::function<void()> restarted;                          ///< the numbers went back (or the stream starts over): forget the index
+    std::function<void(std::int64_t from)> request_replay;    ///< ask the replay socket for `from` onwards, dropping any earlier request's answer
     std::function<void(std::string_view why)> malformed;      ///< a payload did not decode (skipped, counts as lost)
   };
 
@@ -49,7 +60,7 @@ class event_stream {
   /// numbers begin again at 0, but the first ones seen may look in order) or a network
   /// break (batches lost). Either way the history is read again: forget and replay from 0.
   void on_reconnected();
-  /// The replay did not answer in time (or could not be sent). No earlier answer is awaited after it.
+  /// The replay did not answer in time (or could not be sent); the shell drops its answer if it comes later.
   void on_replay_failed(std::string_view why);
 
   /// Whether a replay is running.
@@ -67,16 +78,17 @@ class event_stream {
   void deliver(std::int64_t seq, std::span<const std::uint8_t> payload);
   void begin_replay(std::int64_t from);
   bool flush_held();  // false: a hole remained
+  void report_hole(std::string_view why);  // lost, once per replay
+  void start_from(std::int64_t seq, std::span<const std::uint8_t> payload);  // the first batch of a stream that knows nothing
 
   handlers h_;
   bool can_replay_;
   bool replaying_ = false;
   bool replay_complete_ = false;  // the running replay has had no hole
   std::int64_t replay_from_ = 0;
-  // Replays asked whose end has not come. The replay socket answers in order, so while this
-  // is above 1 the answers belong to a replay a later one superseded (a reconnection during a
-  // gap's replay) and are skipped: taken for the new one's, they would look incomplete.
-  std::uint32_t replays_asked_ = 0;
+  bool hole_reported_ = false;  // the running replay has reported lost already
+  bool applied_ = false;        // a batch was applied since the stream started, or last restarted
+  bool start_over_ = false;     // a replay failed with nothing applied: the next batch starts over
   std::optional<std::int64_t> expected_;
   std::vector<std::pair<std::int64_t, std::vector<std::uint8_t>>> held_;
   std::uint64_t malformed_ = 0, gaps_ = 0, restarts_ = 0;

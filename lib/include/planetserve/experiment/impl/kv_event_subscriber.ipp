@@ -21,9 +21,12 @@ namespace planetserve::experiment {
 
 struct kv_event_subscriber::impl : std::enable_shared_from_this<impl> {
   struct node {
-    node(boost::asio::any_io_executor ex) : sub(ex, ZMQ_SUB), replay(ex, ZMQ_DEALER), monitor(ex, ZMQ_PAIR), timer(ex) {}
+    node(boost::asio::any_io_executor ex) : sub(ex, ZMQ_SUB), monitor(ex, ZMQ_PAIR), timer(ex) {}
     detail::zmq_socket sub;
-    detail::zmq_socket replay;
+    // The replay socket; replaced (a new identity) to drop the answer to an earlier request,
+    // and shared with the coroutine reading it, which ends when it is replaced.
+    std::shared_ptr<detail::zmq_socket> replay;
+    bool replay_pending = false;      // a request was sent and its end marker has not come
     detail::zmq_socket monitor;       // the SUB socket's connect/disconnect events
     bool disconnected = false;
     boost::asio::steady_timer timer;  // the running replay's deadline
@@ -51,11 +54,32 @@ struct kv_event_subscriber::impl : std::enable_shared_from_this<impl> {
         << "; its cache is judged by lb's model until it is cleared (decisions: precise-fallback)\n";
   }
 
+  // A fresh replay socket: what the replay endpoint still sends to the old one is dropped (its
+  // ROUTER has no peer of that identity any more), so an answer never reaches the stream for
+  // a request other than the latest (the event_stream's contract).
+  bool open_replay(std::size_t i) {
+    auto& nd = *nodes[i];
+    if (nd.replay) nd.replay->close();  // its reader wakes with operation_aborted and ends
+    nd.replay_pending = false;
+    nd.replay = std::make_shared<detail::zmq_socket>(ex, ZMQ_DEALER);
+    if (auto e = nd.replay->connect(sources[i].replay_endpoint); !e.empty()) {
+      lost(i, "cannot connect to the replay endpoint " + sources[i].replay_endpoint + ": " + e);
+      return false;
+    }
+    boost::asio::co_spawn(ex, read_replay(shared_from_this(), i, nd.replay), planetserve::detail::rethrow_exception{});
+    return true;
+  }
+
   void request_replay(std::size_t i, std::int64_t from) {
     auto& nd = *nodes[i];
+    // Asked again before the last answer ended (a gap's replay overtaken by a reconnection):
+    // that answer must not be taken for this one's.
+    if (nd.replay_pending && !open_replay(i)) return;
     const auto seq = kvevents::encode_sequence(from);
     const std::span<const std::uint8_t> empty;
-    if (!nd.replay.send({empty, seq})) {
+    nd.replay_pending = true;
+    if (!nd.replay->send({empty, seq})) {
+      nd.replay_pending = false;
       // Posted: the stream is still inside the call that asked.
       boost::asio::post(ex, [self = shared_from_this(), i] {
         if (!self->stopped) self->nodes[i]->stream->on_replay_failed("the replay request could not be sent");
@@ -65,13 +89,15 @@ struct kv_event_subscriber::impl : std::enable_shared_from_this<impl> {
     arm_replay_deadline(i, "the replay endpoint " + sources[i].replay_endpoint + " did not answer in time");
   }
 
-  // The running replay fails with `why` unless something arrives within replay_timeout.
+  // The running replay fails with `why` unless something arrives within replay_timeout; a
+  // late answer then goes to a replaced socket.
   void arm_replay_deadline(std::size_t i, std::string why) {
     auto& nd = *nodes[i];
     nd.timer.expires_after(replay_timeout);
     nd.timer.async_wait([w = weak_from_this(), i, why = std::move(why)](boost::system::error_code ec) {
       auto self = w.lock();
       if (ec || !self || self->stopped) return;
+      (void)self->open_replay(i);
       self->nodes[i]->stream->on_replay_failed(why);
     });
   }
@@ -142,11 +168,13 @@ struct kv_event_subscriber::impl : std::enable_shared_from_this<impl> {
     }
   }
 
-  static boost::asio::awaitable<void> read_replay(std::shared_ptr<impl> self, std::size_t i) {
+  static boost::asio::awaitable<void> read_replay(std::shared_ptr<impl> self, std::size_t i,
+                                                  std::shared_ptr<detail::zmq_socket> sock) {
     auto& nd = *self->nodes[i];
     std::vector<std::vector<std::uint8_t>> frames;
-    while (!self->stopped) {
-      while (!self->stopped && nd.replay.recv(frames)) {
+    auto current = [&] { return !self->stopped && nd.replay == sock; };
+    while (current()) {
+      while (current() && sock->recv(frames)) {
         // A DEALER sees the ROUTER's reply without the identity: (empty, seq, payload).
         const auto seq = frames.size() == 3 && frames[0].empty() ? kvevents::decode_sequence(frames[1]) : std::nullopt;
         if (!seq) {
@@ -154,6 +182,7 @@ struct kv_event_subscriber::impl : std::enable_shared_from_this<impl> {
           continue;
         }
         if (*seq == kvevents::end_of_replay) {
+          nd.replay_pending = false;
           nd.stream->on_replay_end();
           // A superseded replay's end leaves the running one to wait for.
           if (nd.stream->replaying()) self->arm_replay_deadline(i, "the replay stopped answering");
@@ -163,8 +192,8 @@ struct kv_event_subscriber::impl : std::enable_shared_from_this<impl> {
           nd.stream->on_replay(*seq, frames[2]);
         }
       }
-      if (self->stopped) break;
-      if (auto ec = co_await nd.replay.async_readable(); ec) break;
+      if (!current()) break;
+      if (auto ec = co_await sock->async_readable(); ec) break;
     }
   }
 
@@ -178,13 +207,7 @@ struct kv_event_subscriber::impl : std::enable_shared_from_this<impl> {
         lost(i, "cannot connect to " + src.endpoint + ": " + e);
         continue;
       }
-      if (!src.replay_endpoint.empty()) {
-        if (auto e = nd.replay.connect(src.replay_endpoint); !e.empty()) {
-          lost(i, "cannot connect to the replay endpoint " + src.replay_endpoint + ": " + e);
-          continue;
-        }
-        boost::asio::co_spawn(ex, read_replay(shared_from_this(), i), planetserve::detail::rethrow_exception{});
-      }
+      if (!src.replay_endpoint.empty() && !open_replay(i)) continue;
       boost::asio::co_spawn(ex, read_live(shared_from_this(), i), planetserve::detail::rethrow_exception{});
       const std::string mon = "inproc://pswm-kv-monitor-" + std::to_string(reinterpret_cast<std::uintptr_t>(this)) +
                               "-" + std::to_string(i);
@@ -200,7 +223,7 @@ struct kv_event_subscriber::impl : std::enable_shared_from_this<impl> {
     for (auto& nd : nodes) {
       nd->timer.cancel();
       nd->sub.cancel();
-      nd->replay.cancel();
+      if (nd->replay) nd->replay->cancel();
       nd->monitor.cancel();
     }
   }

@@ -12,24 +12,48 @@ void event_stream::start() {
 }
 
 void event_stream::begin_replay(std::int64_t from) {
-  ++replays_asked_;
   replaying_ = true;
   replay_complete_ = true;
+  hole_reported_ = false;
   replay_from_ = from;
   if (!expected_) expected_ = from;
   h_.request_replay(from);
 }
 
+void event_stream::report_hole(std::string_view why) {
+  replay_complete_ = false;
+  if (hole_reported_) return;
+  hole_reported_ = true;
+  h_.lost(why);
+}
+
 void event_stream::deliver(std::int64_t seq, std::span<const std::uint8_t> payload) {
   expected_ = seq + 1;
+  applied_ = true;
   diagnostics d;
   auto b = decode_batch(payload, d);
   if (!b) {
     ++malformed_;
+    replay_complete_ = false;  // a replay with a batch missing is no history from 0
+    hole_reported_ = true;     // malformed() counts as lost
     h_.malformed(d.message);
     return;
   }
   h_.apply(*b);
+}
+
+void event_stream::start_from(std::int64_t seq, std::span<const std::uint8_t> payload) {
+  if (start_over_) {
+    start_over_ = false;
+    h_.restarted();  // the loss the failed replay reported is forgotten
+  }
+  if (seq == 0) {
+    deliver(seq, payload);
+    h_.synced();
+    return;
+  }
+  held_.emplace_back(seq, std::vector<std::uint8_t>(payload.begin(), payload.end()));
+  begin_replay(0);
 }
 
 void event_stream::on_live(std::int64_t seq, std::span<const std::uint8_t> payload) {
@@ -38,6 +62,10 @@ void event_stream::on_live(std::int64_t seq, std::span<const std::uint8_t> paylo
     return;
   }
   if (!expected_) {
+    if (can_replay_) {
+      start_from(seq, payload);
+      return;
+    }
     // Joined without a replay socket: only a stream seen from 0 is complete.
     deliver(seq, payload);
     if (seq == 0) h_.synced();
@@ -64,6 +92,7 @@ void event_stream::on_live(std::int64_t seq, std::span<const std::uint8_t> paylo
   ++restarts_;
   h_.restarted();
   expected_.reset();
+  applied_ = false;
   if (seq == 0) {
     expected_ = 0;
     deliver(seq, payload);
@@ -83,6 +112,8 @@ void event_stream::on_reconnected() {
   if (!expected_ && !replaying_) return;  // nothing seen yet: nothing to forget
   ++restarts_;
   h_.restarted();
+  start_over_ = false;
+  applied_ = false;
   expected_.reset();
   held_.clear();
   replaying_ = false;
@@ -94,13 +125,9 @@ void event_stream::on_reconnected() {
 }
 
 void event_stream::on_replay(std::int64_t seq, std::span<const std::uint8_t> payload) {
-  if (replays_asked_ > 1) return;  // the answer to a replay asked before the running one: superseded
   if (!replaying_ || !expected_ || seq < *expected_) return;  // late, or already applied
-  if (seq > *expected_ && replay_complete_) {
-    // The replay buffer no longer has them: said before the batch past the hole is applied.
-    replay_complete_ = false;
-    h_.lost("the replay buffer did not reach back to sequence " + std::to_string(*expected_));
-  }
+  // The replay buffer no longer has them: said before the batch past the hole is applied.
+  if (seq > *expected_) report_hole("the replay buffer did not reach back to sequence " + std::to_string(*expected_));
   deliver(seq, payload);
 }
 
@@ -110,9 +137,9 @@ bool event_stream::flush_held() {
   bool complete = true;
   for (auto& [seq, payload] : held) {
     if (expected_ && seq < *expected_) continue;  // the replay brought it already
-    if (expected_ && seq > *expected_ && complete) {
+    if (expected_ && seq > *expected_) {
       complete = false;
-      h_.lost("sequence gap the replay did not fill");  // before the batch past the hole is applied
+      report_hole("sequence gap the replay did not fill");  // before the batch past the hole is applied
     }
     deliver(seq, payload);
   }
@@ -120,20 +147,25 @@ bool event_stream::flush_held() {
 }
 
 void event_stream::on_replay_end() {
-  if (replays_asked_ > 0) --replays_asked_;
-  if (replays_asked_ > 0) return;  // a superseded replay's end: the running one is still to come
   if (!replaying_) return;
   replaying_ = false;
-  const bool complete = replay_complete_;  // a hole was reported as it showed
   const bool no_holes = flush_held();
-  if (complete && no_holes && replay_from_ == 0) h_.synced();
+  if (replay_complete_ && no_holes && replay_from_ == 0) h_.synced();
 }
 
 void event_stream::on_replay_failed(std::string_view why) {
-  replays_asked_ = 0;  // whatever they were, no answer is awaited any more
   if (!replaying_) return;
   replaying_ = false;
-  h_.lost(why);
+  report_hole(why);
+  if (!applied_) {
+    // Nothing applied since the stream started (or started over): the publisher was not up
+    // yet, say, or its replay socket not connected yet. The next batch heard starts over with
+    // another replay from 0; what was held meanwhile comes again in that replay.
+    held_.clear();
+    expected_.reset();
+    start_over_ = true;
+    return;
+  }
   // Apply what was held, in order, without asking again.
   if (!held_.empty() && expected_ && held_.front().first > *expected_) expected_ = held_.front().first;
   (void)flush_held();
