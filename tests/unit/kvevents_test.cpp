@@ -341,6 +341,27 @@ TEST_CASE("kvevents event_stream: gaps are replayed, restarts and losses reporte
     CHECK(lost == 2);
     CHECK(applied == std::vector<double>{4, 7});
   }
+  SECTION("a batch 0 that does not decode syncs nothing") {
+    const std::vector<std::uint8_t> junk{0xc1};
+    auto live = make(false);
+    live.on_live(0, junk);
+    CHECK(synced == 0);
+    CHECK(lost == 1);  // malformed counts as lost
+    auto replayed = make(true);
+    replayed.start();
+    replayed.on_replay(0, junk);
+    replayed.on_replay_end();
+    CHECK(synced == 0);
+    auto restarted_at_0 = make(true);
+    restarted_at_0.start();
+    restarted_at_0.on_replay(0, batch(0));
+    restarted_at_0.on_replay(1, batch(1));
+    restarted_at_0.on_replay_end();
+    CHECK(synced == 1);
+    restarted_at_0.on_live(0, junk);  // the numbers went back to a batch 0 that does not decode
+    CHECK(restarted == 1);
+    CHECK(synced == 1);
+  }
   SECTION("without a replay endpoint: only a stream seen from 0 is exact") {
     auto s = make(false);
     s.on_live(0, batch(0));

@@ -75,7 +75,7 @@ class event_stream {
   std::uint64_t restarts() const noexcept { return restarts_; }
 
  private:
-  void deliver(std::int64_t seq, std::span<const std::uint8_t> payload);
+  bool deliver(std::int64_t seq, std::span<const std::uint8_t> payload);  // false: it did not decode
   void begin_replay(std::int64_t from);
   bool flush_held();  // false: a hole remained
   void report_hole(std::string_view why);  // lost, once per replay

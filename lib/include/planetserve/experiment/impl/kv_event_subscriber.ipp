@@ -27,6 +27,7 @@ struct kv_event_subscriber::impl : std::enable_shared_from_this<impl> {
     // and shared with the coroutine reading it, which ends when it is replaced.
     std::shared_ptr<detail::zmq_socket> replay;
     bool replay_pending = false;      // a request was sent and its end marker has not come
+    std::uint64_t deadline_gen = 0;   // bumped at every arm and disarm: an expired wait that ran late is stale
     detail::zmq_socket monitor;       // the SUB socket's connect/disconnect events
     bool disconnected = false;
     boost::asio::steady_timer timer;  // the running replay's deadline
@@ -56,7 +57,8 @@ struct kv_event_subscriber::impl : std::enable_shared_from_this<impl> {
 
   // A fresh replay socket: what the replay endpoint still sends to the old one is dropped (its
   // ROUTER has no peer of that identity any more), so an answer never reaches the stream for
-  // a request other than the latest (the event_stream's contract).
+  // a request other than the latest (the event_stream's contract). The DEALER keeps the
+  // routing id ZeroMQ gives each connection: a fixed ZMQ_ROUTING_ID would defeat this.
   bool open_replay(std::size_t i) {
     auto& nd = *nodes[i];
     if (nd.replay) nd.replay->close();  // its reader wakes with operation_aborted and ends
@@ -74,12 +76,13 @@ struct kv_event_subscriber::impl : std::enable_shared_from_this<impl> {
     auto& nd = *nodes[i];
     // Asked again before the last answer ended (a gap's replay overtaken by a reconnection):
     // that answer must not be taken for this one's.
-    if (nd.replay_pending && !open_replay(i)) return;
+    const bool reopened = !nd.replay_pending || open_replay(i);
     const auto seq = kvevents::encode_sequence(from);
     const std::span<const std::uint8_t> empty;
     nd.replay_pending = true;
-    if (!nd.replay->send({empty, seq})) {
+    if (!reopened || !nd.replay->send({empty, seq})) {
       nd.replay_pending = false;
+      disarm_replay_deadline(i);
       // Posted: the stream is still inside the call that asked.
       boost::asio::post(ex, [self = shared_from_this(), i] {
         if (!self->stopped) self->nodes[i]->stream->on_replay_failed("the replay request could not be sent");
@@ -91,15 +94,24 @@ struct kv_event_subscriber::impl : std::enable_shared_from_this<impl> {
 
   // The running replay fails with `why` unless something arrives within replay_timeout; a
   // late answer then goes to a replaced socket.
+  // A wait that had already expired when it was re-armed or cancelled still runs, with
+  // success: the generation tells it that it is stale.
   void arm_replay_deadline(std::size_t i, std::string why) {
     auto& nd = *nodes[i];
+    const auto gen = ++nd.deadline_gen;
     nd.timer.expires_after(replay_timeout);
-    nd.timer.async_wait([w = weak_from_this(), i, why = std::move(why)](boost::system::error_code ec) {
+    nd.timer.async_wait([w = weak_from_this(), i, gen, why = std::move(why)](boost::system::error_code ec) {
       auto self = w.lock();
-      if (ec || !self || self->stopped) return;
+      if (ec || !self || self->stopped || self->nodes[i]->deadline_gen != gen) return;
       (void)self->open_replay(i);
       self->nodes[i]->stream->on_replay_failed(why);
     });
+  }
+
+  void disarm_replay_deadline(std::size_t i) {
+    auto& nd = *nodes[i];
+    ++nd.deadline_gen;
+    nd.timer.cancel();
   }
 
   void make_stream(std::size_t i) {
@@ -183,10 +195,8 @@ struct kv_event_subscriber::impl : std::enable_shared_from_this<impl> {
         }
         if (*seq == kvevents::end_of_replay) {
           nd.replay_pending = false;
+          self->disarm_replay_deadline(i);
           nd.stream->on_replay_end();
-          // A superseded replay's end leaves the running one to wait for.
-          if (nd.stream->replaying()) self->arm_replay_deadline(i, "the replay stopped answering");
-          else nd.timer.cancel();
         } else {
           self->arm_replay_deadline(i, "the replay stopped answering");  // still answering: a fresh deadline
           nd.stream->on_replay(*seq, frames[2]);

@@ -27,7 +27,7 @@ void event_stream::report_hole(std::string_view why) {
   h_.lost(why);
 }
 
-void event_stream::deliver(std::int64_t seq, std::span<const std::uint8_t> payload) {
+bool event_stream::deliver(std::int64_t seq, std::span<const std::uint8_t> payload) {
   expected_ = seq + 1;
   applied_ = true;
   diagnostics d;
@@ -37,9 +37,10 @@ void event_stream::deliver(std::int64_t seq, std::span<const std::uint8_t> paylo
     replay_complete_ = false;  // a replay with a batch missing is no history from 0
     hole_reported_ = true;     // malformed() counts as lost
     h_.malformed(d.message);
-    return;
+    return false;
   }
   h_.apply(*b);
+  return true;
 }
 
 void event_stream::start_from(std::int64_t seq, std::span<const std::uint8_t> payload) {
@@ -48,8 +49,7 @@ void event_stream::start_from(std::int64_t seq, std::span<const std::uint8_t> pa
     h_.restarted();  // the loss the failed replay reported is forgotten
   }
   if (seq == 0) {
-    deliver(seq, payload);
-    h_.synced();
+    if (deliver(seq, payload)) h_.synced();
     return;
   }
   held_.emplace_back(seq, std::vector<std::uint8_t>(payload.begin(), payload.end()));
@@ -67,9 +67,12 @@ void event_stream::on_live(std::int64_t seq, std::span<const std::uint8_t> paylo
       return;
     }
     // Joined without a replay socket: only a stream seen from 0 is complete.
-    deliver(seq, payload);
-    if (seq == 0) h_.synced();
-    else h_.lost("joined at sequence " + std::to_string(seq) + " with no replay endpoint: earlier events unknown");
+    const bool decoded = deliver(seq, payload);
+    if (seq == 0) {
+      if (decoded) h_.synced();
+    } else {
+      h_.lost("joined at sequence " + std::to_string(seq) + " with no replay endpoint: earlier events unknown");
+    }
     return;
   }
   if (seq == *expected_) {
@@ -95,8 +98,7 @@ void event_stream::on_live(std::int64_t seq, std::span<const std::uint8_t> paylo
   applied_ = false;
   if (seq == 0) {
     expected_ = 0;
-    deliver(seq, payload);
-    h_.synced();
+    if (deliver(seq, payload)) h_.synced();
     return;
   }
   if (can_replay_) {
