@@ -77,9 +77,9 @@ class event_stream {
  private:
   bool deliver(std::int64_t seq, std::span<const std::uint8_t> payload);  // false: it did not decode
   void begin_replay(std::int64_t from);
-  bool flush_held();  // false: a hole remained
+  void flush_held();  // applies the held batches in order, reporting a hole
   void report_hole(std::string_view why);  // lost, once per replay
-  void start_from(std::int64_t seq, std::span<const std::uint8_t> payload);  // the first batch of a stream that knows nothing
+  void start_from(std::int64_t seq, std::span<const std::uint8_t> payload);  // the first batch of a stream that knows nothing: 0 syncs, else a replay from 0
 
   handlers h_;
   bool can_replay_;

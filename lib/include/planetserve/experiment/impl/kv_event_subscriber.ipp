@@ -89,22 +89,25 @@ struct kv_event_subscriber::impl : std::enable_shared_from_this<impl> {
       });
       return;
     }
-    arm_replay_deadline(i, "the replay endpoint " + sources[i].replay_endpoint + " did not answer in time");
+    arm_replay_deadline(i, false);
   }
 
   // The running replay fails with `why` unless something arrives within replay_timeout; a
   // late answer then goes to a replaced socket.
   // A wait that had already expired when it was re-armed or cancelled still runs, with
   // success: the generation tells it that it is stale.
-  void arm_replay_deadline(std::size_t i, std::string why) {
+  // `answering`: frames came, then stopped (the message says which).
+  void arm_replay_deadline(std::size_t i, bool answering) {
     auto& nd = *nodes[i];
     const auto gen = ++nd.deadline_gen;
     nd.timer.expires_after(replay_timeout);
-    nd.timer.async_wait([w = weak_from_this(), i, gen, why = std::move(why)](boost::system::error_code ec) {
+    nd.timer.async_wait([w = weak_from_this(), i, gen, answering](boost::system::error_code ec) {
       auto self = w.lock();
       if (ec || !self || self->stopped || self->nodes[i]->deadline_gen != gen) return;
       (void)self->open_replay(i);
-      self->nodes[i]->stream->on_replay_failed(why);
+      self->nodes[i]->stream->on_replay_failed(
+          answering ? std::string("the replay stopped answering")
+                    : "the replay endpoint " + self->sources[i].replay_endpoint + " did not answer in time");
     });
   }
 
@@ -198,7 +201,7 @@ struct kv_event_subscriber::impl : std::enable_shared_from_this<impl> {
           self->disarm_replay_deadline(i);
           nd.stream->on_replay_end();
         } else {
-          self->arm_replay_deadline(i, "the replay stopped answering");  // still answering: a fresh deadline
+          self->arm_replay_deadline(i, true);  // still answering: a fresh deadline
           nd.stream->on_replay(*seq, frames[2]);
         }
       }

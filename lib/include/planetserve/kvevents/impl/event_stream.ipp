@@ -62,17 +62,13 @@ void event_stream::on_live(std::int64_t seq, std::span<const std::uint8_t> paylo
     return;
   }
   if (!expected_) {
-    if (can_replay_) {
+    if (can_replay_ || seq == 0) {
       start_from(seq, payload);
       return;
     }
-    // Joined without a replay socket: only a stream seen from 0 is complete.
-    const bool decoded = deliver(seq, payload);
-    if (seq == 0) {
-      if (decoded) h_.synced();
-    } else {
-      h_.lost("joined at sequence " + std::to_string(seq) + " with no replay endpoint: earlier events unknown");
-    }
+    // Joined past 0 without a replay socket: earlier batches are unknown.
+    deliver(seq, payload);
+    h_.lost("joined at sequence " + std::to_string(seq) + " with no replay endpoint: earlier events unknown");
     return;
   }
   if (seq == *expected_) {
@@ -96,14 +92,8 @@ void event_stream::on_live(std::int64_t seq, std::span<const std::uint8_t> paylo
   h_.restarted();
   expected_.reset();
   applied_ = false;
-  if (seq == 0) {
-    expected_ = 0;
-    if (deliver(seq, payload)) h_.synced();
-    return;
-  }
-  if (can_replay_) {
-    held_.emplace_back(seq, std::vector<std::uint8_t>(payload.begin(), payload.end()));
-    begin_replay(0);
+  if (can_replay_ || seq == 0) {
+    start_from(seq, payload);
     return;
   }
   deliver(seq, payload);
@@ -133,26 +123,22 @@ void event_stream::on_replay(std::int64_t seq, std::span<const std::uint8_t> pay
   deliver(seq, payload);
 }
 
-bool event_stream::flush_held() {
+void event_stream::flush_held() {
   auto held = std::move(held_);
   held_.clear();
-  bool complete = true;
   for (auto& [seq, payload] : held) {
     if (expected_ && seq < *expected_) continue;  // the replay brought it already
-    if (expected_ && seq > *expected_) {
-      complete = false;
-      report_hole("sequence gap the replay did not fill");  // before the batch past the hole is applied
-    }
+    // Before the batch past the hole is applied.
+    if (expected_ && seq > *expected_) report_hole("sequence gap the replay did not fill");
     deliver(seq, payload);
   }
-  return complete;
 }
 
 void event_stream::on_replay_end() {
   if (!replaying_) return;
   replaying_ = false;
-  const bool no_holes = flush_held();
-  if (replay_complete_ && no_holes && replay_from_ == 0) h_.synced();
+  flush_held();  // a hole in what was held clears replay_complete_ too
+  if (replay_complete_ && replay_from_ == 0) h_.synced();
 }
 
 void event_stream::on_replay_failed(std::string_view why) {
@@ -170,7 +156,7 @@ void event_stream::on_replay_failed(std::string_view why) {
   }
   // Apply what was held, in order, without asking again.
   if (!held_.empty() && expected_ && held_.front().first > *expected_) expected_ = held_.front().first;
-  (void)flush_held();
+  flush_held();
 }
 
 }  // namespace planetserve::kvevents
